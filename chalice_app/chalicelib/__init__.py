@@ -1,0 +1,1 @@
+"""Runtime library of the serving API: onnxruntime + tokenizers + numpy only, never torch."""

@@ -1,0 +1,99 @@
+"""LightningDataModule: load CoLA splits, tokenize once (no padding), pad per batch in the collator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import datasets
+import lightning as L
+from torch.utils.data import DataLoader
+from transformers import PreTrainedTokenizerBase
+
+from model_training.collate import PaddingCollator
+from model_training.data import load_splits
+
+
+class ColaDataModule(L.LightningDataModule):
+    """Train, validation and extra evaluation splits of CoLA, tokenized for one encoder."""
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        splits: datasets.DatasetDict,
+        batch_size: int = 32,
+        eval_batch_size: int = 128,
+        max_length: int = 64,
+        padding: str = "dynamic",
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.raw = splits
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.max_length = max_length
+        self.num_workers = num_workers
+        pad_id = tokenizer.pad_token_id
+        if pad_id is None:
+            raise ValueError("the tokenizer has no pad token; set one before training")
+        self.collator = PaddingCollator(pad_id, padding=padding, max_length=max_length)
+        self.encoded = splits.map(self._encode, batched=True, desc="tokenize", remove_columns=["sentence"])
+
+    @classmethod
+    def from_config(cls, tokenizer: PreTrainedTokenizerBase, data: Any, training: Any) -> ColaDataModule:
+        """Build from the `data` and `training` config sections."""
+        splits = load_splits(
+            data.source,
+            data.train_file,
+            data.validation_file,
+            dict(data.extra_eval_files or {}),
+            hub_id=data.hub_id,
+            hub_config=data.hub_config,
+        )
+        for split, limit in (("train", data.limit_train), ("validation", data.limit_validation)):
+            if limit is not None:
+                splits[split] = splits[split].select(range(min(limit, len(splits[split]))))
+        return cls(
+            tokenizer,
+            splits,
+            batch_size=training.batch_size,
+            eval_batch_size=training.eval_batch_size,
+            max_length=data.max_length,
+            padding=data.padding,
+            num_workers=data.num_workers,
+        )
+
+    def _encode(self, batch: dict[str, list[Any]]) -> dict[str, Any]:
+        encoded = self.tokenizer(batch["sentence"], truncation=True, max_length=self.max_length, padding=False)
+        return {"input_ids": encoded["input_ids"]}
+
+    @property
+    def eval_split_names(self) -> list[str]:
+        """Validation first, then any extra evaluation splits in config order."""
+        return [name for name in self.encoded if name != "train"]
+
+    def sentences(self, split: str) -> list[str]:
+        """Raw sentences of a split, in dataloader order."""
+        return list(self.raw[split]["sentence"])
+
+    def labels(self, split: str) -> list[int]:
+        return list(self.raw[split]["label"])
+
+    def train_dataloader(self) -> DataLoader[Any]:
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader[Any]:
+        return self._loader("validation", self.eval_batch_size, shuffle=False)
+
+    def split_dataloader(self, split: str) -> DataLoader[Any]:
+        """An evaluation loader for any split (validation or extra)."""
+        return self._loader(split, self.eval_batch_size, shuffle=False)
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader[Any]:
+        return DataLoader(
+            self.encoded[split],
+            batch_size=batch_size,
+            shuffle=shuffle,
+            collate_fn=self.collator,
+            num_workers=self.num_workers,
+        )

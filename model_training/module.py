@@ -1,0 +1,105 @@
+"""LightningModule: a pretrained encoder with a 2-way classification head, fine-tuned on CoLA."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from transformers import AutoConfig, AutoModelForSequenceClassification, get_linear_schedule_with_warmup
+
+from chalice_app.chalicelib.labels import ID2LABEL, LABEL2ID
+from model_training.metrics import classification_metrics, confusion_matrix
+
+NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
+
+
+class AcceptabilityClassifier(L.LightningModule):
+    """AutoModelForSequenceClassification (unacceptable, acceptable) with AdamW and warmup + linear decay."""
+
+    def __init__(
+        self,
+        model_dir: str,
+        lr: float = 5e-5,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+        dropout: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        overrides: dict[str, Any] = {}
+        if dropout is not None:
+            overrides = {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
+        config = AutoConfig.from_pretrained(
+            model_dir, num_labels=len(ID2LABEL), id2label=ID2LABEL, label2id=LABEL2ID, **overrides
+        )
+        self.model = AutoModelForSequenceClassification.from_pretrained(model_dir, config=config)
+        self.model.train()  # from_pretrained returns eval mode; see on_train_epoch_start
+        self.val_metrics = classification_metrics("val")
+        self.val_confusion = confusion_matrix()
+        self._val_probs: list[torch.Tensor] = []
+        self.last_val_probs: torch.Tensor | None = None
+        self.last_val_confusion: torch.Tensor | None = None
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Logits of shape (batch, 2)."""
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    def on_train_epoch_start(self) -> None:
+        # from_pretrained returns the model in eval mode and Lightning does not flip submodules back:
+        # without this, dropout is silently off during fine-tuning.
+        self.model.train()
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        logits = self(batch["input_ids"], batch["attention_mask"])
+        loss = torch.nn.functional.cross_entropy(logits, batch["labels"])
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(logits))
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        logits = self(batch["input_ids"], batch["attention_mask"])
+        loss = torch.nn.functional.cross_entropy(logits, batch["labels"])
+        probs = logits.softmax(dim=-1)[:, 1]
+        self.val_metrics.update(probs, batch["labels"])
+        self.val_confusion.update(probs, batch["labels"])
+        self._val_probs.append(probs.detach().float().cpu())
+        self.log("val/loss", loss, on_epoch=True, batch_size=len(logits))
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_dict(self.val_metrics.compute(), prog_bar=True)
+        self.last_val_confusion = self.val_confusion.compute().cpu()
+        self.last_val_probs = torch.cat(self._val_probs) if self._val_probs else None
+        self.val_metrics.reset()
+        self.val_confusion.reset()
+        self._val_probs.clear()
+
+    def configure_optimizers(self) -> Any:
+        named = list(self.model.named_parameters())
+        groups = [
+            {
+                "params": [p for n, p in named if not any(nd in n for nd in NO_DECAY)],
+                "weight_decay": self.hparams["weight_decay"],
+            },
+            {"params": [p for n, p in named if any(nd in n for nd in NO_DECAY)], "weight_decay": 0.0},
+        ]
+        # fused AdamW is much faster on CPU and works on CUDA too.
+        optimizer = torch.optim.AdamW(groups, lr=self.hparams["lr"], fused=True)
+        total = int(self.trainer.estimated_stepping_batches)
+        scheduler = get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
+            optimizer, int(self.hparams["warmup_ratio"] * total), total
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+@torch.no_grad()
+def predict_probabilities(model: torch.nn.Module, loader: Any) -> torch.Tensor:
+    """P(acceptable) for every example of a loader, in order, with the model in eval mode."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    chunks = [
+        model(batch["input_ids"].to(device), batch["attention_mask"].to(device)).softmax(-1)[:, 1].cpu()
+        for batch in loader
+    ]
+    model.train(was_training)
+    return torch.cat(chunks)

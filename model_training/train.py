@@ -1,0 +1,186 @@
+"""Fine-tune an encoder on CoLA: `python -m model_training.train [overrides]` (Hydra, conf/)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import matplotlib.pyplot as plt
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import Logger, WandbLogger
+from omegaconf import DictConfig, OmegaConf
+from transformers import AutoTokenizer
+
+from chalice_app.chalicelib.labels import LABELS
+from model_training.callbacks import HistoryRecorder, WandbValidationReport, misclassified_rows
+from model_training.data import sha256_file
+from model_training.datamodule import ColaDataModule
+from model_training.metrics import classification_metrics, confusion_matrix
+from model_training.module import AcceptabilityClassifier, predict_probabilities
+from model_training.plots import confusion_matrix_figure, training_curves_figure
+from model_training.pretrained import PretrainedSpec, resolve_pretrained
+from model_training.schema import check_config
+
+log = logging.getLogger(__name__)
+
+
+def pretrained_spec(model: DictConfig) -> PretrainedSpec:
+    """The model section of the config as a resolver spec."""
+    fields = PretrainedSpec.__dataclass_fields__
+    values = OmegaConf.to_container(model, resolve=True)
+    assert isinstance(values, dict)
+    return PretrainedSpec(**{k: v for k, v in values.items() if k in fields})
+
+
+def build_logger(cfg: DictConfig) -> Logger | bool:
+    """Instantiate the configured logger, or False for logger=none."""
+    if cfg.logger.get("_target_") is None:
+        return False
+    if "wandb" in str(cfg.logger._target_).lower():
+        os.environ.setdefault("WANDB_SILENT", "true")
+    return instantiate(cfg.logger)
+
+
+def evaluate_split(model: AcceptabilityClassifier, datamodule: ColaDataModule, split: str) -> dict[str, Any]:
+    """Metrics, confusion matrix and probabilities of the model on one split."""
+    probs = predict_probabilities(model, datamodule.split_dataloader(split))
+    labels = datamodule.labels(split)
+
+    gold = torch.as_tensor(labels)
+    metrics = {
+        k.split("/", 1)[1]: float(v) for k, v in classification_metrics(split).to(probs.device)(probs, gold).items()
+    }
+    matrix = confusion_matrix()(probs, gold).tolist()
+    return {"metrics": metrics, "confusion_matrix": matrix, "n": len(labels), "probs": probs}
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Run one training job; returns the content written to metrics.json."""
+    check_config(cfg)
+    started = time.time()
+    L.seed_everything(cfg.seed, workers=True)
+    out = Path(cfg.paths.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    model_dir = resolve_pretrained(pretrained_spec(cfg.model), cfg.paths.pretrained_cache)
+    log.info("encoder %s from %s", cfg.model.name, model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    datamodule = ColaDataModule.from_config(tokenizer, cfg.data, cfg.training)
+    module = AcceptabilityClassifier(
+        str(model_dir),
+        lr=cfg.training.lr,
+        weight_decay=cfg.training.weight_decay,
+        warmup_ratio=cfg.training.warmup_ratio,
+        dropout=cfg.model.dropout,
+    )
+
+    logger = build_logger(cfg)
+    checkpoint = ModelCheckpoint(
+        dirpath=out / "checkpoints",
+        filename="best",
+        monitor=cfg.training.monitor,
+        mode="max",
+        save_top_k=1,
+        auto_insert_metric_name=False,
+    )
+    history = HistoryRecorder()
+    callbacks: list[L.Callback] = [
+        checkpoint,
+        EarlyStopping(monitor=cfg.training.monitor, mode="max", patience=cfg.training.early_stopping_patience),
+        history,
+        WandbValidationReport(),
+    ]
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks, default_root_dir=str(out))
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    if isinstance(logger, Logger):
+        logger.log_hyperparams(resolved)  # type: ignore[arg-type]
+
+    trainer.fit(module, datamodule=datamodule)
+    train_seconds = time.time() - started
+
+    best = AcceptabilityClassifier.load_from_checkpoint(checkpoint.best_model_path, map_location="cpu")
+    evaluations = {split: evaluate_split(best, datamodule, split) for split in datamodule.eval_split_names}
+    best_epoch = max(history.history, key=lambda row: row.get(cfg.training.monitor, float("-inf")))
+
+    model_out = out / "model"
+    best.model.save_pretrained(model_out)
+    tokenizer.save_pretrained(model_out)
+
+    result: dict[str, Any] = {
+        "run_name": cfg.run_name,
+        "model": {"name": cfg.model.name, "source": str(model_dir), "sha256": cfg.model.sha256},
+        "best": {
+            "epoch": int(best_epoch["epoch"]),
+            "val_mcc": float(checkpoint.best_model_score or float("nan")),
+            "checkpoint": str(Path(checkpoint.best_model_path).relative_to(out)),
+        },
+        "final": history.history[-1] if history.history else {},
+        "history": history.history,
+        "eval": {
+            split: {"n": ev["n"], **ev["metrics"], "confusion_matrix": ev["confusion_matrix"]}
+            for split, ev in evaluations.items()
+        },
+        "data": _data_checksums(cfg),
+        "timing": {"train_seconds": round(train_seconds, 1), "epochs": len(history.history)},
+        "config": resolved,
+    }
+    _write_outputs(out, result, evaluations, datamodule, logger)
+    log.info("best val MCC %.4f at epoch %d; outputs in %s", result["best"]["val_mcc"], result["best"]["epoch"], out)
+    return result
+
+
+def _data_checksums(cfg: DictConfig) -> dict[str, Any]:
+    if cfg.data.source != "local":
+        return {"source": cfg.data.source, "hub_id": cfg.data.hub_id, "hub_config": cfg.data.hub_config}
+    files = {"train": cfg.data.train_file, "validation": cfg.data.validation_file, **cfg.data.extra_eval_files}
+    return {"source": "local", "sha256": {split: sha256_file(path) for split, path in files.items()}}
+
+
+def _write_outputs(
+    out: Path,
+    result: dict[str, Any],
+    evaluations: dict[str, dict[str, Any]],
+    datamodule: ColaDataModule,
+    logger: Logger | bool,
+) -> None:
+    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    figures = {}
+    for split, ev in evaluations.items():
+        fig = confusion_matrix_figure(ev["confusion_matrix"], LABELS, f"{result['run_name']}: {split}")
+        suffix = "" if split == "validation" else f"_{split}"
+        fig.savefig(out / f"confusion_matrix{suffix}.png")
+        figures[f"eval/{split}/confusion_matrix"] = fig
+    curves = training_curves_figure(result["history"], result["run_name"])
+    curves.savefig(out / "training_curves.png")
+    validation = evaluations["validation"]
+    rows = misclassified_rows(datamodule.sentences("validation"), datamodule.labels("validation"), validation["probs"])
+    with (out / "misclassified_validation.tsv").open("w", encoding="utf-8") as handle:
+        handle.write("sentence\tgold\tpredicted\tscore\n")
+        handle.writelines("\t".join(str(c) for c in row) + "\n" for row in rows)
+    if isinstance(logger, WandbLogger):
+        summary = {f"best/{k}": v for k, v in result["best"].items() if k != "checkpoint"}
+        for split, ev in evaluations.items():
+            summary.update({f"eval/{split}/{k}": v for k, v in ev["metrics"].items()})
+        logger.experiment.summary.update(summary)
+        logger.log_image(key="eval/confusion_matrix", images=list(figures.values()), caption=list(figures))
+        logger.experiment.finish()
+    for fig in [*figures.values(), curves]:
+        plt.close(fig)
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def main(cfg: DictConfig) -> float:
+    """Hydra entry point; returns best validation MCC (what sweeps optimise)."""
+    return float(train(cfg)["best"]["val_mcc"])
+
+
+if __name__ == "__main__":
+    main()
