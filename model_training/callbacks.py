@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import lightning as L
@@ -11,6 +12,8 @@ from lightning.pytorch.loggers import WandbLogger
 
 from chalice_app.chalicelib.labels import LABELS
 from model_training.plots import confusion_matrix_figure
+
+log = logging.getLogger(__name__)
 
 
 class HistoryRecorder(L.Callback):
@@ -25,6 +28,8 @@ class HistoryRecorder(L.Callback):
             if key.startswith(("train/", "val/")) and not key.endswith("_step"):
                 row[key] = float(value)
         self.history.append(row)
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k.endswith(("loss_epoch", "val/loss", "val/mcc")))
+        log.info("epoch %d: %s", trainer.current_epoch, shown)
 
 
 def misclassified_rows(

