@@ -41,6 +41,7 @@ class ModelConfig:
     hub_revision: str | None = None
     tokenizer: str | None = None
     dropout: float | None = None
+    quantization: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass

@@ -56,5 +56,5 @@ def test_all_correct_gives_no_rows() -> None:
 
 
 def test_mismatched_lengths_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="shorter than"):
         misclassified_rows(["a", "b"], [1], torch.tensor([0.9, 0.1]))

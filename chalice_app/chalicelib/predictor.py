@@ -1,0 +1,119 @@
+"""Torch-free predictor: a verified model bundle served with onnxruntime, tokenizers and numpy."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from .labels import LABELS
+from .manifest import BundleError, load_manifest, verify_bundle
+
+DEFAULT_MODEL_FILE = "model.int8.onnx"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One sentence's prediction and what the logs need to know about its input."""
+
+    label: str
+    score: float
+    probabilities: dict[str, float]
+    n_chars: int
+    n_tokens: int
+    truncated: bool
+    unknown_token_rate: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "score": self.score,
+            "probabilities": self.probabilities,
+            "n_chars": self.n_chars,
+            "n_tokens": self.n_tokens,
+            "truncated": self.truncated,
+            "unknown_token_rate": self.unknown_token_rate,
+        }
+
+
+def session_options(threads: int | None = None) -> ort.SessionOptions:
+    """Thread settings for Lambda's 1-2 vCPUs: a small intra-op pool, no inter-op parallelism."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or int(os.environ.get("ORT_THREADS", "0")) or min(2, os.cpu_count() or 1)
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
+class Predictor:
+    """Classify sentences as acceptable or unacceptable with a model bundle."""
+
+    def __init__(self, bundle_dir: Path, model_file: str | None = None, threads: int | None = None) -> None:
+        self.bundle_dir = Path(bundle_dir)
+        self.manifest = verify_bundle(self.bundle_dir, load_manifest(self.bundle_dir))
+        self.model_file = model_file or self.manifest.get("serving", {}).get("model_file", DEFAULT_MODEL_FILE)
+        if self.model_file not in self.manifest["files"]:
+            raise BundleError(
+                f"{self.bundle_dir}: model file {self.model_file!r} is not in the bundle "
+                f"(has: {', '.join(sorted(self.manifest['files']))})"
+            )
+        tokenizer_info = self.manifest["tokenizer"]
+        self.max_length: int = int(tokenizer_info["max_length"])
+        self.pad_id: int = int(tokenizer_info["pad_id"])
+        self.unk_id: int | None = tokenizer_info.get("unk_id")
+        self.tokenizer = Tokenizer.from_file(str(self.bundle_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(self.max_length)
+        self.tokenizer.no_padding()
+        self.session = ort.InferenceSession(
+            str(self.bundle_dir / self.model_file), session_options(threads), providers=["CPUExecutionProvider"]
+        )
+        self.input_names = {i.name for i in self.session.get_inputs()}
+
+    @property
+    def model_version(self) -> str:
+        return str(self.manifest["model_version"])
+
+    def predict(self, texts: list[str]) -> list[Prediction]:
+        """Predict a batch of texts (any unicode; empty strings allowed)."""
+        if not texts:
+            return []
+        encodings = self.tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encodings)
+        input_ids = np.full((len(texts), width), self.pad_id, dtype=np.int64)
+        attention_mask = np.zeros((len(texts), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            input_ids[row, : len(encoding.ids)] = encoding.ids
+            attention_mask[row, : len(encoding.ids)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
+        (logits,) = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})
+        probs = softmax(np.asarray(logits, dtype=np.float64))
+        return [self._prediction(text, encoding, p) for text, encoding, p in zip(texts, encodings, probs, strict=True)]
+
+    def _prediction(self, text: str, encoding: Any, probs: np.ndarray) -> Prediction:
+        index = int(np.argmax(probs))
+        ids = encoding.ids
+        special = sum(encoding.special_tokens_mask)
+        content = max(len(ids) - special, 0)
+        unknown = sum(1 for i in ids if i == self.unk_id) if self.unk_id is not None else 0
+        return Prediction(
+            label=LABELS[index],
+            score=float(probs[index]),
+            probabilities={name: float(p) for name, p in zip(LABELS, probs, strict=True)},
+            n_chars=len(text),
+            n_tokens=content,
+            truncated=bool(encoding.overflowing),
+            unknown_token_rate=unknown / content if content else 0.0,
+        )
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, numerically stable."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)

@@ -1,0 +1,128 @@
+"""`python -m export.build [Hydra overrides]`: a trained run → a gated model bundle.
+
+Steps: ONNX fp32 export, int8 quantization, serving tokenizer, parity gates on the whole dev set, reference
+distribution from the served model, manifest. A failed gate leaves nothing behind and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from chalice_app.chalicelib.predictor import Predictor
+from export.bundle import publish, reference_distribution, write_manifest, write_serving_tokenizer
+from export.onnx_export import export_onnx
+from export.parity import ExportGateError, Gates, batches, check_gates, onnx_logits, parity_report, torch_logits
+from export.quantize import quantize
+from model_training.data import read_cola_tsv
+
+log = logging.getLogger(__name__)
+
+
+def build_bundle(cfg: DictConfig) -> dict[str, Any]:
+    """Build, gate and publish the bundle described by cfg.export; returns its manifest."""
+    ex = cfg.export
+    run_dir, bundle_dir = Path(ex.run_dir), Path(ex.bundle_dir)
+    metrics_file = run_dir / "metrics.json"
+    if not metrics_file.is_file() or not (run_dir / "model" / "config.json").is_file():
+        raise FileNotFoundError(f"{run_dir} is not a finished training run (no metrics.json or model/); run make train")
+    run_metrics = json.loads(metrics_file.read_text())
+    bundle_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{bundle_dir.name}.staging-", dir=bundle_dir.parent))
+    try:
+        manifest = _assemble(cfg, run_dir, run_metrics, staging)
+        publish(staging, bundle_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log.info("bundle %s written to %s", manifest["model_version"], bundle_dir)
+    return manifest
+
+
+def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], staging: Path) -> dict[str, Any]:
+    ex = cfg.export
+    model_dir = run_dir / "model"
+    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+
+    fp32_path, int8_path = staging / "model.onnx", staging / "model.int8.onnx"
+    log.info("exporting ONNX (opset %d)", ex.opset)
+    export_onnx(model, fp32_path, opset=ex.opset)
+    log.info("quantizing to int8 (per_channel=%s)", ex.quantization.per_channel)
+    kept_fp32 = quantize(fp32_path, int8_path, ex.quantization.per_channel, ex.quantization.exclude_ffn_output)
+    tokenizer_info = write_serving_tokenizer(model_dir / "tokenizer.json", staging / "tokenizer.json", ex.max_length)
+
+    rows = read_cola_tsv(cfg.data.validation_file)
+    labels = [r.label for r in rows]
+    ids = tokenizer([r.sentence for r in rows], truncation=True, max_length=ex.max_length)["input_ids"]
+    feeds = batches(ids, tokenizer_info["pad_id"], ex.eval_batch_size)
+    log.info("parity on %d dev sentences", len(rows))
+    reference = torch_logits(model, feeds)
+    fp32 = onnx_logits(str(fp32_path), feeds)
+    int8 = onnx_logits(str(int8_path), feeds)
+    parity = {"split": "validation", "n": len(rows)}
+    parity["fp32_vs_torch"] = parity_report(reference, fp32, labels)
+    parity["int8_vs_fp32"] = parity_report(fp32, int8, labels)
+    gates = Gates(**OmegaConf.to_container(ex.gates, resolve=True))  # type: ignore[arg-type]
+    parity["gates"] = vars(gates)
+    failures = check_gates(parity["fp32_vs_torch"], parity["int8_vs_fp32"], gates)
+    if failures:
+        raise ExportGateError("export gates failed:\n  - " + "\n  - ".join(failures))
+
+    content = {
+        "model_name": cfg.model.name,
+        "run_name": cfg.run_name,
+        "tokenizer": tokenizer_info,
+        "serving": {"model_file": ex.serve_model_file},
+        "onnx": {
+            "opset": ex.opset,
+            "int8": {**OmegaConf.to_container(ex.quantization, resolve=True), "fp32_nodes": len(kept_fp32)},
+        },
+        "training": {
+            "best": run_metrics["best"],
+            "eval": {
+                k: {m: v for m, v in e.items() if m != "confusion_matrix"} for k, e in run_metrics["eval"].items()
+            },
+            "data": run_metrics["data"],
+            "encoder": run_metrics["model"],
+        },
+        "parity": parity,
+        "source_config": run_metrics["config"],
+    }
+    write_manifest(staging, content)
+    # The reference distribution comes from the runtime predictor itself: exactly what serving will see.
+    predictor = Predictor(staging, model_file=ex.serve_model_file)
+    content["reference"] = reference_distribution(predictor.predict([r.sentence for r in rows]), "validation")
+    return write_manifest(staging, content)
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
+def main(cfg: DictConfig) -> None:
+    try:
+        manifest = build_bundle(cfg)
+    except (ExportGateError, FileNotFoundError) as err:
+        log.error("%s", err)
+        sys.exit(1)
+    p = manifest["parity"]
+    print(
+        f"bundle {manifest['model_version']} → {cfg.export.bundle_dir}\n"
+        f"  fp32 vs torch: max |Δlogit| {p['fp32_vs_torch']['max_abs_logit_diff']:.2e}, "
+        f"agreement {p['fp32_vs_torch']['prediction_agreement']:.4f}\n"
+        f"  MCC torch {p['fp32_vs_torch']['reference']['mcc']:.4f}, fp32 {p['int8_vs_fp32']['reference']['mcc']:.4f}, "
+        f"int8 {p['int8_vs_fp32']['candidate']['mcc']:.4f} (agreement {p['int8_vs_fp32']['prediction_agreement']:.4f})"
+    )
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    main()

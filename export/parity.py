@@ -1,0 +1,101 @@
+"""Parity gates: ONNX fp32 must match torch; int8 must stay close to fp32 in quality and predictions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from model_training.metrics import classification_metrics
+
+
+class ExportGateError(RuntimeError):
+    """A parity gate failed; the message is the full report."""
+
+
+@dataclass(frozen=True)
+class Gates:
+    fp32_max_abs_logit_diff: float = 1e-4
+    fp32_min_agreement: float = 1.0
+    int8_max_mcc_drop: float = 0.02
+    int8_min_agreement: float = 0.97
+
+
+def batches(input_ids: list[list[int]], pad_id: int, size: int) -> list[dict[str, np.ndarray]]:
+    """Dynamic-padded numpy batches, in order."""
+    out = []
+    for start in range(0, len(input_ids), size):
+        chunk = input_ids[start : start + size]
+        width = max(len(ids) for ids in chunk)
+        ids = np.full((len(chunk), width), pad_id, dtype=np.int64)
+        mask = np.zeros((len(chunk), width), dtype=np.int64)
+        for row, seq in enumerate(chunk):
+            ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
+        out.append({"input_ids": ids, "attention_mask": mask})
+    return out
+
+
+def torch_logits(model: torch.nn.Module, feeds: list[dict[str, np.ndarray]]) -> np.ndarray:
+    model.eval()
+    with torch.no_grad():
+        return np.concatenate(
+            [
+                model(
+                    input_ids=torch.from_numpy(f["input_ids"]), attention_mask=torch.from_numpy(f["attention_mask"])
+                ).logits.numpy()
+                for f in feeds
+            ]
+        )
+
+
+def onnx_logits(model_path: str, feeds: list[dict[str, np.ndarray]]) -> np.ndarray:
+    session = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    return np.concatenate([session.run(["logits"], f)[0] for f in feeds])
+
+
+def quality(logits: np.ndarray, labels: list[int]) -> dict[str, float]:
+    """MCC, accuracy, F1, precision, recall of argmax predictions."""
+    probs = torch.from_numpy(logits).float().softmax(-1)[:, 1]
+    computed = classification_metrics("q")(probs, torch.as_tensor(labels))
+    return {k.split("/", 1)[1]: round(float(v), 6) for k, v in computed.items()}
+
+
+def parity_report(reference: np.ndarray, candidate: np.ndarray, labels: list[int]) -> dict[str, Any]:
+    """How far `candidate` logits are from `reference` logits, and both models' quality."""
+    agree = float(np.mean(reference.argmax(-1) == candidate.argmax(-1)))
+    return {
+        "max_abs_logit_diff": float(np.max(np.abs(reference - candidate))),
+        "prediction_agreement": agree,
+        "reference": quality(reference, labels),
+        "candidate": quality(candidate, labels),
+    }
+
+
+def check_gates(fp32: dict[str, Any], int8: dict[str, Any], gates: Gates) -> list[str]:
+    """Human-readable failures; empty when every gate passes."""
+    failures = []
+    if fp32["max_abs_logit_diff"] > gates.fp32_max_abs_logit_diff:
+        failures.append(
+            f"fp32 ONNX vs torch: max |logit diff| {fp32['max_abs_logit_diff']:.2e} "
+            f"> {gates.fp32_max_abs_logit_diff:.0e}"
+        )
+    if fp32["prediction_agreement"] < gates.fp32_min_agreement:
+        failures.append(
+            f"fp32 ONNX vs torch: prediction agreement {fp32['prediction_agreement']:.4f} < {gates.fp32_min_agreement}"
+        )
+    drop = int8["reference"]["mcc"] - int8["candidate"]["mcc"]
+    if drop > gates.int8_max_mcc_drop:
+        failures.append(
+            f"int8 vs fp32: MCC {int8['candidate']['mcc']:.4f} vs {int8['reference']['mcc']:.4f}, "
+            f"drop {drop:.4f} > {gates.int8_max_mcc_drop} (try export.quantization.per_channel=true "
+            "export.quantization.exclude_ffn_output=true)"
+        )
+    if int8["prediction_agreement"] < gates.int8_min_agreement:
+        failures.append(
+            f"int8 vs fp32: prediction agreement {int8['prediction_agreement']:.4f} < {gates.int8_min_agreement}"
+        )
+    return failures
