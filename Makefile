@@ -56,7 +56,7 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff format .
 
 typecheck: $(STAMP) ## mypy (strict on the runtime package chalice_app)
-	$(VENV)/bin/mypy model_training chalice_app
+	$(VENV)/bin/mypy model_training export chalice_app
 
 test: $(STAMP) ## The whole test suite (unit, data, slow and integration), with its own set-up
 	$(VENV)/bin/pytest tests

@@ -70,12 +70,16 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
     reference = torch_logits(model, feeds)
     fp32 = onnx_logits(str(fp32_path), feeds)
     int8 = onnx_logits(str(int8_path), feeds)
-    parity = {"split": "validation", "n": len(rows)}
-    parity["fp32_vs_torch"] = parity_report(reference, fp32, labels)
-    parity["int8_vs_fp32"] = parity_report(fp32, int8, labels)
+    fp32_report, int8_report = parity_report(reference, fp32, labels), parity_report(fp32, int8, labels)
     gates = Gates(**OmegaConf.to_container(ex.gates, resolve=True))  # type: ignore[arg-type]
-    parity["gates"] = vars(gates)
-    failures = check_gates(parity["fp32_vs_torch"], parity["int8_vs_fp32"], gates)
+    parity = {
+        "split": "validation",
+        "n": len(rows),
+        "fp32_vs_torch": fp32_report,
+        "int8_vs_fp32": int8_report,
+        "gates": vars(gates),
+    }
+    failures = check_gates(fp32_report, int8_report, gates)
     if failures:
         raise ExportGateError("export gates failed:\n  - " + "\n  - ".join(failures))
 
@@ -86,7 +90,11 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
         "serving": {"model_file": ex.serve_model_file},
         "onnx": {
             "opset": ex.opset,
-            "int8": {**OmegaConf.to_container(ex.quantization, resolve=True), "fp32_nodes": len(kept_fp32)},
+            "int8": {
+                "per_channel": bool(ex.quantization.per_channel),
+                "exclude_ffn_output": bool(ex.quantization.exclude_ffn_output),
+                "fp32_nodes": len(kept_fp32),
+            },
         },
         "training": {
             "best": run_metrics["best"],

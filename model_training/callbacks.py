@@ -42,7 +42,7 @@ def misclassified_rows(
         if predicted != gold:
             rows.append([sentence, LABELS[gold], LABELS[predicted], round(max(p, 1 - p), 4)])
     rows.sort(key=lambda row: -row[3])
-    return rows[:limit] if limit else rows
+    return rows[:limit] if limit is not None else rows
 
 
 class WandbValidationReport(L.Callback):

@@ -82,8 +82,10 @@ class AcceptabilityClassifier(L.LightningModule):
             },
             {"params": [p for n, p in named if any(nd in n for nd in NO_DECAY)], "weight_decay": 0.0},
         ]
-        # fused AdamW is much faster on CPU and works on CUDA too.
-        optimizer = torch.optim.AdamW(groups, lr=self.hparams["lr"], fused=True)
+        # Fused AdamW is much faster on CPU, but it unscales gradients itself, so Lightning cannot clip them
+        # under fp16 mixed precision (GradScaler): use it only when no scaler is involved.
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        optimizer = torch.optim.AdamW(groups, lr=self.hparams["lr"], fused=scaler is None)
         total = int(self.trainer.estimated_stepping_batches)
         scheduler = get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
             optimizer, int(self.hparams["warmup_ratio"] * total), total

@@ -119,9 +119,10 @@ def _from_zip_parts(spec: PretrainedSpec, cache_dir: Path) -> tuple[Path | None,
             for part_path in parts:
                 with part_path.open("rb") as src:
                     shutil.copyfileobj(src, out, 1 << 24)
+        unpacked = Path(scratch) / "unpacked"
         with zipfile.ZipFile(joined) as archive:
-            archive.extractall(scratch)
-        extracted = Path(scratch) / (spec.zip_root or "")
+            archive.extractall(unpacked)
+        extracted = unpacked / (spec.zip_root or "")
         if not (extracted / "config.json").is_file():
             return None, f"joined zip has no {spec.zip_root}/config.json"
         # Move into place only once complete, so an interrupted extraction is never mistaken for a model.

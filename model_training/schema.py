@@ -68,7 +68,9 @@ def check_config(cfg: DictConfig) -> None:
         try:
             OmegaConf.merge(OmegaConf.structured(schema), cfg[section])
         except Exception as err:  # OmegaConf raises several types; all mean a bad value or key
-            raise ConfigError(f"{section}: {_first_line(err)}") from err
+            key = getattr(err, "full_key", None)
+            where = f"{section}.{key}" if key else section
+            raise ConfigError(f"{where}: {_first_line(err)}") from err
     _check_values(cfg)
 
 

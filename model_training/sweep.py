@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
@@ -23,7 +24,7 @@ def summarize_sweep(sweep_dir: Path, metric: str = "best/val_mcc") -> dict[str, 
         runs.append(
             {
                 "dir": str(metrics_file.parent),
-                "overrides": overrides_file.read_text().strip().splitlines() if overrides_file.exists() else [],
+                "overrides": (yaml.safe_load(overrides_file.read_text()) or []) if overrides_file.exists() else [],
                 metric: metrics.get(section, {}).get(key),
             }
         )

@@ -121,7 +121,7 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
         "model": {"name": cfg.model.name, "source": str(model_dir), "sha256": cfg.model.sha256},
         "best": {
             "epoch": int(best_epoch["epoch"]),
-            "val_mcc": float(checkpoint.best_model_score or float("nan")),
+            "val_mcc": float("nan") if checkpoint.best_model_score is None else float(checkpoint.best_model_score),
             "checkpoint": str(Path(checkpoint.best_model_path).relative_to(out)),
         },
         "final": history.history[-1] if history.history else {},

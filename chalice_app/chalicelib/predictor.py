@@ -58,9 +58,9 @@ class Predictor:
         self.bundle_dir = Path(bundle_dir)
         self.manifest = verify_bundle(self.bundle_dir, load_manifest(self.bundle_dir))
         self.model_file = model_file or self.manifest.get("serving", {}).get("model_file", DEFAULT_MODEL_FILE)
-        if self.model_file not in self.manifest["files"]:
+        if self.model_file not in self.manifest["files"] or not self.model_file.endswith(".onnx"):
             raise BundleError(
-                f"{self.bundle_dir}: model file {self.model_file!r} is not in the bundle "
+                f"{self.bundle_dir}: model file {self.model_file!r} is not an ONNX model of the bundle "
                 f"(has: {', '.join(sorted(self.manifest['files']))})"
             )
         tokenizer_info = self.manifest["tokenizer"]
@@ -116,4 +116,5 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax, numerically stable."""
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
+    probs: np.ndarray = exp / exp.sum(axis=-1, keepdims=True)
+    return probs

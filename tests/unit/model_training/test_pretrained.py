@@ -221,10 +221,6 @@ class TestZipPartsSource:
         with pytest.raises(PretrainedModelError, match=re.escape("joined zip has no other-root/config.json")):
             resolve_pretrained(zip_spec(zip_root="other-root"), cache_dir)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: with zip_root null the scratch dir (holding joined.zip) is moved into the cache as the model",
-    )
     def test_a_zip_without_root_folder_leaves_no_joined_zip_in_the_model_dir(
         self, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:

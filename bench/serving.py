@@ -1,0 +1,278 @@
+"""Serving cost: this project's torch-free predictor vs the transformers pipeline vs the tutorial's ONNX path.
+
+`python -m bench.serving [--bundle NAME=DIR ...] [--runs N] [--quick]` → bench/results/serving.{json,md}.
+Default bundles: every artifacts/bundles/*/ with a manifest.json. Each variant runs in a fresh process
+(bench._serving_worker) with the same thread count, on the same machine, in one go:
+
+  predictor fp32 / int8   chalice_app.chalicelib.predictor on model.onnx / model.int8.onnx (no torch)
+  pipeline (torch)        transformers pipeline("text-classification") on the bundle's training run
+  tutorial (torch, 128)   import torch + AutoTokenizer padding="max_length" 128 + ONNX with a fixed sequence
+
+Cold start: from the worker's first statement (before any import) to the first prediction done, median of
+fresh processes with the files in the page cache. Latency: single sentences, 10 warm-ups first. Throughput: the
+whole dev set in batches of 32, which also gives the MCC. Peak RSS: getrusage maxrss at the worker's end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from chalice_app.chalicelib.manifest import sha256_file
+from model_training.data import read_cola_tsv
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+DEV_FILE = ROOT / "data" / "cola" / "raw" / "in_domain_dev.tsv"
+TUTORIAL_CACHE = ROOT / "artifacts" / "bench" / "tutorial"
+
+
+def machine_info(threads: int) -> dict[str, Any]:
+    """What the figures were measured on (versions read without importing the libraries)."""
+    versions: dict[str, str | None] = {}
+    for package in ("onnxruntime", "torch", "transformers", "tokenizers", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "platform": platform.platform(),
+        "threads": threads,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        **versions,
+    }
+
+
+def worker(argv: list[str], dev_json: str, threads: int) -> dict[str, Any]:
+    """Run bench._serving_worker in a fresh interpreter; return its BENCH_RESULT."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": str(threads),
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_OFFLINE": "1",
+        "BENCH_SPAWN_T": repr(time.time()),
+    }
+    cmd = [sys.executable, "-m", "bench._serving_worker", *argv, "--threads", str(threads)]
+    proc = subprocess.run(cmd, input=dev_json, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH_RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(lines[-1].removeprefix("BENCH_RESULT "))
+    return result
+
+
+def megabytes(paths: list[Path]) -> float:
+    return round(sum(p.stat().st_size for p in paths) / 1e6, 1)
+
+
+def tutorial_onnx(name: str, run_model: Path) -> Path:
+    """The tutorial's fixed-128 ONNX for this run, exported once (cached by the weights' sha256), untimed."""
+    weights = run_model / "model.safetensors"
+    out = TUTORIAL_CACHE / f"{name}-{sha256_file(weights)[:12]}" / "model.onnx"
+    if not out.is_file():
+        print(f"exporting the tutorial's fixed-128 ONNX for {name} → {out}", flush=True)
+        worker(["export-tutorial", "--run-model", str(run_model), "--onnx", str(out)], "", 1)
+    return out
+
+
+def variants(bundles: dict[str, Path], tutorial_for: set[str], notes: list[str]) -> list[dict[str, Any]]:
+    """Every (variant, model) to measure: its worker arguments and the files it loads."""
+    planned = []
+    for name, bundle in bundles.items():
+        manifest = json.loads((bundle / "manifest.json").read_text())
+        parity = manifest.get("parity", {})
+        for precision, model_file, manifest_mcc in (
+            ("fp32", "model.onnx", parity.get("int8_vs_fp32", {}).get("reference", {}).get("mcc")),
+            ("int8", "model.int8.onnx", parity.get("int8_vs_fp32", {}).get("candidate", {}).get("mcc")),
+        ):
+            planned.append(
+                {
+                    "variant": f"predictor {precision}",
+                    "model": name,
+                    "argv": ["predictor", "--bundle", str(bundle), "--model-file", model_file],
+                    "files": [bundle / model_file, bundle / "tokenizer.json"],
+                    "manifest_mcc": manifest_mcc,
+                }
+            )
+        run_model = ROOT / "artifacts" / "runs" / str(manifest.get("run_name", name)) / "model"
+        if not (run_model / "config.json").is_file():
+            notes.append(f"{name}: no training run at {run_model.relative_to(ROOT)}; pipeline and tutorial skipped")
+            continue
+        torch_mcc = parity.get("fp32_vs_torch", {}).get("reference", {}).get("mcc")
+        planned.append(
+            {
+                "variant": "pipeline (torch)",
+                "model": name,
+                "argv": ["pipeline", "--run-model", str(run_model)],
+                "files": [run_model / "model.safetensors", run_model / "tokenizer.json"],
+                "manifest_mcc": torch_mcc,
+            }
+        )
+        if name in tutorial_for:
+            onnx = tutorial_onnx(name, run_model)
+            planned.append(
+                {
+                    "variant": "tutorial (torch, pad 128)",
+                    "model": name,
+                    "argv": ["tutorial", "--run-model", str(run_model), "--onnx", str(onnx)],
+                    "files": [onnx, run_model / "tokenizer.json"],
+                    "manifest_mcc": None,
+                }
+            )
+    return planned
+
+
+def measure(plan: dict[str, Any], dev_json: str, runs: int, cold_repeats: int, threads: int) -> dict[str, Any]:
+    """One full worker run (latency, throughput, MCC, RSS), then `cold_repeats` cold-start-only processes."""
+    print(f"{plan['variant']} [{plan['model']}] ...", flush=True)
+    full = worker([*plan["argv"], "--runs", str(runs)], dev_json, threads)
+    colds = [worker([*plan["argv"], "--cold-only"], "", threads)["cold_start_s"] for _ in range(cold_repeats)]
+    row = {
+        "variant": plan["variant"],
+        "model": plan["model"],
+        **full,
+        "cold_start_first_process_s": full["cold_start_s"],
+        "cold_start_samples_s": colds,
+        "cold_start_s": round(statistics.median(colds), 4) if colds else full["cold_start_s"],
+        "artifact_mb": megabytes(plan["files"]),
+        "artifact_files": [str(p.relative_to(ROOT)) for p in plan["files"]],
+        "manifest_mcc": plan["manifest_mcc"],
+    }
+    print(f"  {json.dumps({k: row[k] for k in ('cold_start_s', 'p50_ms', 'p99_ms', 'dev_mcc')})}", flush=True)
+    return row
+
+
+def comparison(rows: list[dict[str, Any]], model: str) -> dict[str, Any]:
+    """Ratios against the int8 predictor for one model, and the targets' PASS/FAIL."""
+    by_variant = {r["variant"]: r for r in rows if r["model"] == model}
+    int8 = by_variant.get("predictor int8")
+    if int8 is None:
+        return {}
+    ratios: dict[str, Any] = {}
+    for key, variant in (("pipeline", "pipeline (torch)"), ("tutorial", "tutorial (torch, pad 128)")):
+        if variant in by_variant:
+            other = by_variant[variant]
+            ratios[f"{key}_p50_over_int8"] = round(other["p50_ms"] / int8["p50_ms"], 1)
+            ratios[f"{key}_cold_over_int8"] = round(other["cold_start_s"] / int8["cold_start_s"], 1)
+    targets = {"int8 p50 <= 2 ms": int8["p50_ms"] <= 2.0, "int8 cold start <= 0.3 s": int8["cold_start_s"] <= 0.3}
+    if "pipeline_p50_over_int8" in ratios:
+        targets["p50 >= 5x lower than the pipeline"] = ratios["pipeline_p50_over_int8"] >= 5
+        targets["cold start >= 10x faster than the pipeline"] = ratios["pipeline_cold_over_int8"] >= 10
+    return {"model": model, "ratios": ratios, "targets": {k: "PASS" if v else "FAIL" for k, v in targets.items()}}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m, c = results["machine"], results["comparison"]
+    lines = [
+        f"# Serving: torch-free predictor vs transformers pipeline vs the tutorial's path ({results['mode']})",
+        "",
+        "| variant | model | cold start s | p50 ms | p99 ms | batch-32 sent/s | peak RSS MiB | artifact MB | dev MCC |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results["rows"]:
+        lines.append(
+            f"| {r['variant']} | {r['model']} | {r['cold_start_s']:.3f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+            f"{r['batch32_sent_per_s']} | {r['peak_rss_mib']} | {r['artifact_mb']} | {r['dev_mcc']:.4f} |"
+        )
+    lines.append("")
+    if c:
+        ratios = c["ratios"]
+        parts = []
+        for key, label in (("pipeline", "torch pipeline"), ("tutorial", "tutorial path")):
+            if f"{key}_p50_over_int8" in ratios:
+                parts.append(
+                    f"{label} p50 / int8 p50 = **{ratios[f'{key}_p50_over_int8']}x**, "
+                    f"cold start / int8 cold start = **{ratios[f'{key}_cold_over_int8']}x**"
+                )
+        lines.append(f"Ratios ({c['model']}): " + ("; ".join(parts) or "no torch variant measured") + ".")
+        lines.append("")
+        lines.append("Targets: " + ", ".join(f"{k}: **{v}**" for k, v in c["targets"].items()) + ".")
+        lines.append("")
+    lines += [f"Note: {note}" for note in results["notes"]]
+    lines += [
+        "",
+        f"Cold start: worker's first statement → first prediction (imports + load + one sentence), median of "
+        f"{results['cold_repeats']} fresh process(es), page cache warm; the predictor's load includes the "
+        "manifest's sha256 check of every bundle file. Latency over "
+        f"{results['runs']} dev sentences after 10 warm-ups; throughput and MCC over all {results['dev_n']} dev "
+        f"sentences. Threads: {m['threads']} (ORT intra-op, torch.set_num_threads, OMP_NUM_THREADS).",
+        "",
+        f"Machine: {m['processor']}, {m['cpu_count']} CPUs (load average {m['load_average_at_start']} at start), "
+        f"Python {m['python']}, onnxruntime {m['onnxruntime']}, torch {m['torch']}, transformers "
+        f"{m['transformers']}. Rerun: `make bench`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def parse_bundles(specs: list[str] | None) -> dict[str, Path]:
+    if specs:
+        pairs = [spec.split("=", 1) for spec in specs]
+        return {name: Path(directory).resolve() for name, directory in pairs}
+    found = sorted(p.parent for p in (ROOT / "artifacts" / "bundles").glob("*/manifest.json"))
+    return {p.name: p for p in found}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", action="append", metavar="NAME=DIR", help="bundle(s) to measure (repeatable)")
+    parser.add_argument("--runs", type=int, help="single-sentence latency samples (default 300; --quick 50)")
+    parser.add_argument("--cold-repeats", type=int, help="extra cold-start-only processes (default 3; --quick 1)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tutorial-all", action="store_true", help="the tutorial path for every bundle, not one")
+    parser.add_argument("--quick", action="store_true", help="fewer samples, for a smoke check")
+    args = parser.parse_args()
+    runs = args.runs or (50 if args.quick else 300)
+    cold_repeats = args.cold_repeats if args.cold_repeats is not None else (1 if args.quick else 3)
+    bundles = parse_bundles(args.bundle)
+    if not bundles:
+        sys.exit("no bundles: run `make export` or pass --bundle NAME=DIR")
+    minilm = next((n for n, d in bundles.items() if "minilm" in n.lower()), next(iter(bundles)))
+    rows = read_cola_tsv(DEV_FILE)
+    dev_json = json.dumps({"sentences": [r.sentence for r in rows], "labels": [r.label for r in rows]})
+
+    machine = machine_info(args.threads)
+    notes: list[str] = []
+    plans = variants(bundles, set(bundles) if args.tutorial_all else {minilm}, notes)
+    measured = [measure(plan, dev_json, runs, cold_repeats, args.threads) for plan in plans]
+    for r in measured:
+        if r["variant"].startswith("predictor") and r["torch_imported"]:
+            notes.append(f"{r['variant']} [{r['model']}] imported torch: the runtime is meant to be torch-free")
+        if r["manifest_mcc"] is not None and abs(r["manifest_mcc"] - r["dev_mcc"]) > 1e-3:
+            notes.append(
+                f"{r['variant']} [{r['model']}]: dev MCC {r['dev_mcc']:.4f} differs from the manifest's "
+                f"{r['manifest_mcc']:.4f}"
+            )
+    results: dict[str, Any] = {
+        "mode": "quick" if args.quick else "full",
+        "runs": runs,
+        "cold_repeats": cold_repeats,
+        "dev_n": len(rows),
+        "bundles": {n: str(d) for n, d in bundles.items()},
+        "rows": measured,
+        "comparison": comparison(measured, minilm),
+        "notes": notes,
+        "machine": machine,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "serving.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = markdown(results)
+    (RESULTS / "serving.md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

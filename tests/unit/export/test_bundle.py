@@ -1,0 +1,228 @@
+"""The model bundle that `make export` writes: its files, manifest, ONNX graphs, parity record and reference data.
+
+The slow tests read the bundle built once per session from a real smoke training run (tests/bundle_fixtures.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from chalice_app.chalicelib.labels import LABELS
+from chalice_app.chalicelib.manifest import SCHEMA_VERSION, model_version, verify_bundle
+from export.parity import Gates
+from tests.bundle_fixtures import SmokeExport
+
+DEV_SENTENCES = 527  # data/cola/raw/in_domain_dev.tsv: parity and the reference use the whole dev set
+MODEL_FILES = ("model.onnx", "model.int8.onnx")
+BUNDLE_FILES = {"model.onnx", "model.int8.onnx", "tokenizer.json", "manifest.json"}
+
+slow = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def manifest(smoke_bundle: Path) -> dict[str, Any]:
+    return json.loads((smoke_bundle / "manifest.json").read_text())
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@slow
+class TestFilesAndManifest:
+    def test_bundle_holds_the_two_models_the_tokenizer_and_the_manifest(self, smoke_bundle: Path) -> None:
+        assert {p.name for p in smoke_bundle.iterdir()} == BUNDLE_FILES
+
+    def test_manifest_names_every_other_file_with_its_sha256_and_size(
+        self, smoke_bundle: Path, manifest: dict[str, Any]
+    ) -> None:
+        assert set(manifest["files"]) == BUNDLE_FILES - {"manifest.json"}
+        for name, entry in manifest["files"].items():
+            path = smoke_bundle / name
+            assert entry == {"sha256": sha256(path), "bytes": path.stat().st_size}, name
+
+    def test_model_version_is_derived_from_the_file_hashes(self, manifest: dict[str, Any]) -> None:
+        hashes = {name: entry["sha256"] for name, entry in manifest["files"].items()}
+        assert manifest["model_version"] == model_version(hashes)
+        assert manifest["model_version"].startswith("m-")
+
+    def test_bundle_verifies(self, smoke_bundle: Path, manifest: dict[str, Any]) -> None:
+        assert verify_bundle(smoke_bundle) == manifest
+
+    def test_manifest_describes_schema_labels_tokenizer_and_serving_model(self, manifest: dict[str, Any]) -> None:
+        assert manifest["schema_version"] == SCHEMA_VERSION
+        assert manifest["labels"] == list(LABELS)
+        assert manifest["model_name"] == "minilm"
+        assert manifest["run_name"] == "smoke-minilm"
+        assert manifest["serving"] == {"model_file": "model.int8.onnx"}
+        assert manifest["tokenizer"] == {"max_length": 64, "pad_id": 0, "unk_id": 100}  # BERT uncased vocabulary
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["created_at"])
+
+    def test_libraries_record_the_exporting_environment(self, manifest: dict[str, Any]) -> None:
+        libraries = manifest["libraries"]
+        assert {"torch", "onnxruntime", "tokenizers", "onnx", "numpy"} <= set(libraries)
+        for name, version in libraries.items():
+            assert version == importlib.metadata.version(name)
+
+    def test_training_section_comes_from_the_run(self, smoke_export: SmokeExport, manifest: dict[str, Any]) -> None:
+        run = json.loads((smoke_export.run_dir / "metrics.json").read_text())
+        training = manifest["training"]
+        assert training["best"] == run["best"]
+        assert training["data"] == run["data"]
+        assert training["encoder"] == run["model"]
+        assert set(training["eval"]) == {"validation"}
+        assert "confusion_matrix" not in training["eval"]["validation"]
+        assert training["eval"]["validation"]["mcc"] == run["eval"]["validation"]["mcc"]
+        assert manifest["source_config"] == run["config"]
+
+
+@slow
+class TestOnnxModels:
+    @pytest.mark.parametrize("name", MODEL_FILES)
+    def test_inputs_have_dynamic_batch_and_sequence_axes(self, smoke_bundle: Path, name: str) -> None:
+        import onnx
+
+        graph = onnx.load(str(smoke_bundle / name)).graph
+        inputs = {i.name: i.type.tensor_type for i in graph.input}
+        assert set(inputs) == {"input_ids", "attention_mask"}
+        for input_name, tensor in inputs.items():
+            assert tensor.elem_type == onnx.TensorProto.INT64, input_name
+            batch, sequence = tensor.shape.dim
+            assert batch.dim_param, f"{input_name}: batch axis is fixed to {batch.dim_value}"
+            assert sequence.dim_param, f"{input_name}: sequence axis is fixed to {sequence.dim_value}"
+        (output,) = graph.output
+        assert output.name == "logits"
+        batch, classes = output.type.tensor_type.shape.dim
+        assert batch.dim_param
+        assert classes.dim_value == len(LABELS)
+
+    @pytest.mark.parametrize("name", MODEL_FILES)
+    def test_opset_is_at_least_17(self, smoke_bundle: Path, name: str) -> None:
+        import onnx
+
+        model = onnx.load(str(smoke_bundle / name), load_external_data=False)
+        default_domain = {o.domain: o.version for o in model.opset_import}
+        opset = default_domain.get("", default_domain.get("ai.onnx"))
+        assert opset is not None
+        assert opset >= 17
+
+    def test_int8_model_is_much_smaller_than_fp32(self, manifest: dict[str, Any]) -> None:
+        files = manifest["files"]
+        assert files["model.int8.onnx"]["bytes"] < files["model.onnx"]["bytes"] / 2
+
+    def test_onnx_section_records_the_quantization_settings_resolved(self, manifest: dict[str, Any]) -> None:
+        # The minilm preset: plain dynamic int8; the config interpolations are resolved to real booleans.
+        assert manifest["onnx"] == {
+            "opset": 17,
+            "int8": {"per_channel": False, "exclude_ffn_output": False, "fp32_nodes": 0},
+        }
+
+
+@slow
+class TestParityRecord:
+    def test_parity_covers_the_whole_dev_set(self, manifest: dict[str, Any]) -> None:
+        parity = manifest["parity"]
+        assert parity["split"] == "validation"
+        assert parity["n"] == DEV_SENTENCES
+
+    def test_fp32_onnx_matches_torch(self, manifest: dict[str, Any]) -> None:
+        fp32 = manifest["parity"]["fp32_vs_torch"]
+        assert fp32["max_abs_logit_diff"] <= 1e-4
+        assert fp32["prediction_agreement"] == 1.0
+        assert fp32["candidate"] == pytest.approx(fp32["reference"], abs=1e-6)
+
+    def test_int8_section_is_present_and_within_its_gates(self, manifest: dict[str, Any]) -> None:
+        int8 = manifest["parity"]["int8_vs_fp32"]
+        assert set(int8) == {"max_abs_logit_diff", "prediction_agreement", "reference", "candidate"}
+        assert int8["prediction_agreement"] >= 0.97
+        assert int8["reference"]["mcc"] - int8["candidate"]["mcc"] <= 0.02
+        # int8's reference is the fp32 ONNX model, which is fp32_vs_torch's candidate
+        assert int8["reference"] == manifest["parity"]["fp32_vs_torch"]["candidate"]
+
+    def test_gates_applied_are_recorded(self, manifest: dict[str, Any]) -> None:
+        assert manifest["parity"]["gates"] == vars(Gates())
+
+
+@slow
+class TestReferenceDistribution:
+    def test_label_shares_sum_to_one(self, manifest: dict[str, Any]) -> None:
+        reference = manifest["reference"]
+        assert reference["split"] == "validation"
+        assert reference["n"] == DEV_SENTENCES
+        assert set(reference["label_share"]) == set(LABELS)
+        assert sum(reference["label_share"].values()) == pytest.approx(1.0, abs=1e-3)  # each share is rounded
+
+    def test_score_histogram_counts_every_sentence(self, manifest: dict[str, Any]) -> None:
+        histogram = manifest["reference"]["score_histogram"]
+        assert histogram["of"] == "P(acceptable)"
+        assert histogram["bin_edges"] == [round(i / 10, 2) for i in range(11)]
+        assert len(histogram["counts"]) == 10
+        assert sum(histogram["counts"]) == DEV_SENTENCES
+
+    @pytest.mark.parametrize("field", ["n_tokens", "n_chars"])
+    def test_length_summaries_are_ordered(self, manifest: dict[str, Any], field: str) -> None:
+        stats = manifest["reference"][field]
+        assert set(stats) == {"mean", "p50", "p90", "p99", "max"}
+        assert 0 < stats["p50"] <= stats["p90"] <= stats["p99"] <= stats["max"]
+        assert 0 < stats["mean"] <= stats["max"]
+
+    def test_token_counts_respect_serving_truncation(self, manifest: dict[str, Any]) -> None:
+        reference = manifest["reference"]
+        assert reference["n_tokens"]["max"] <= 64 - 2  # [CLS] and [SEP] are not counted
+        assert 0.0 <= reference["truncated_share"] <= 1.0
+        assert 0.0 <= reference["unknown_token_rate_mean"] <= 1.0
+
+    def test_reference_is_what_the_served_model_predicts_on_the_dev_set(
+        self, smoke_bundle: Path, manifest: dict[str, Any]
+    ) -> None:
+        from chalice_app.chalicelib.predictor import Predictor
+        from export.bundle import reference_distribution
+        from model_training.data import read_cola_tsv
+        from tests.conftest import ROOT
+
+        sentences = [r.sentence for r in read_cola_tsv(ROOT / "data" / "cola" / "raw" / "in_domain_dev.tsv")]
+        served = Predictor(smoke_bundle, model_file=manifest["serving"]["model_file"])
+        assert reference_distribution(served.predict(sentences), "validation") == manifest["reference"]
+
+
+@slow
+def test_serving_tokenizer_truncates_to_64_and_does_not_pad(smoke_bundle: Path) -> None:
+    tokenizer = json.loads((smoke_bundle / "tokenizer.json").read_text())
+    assert tokenizer["truncation"]["max_length"] == 64
+    assert tokenizer["padding"] is None
+
+
+class TestModelVersion:
+    """model_version() on hash tables: the identity of a bundle is the names and bytes of its files."""
+
+    HASHES: ClassVar[dict[str, str]] = {"model.onnx": "a" * 64, "model.int8.onnx": "b" * 64, "tokenizer.json": "c" * 64}
+
+    def test_format_is_m_and_twelve_hex_digits(self) -> None:
+        assert re.fullmatch(r"m-[0-9a-f]{12}", model_version(self.HASHES))
+
+    def test_same_hashes_same_version(self) -> None:
+        assert model_version(dict(self.HASHES)) == model_version(self.HASHES)
+
+    def test_order_of_files_does_not_matter(self) -> None:
+        reordered = dict(reversed(list(self.HASHES.items())))
+        assert list(reordered) != list(self.HASHES)
+        assert model_version(reordered) == model_version(self.HASHES)
+
+    @pytest.mark.parametrize("name", sorted(HASHES))
+    def test_changing_any_file_changes_the_version(self, name: str) -> None:
+        changed = {**self.HASHES, name: "d" * 64}
+        assert model_version(changed) != model_version(self.HASHES)
+
+    def test_renaming_adding_or_removing_a_file_changes_the_version(self) -> None:
+        base = model_version(self.HASHES)
+        renamed = {("model.fp32.onnx" if k == "model.onnx" else k): v for k, v in self.HASHES.items()}
+        added = {**self.HASHES, "extra.txt": "e" * 64}
+        removed = {k: v for k, v in self.HASHES.items() if k != "tokenizer.json"}
+        assert len({base, model_version(renamed), model_version(added), model_version(removed)}) == 4
