@@ -1,0 +1,74 @@
+"""The API's error shape `{"error": {"code": ..., "message": ...}}`, its catalogue of codes, and the rewrite of
+Chalice's own error responses (`{"Code": ..., "Message": ...}`) into that shape.
+
+4xx codes are the client's to fix; 503 is a server-side condition (no usable model or settings: the operator's
+to fix, the client may retry later); 500 is a bug.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Response
+
+ERROR_CODES: dict[str, tuple[int, str]] = {
+    "invalid_json": (400, "the body is not valid JSON (or not UTF-8)"),
+    "not_found": (404, "no such route"),
+    "method_not_allowed": (405, "the route exists but not with this HTTP method"),
+    "text_too_long": (413, "a text is longer than MAX_TEXT_CHARS characters"),
+    "too_many_items": (413, "`texts` has more than MAX_BATCH items"),
+    "unsupported_media_type": (415, "Content-Type is not application/json"),
+    "invalid_request": (422, "the JSON body does not match the request schema (fields, types)"),
+    "empty_batch": (422, "`texts` is an empty list"),
+    "empty_text": (422, "a text is empty or only whitespace"),
+    "invalid_text": (422, "a text holds lone UTF-16 surrogates (not valid Unicode)"),
+    "bad_request": (400, "a request the gateway refused before the view ran"),
+    "internal_error": (500, "a bug: the traceback is in the logs under the request_id"),
+    "model_unavailable": (503, "the model bundle is missing or corrupt (server-side; retry later)"),
+    "misconfigured": (503, "the service's settings are invalid (server-side; retry later)"),
+}
+"""code -> (HTTP status, meaning). The OpenAPI document and the README list these."""
+
+_CHALICE_CODES = {
+    "BadRequestError": "bad_request",
+    "BadRequest": "bad_request",
+    "NotFoundError": "not_found",
+    "MethodNotAllowedError": "method_not_allowed",
+    "UnsupportedMediaType": "unsupported_media_type",
+    "InternalServerError": "internal_error",
+}
+
+
+class ApiError(Exception):
+    """An error the API answers with its JSON error body; `code` must be in ERROR_CODES."""
+
+    def __init__(self, code: str, message: str, *, field: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.status = status if status is not None else ERROR_CODES[code][0]
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    """The JSON error body; `extra` (field, request_id) joins code and message when not None."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    error.update({key: value for key, value in extra.items() if value is not None})
+    return {"error": error}
+
+
+def error_response(err: ApiError, request_id: str | None = None) -> Response:
+    """The Chalice response for an ApiError."""
+    return Response(
+        body=error_body(err.code, err.message, field=err.field, request_id=request_id), status_code=err.status
+    )
+
+
+def normalize_chalice_error(response: Response) -> Response:
+    """Rewrite Chalice's `{"Code", "Message"}` error bodies (405, 415, 500, ...) into the API's error shape."""
+    body = response.body
+    if response.status_code < 400 or not isinstance(body, dict) or set(body) != {"Code", "Message"}:
+        return response
+    code = _CHALICE_CODES.get(str(body["Code"]), "internal_error" if response.status_code >= 500 else "bad_request")
+    message = str(body["Message"]) if response.status_code < 500 else "An internal server error occurred."
+    return Response(body=error_body(code, message), status_code=response.status_code, headers=response.headers)

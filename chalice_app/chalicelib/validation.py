@@ -1,0 +1,95 @@
+"""Request validation for POST /predict: parse the body, check its schema and limits, or raise ApiError.
+
+Accepted: `{"text": "<sentence>"}` or `{"texts": ["<sentence>", ...]}` (1..max_batch items), nothing else.
+The first problem found is reported; `field` names where it is (`text`, `texts`, `texts[3]`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ApiError
+
+FIELDS = frozenset({"text", "texts"})
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    """A valid request: the texts to classify, in order."""
+
+    texts: list[str]
+
+
+def parse_json(raw: bytes | str | None) -> Any:
+    """The body as a JSON value; 400 invalid_json when it is empty, not UTF-8, not JSON or absurdly nested."""
+    if raw is None or len(raw) == 0:
+        raise ApiError("invalid_json", "the request body is empty: send a JSON object")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ApiError("invalid_json", f"the request body is not valid JSON: {_short(err)}") from None
+
+
+def validate_predict(payload: Any, *, max_batch: int, max_text_chars: int) -> PredictRequest:
+    """Check a parsed body against the /predict schema and limits."""
+    if not isinstance(payload, dict):
+        raise ApiError("invalid_request", f"the body must be a JSON object, got {_json_type(payload)}")
+    unknown = sorted(set(payload) - FIELDS)
+    if unknown:
+        raise ApiError(
+            "invalid_request", f"unknown field(s) {', '.join(map(repr, unknown))}: send only 'text' or 'texts'"
+        )
+    if "text" in payload and "texts" in payload:
+        raise ApiError("invalid_request", "send either 'text' or 'texts', not both")
+    if "text" in payload:
+        return PredictRequest([_check_text(payload["text"], "text", max_text_chars)])
+    if "texts" not in payload:
+        raise ApiError("invalid_request", "missing field: send {'text': '...'} or {'texts': ['...', ...]}")
+    texts = payload["texts"]
+    if not isinstance(texts, list):
+        raise ApiError("invalid_request", f"'texts' must be a list of strings, got {_json_type(texts)}", field="texts")
+    if not texts:
+        raise ApiError("empty_batch", f"'texts' is empty: send 1 to {max_batch} texts", field="texts")
+    if len(texts) > max_batch:
+        raise ApiError(
+            "too_many_items", f"'texts' has {len(texts)} items, at most {max_batch} are allowed", field="texts"
+        )
+    return PredictRequest([_check_text(text, f"texts[{i}]", max_text_chars) for i, text in enumerate(texts)])
+
+
+def _check_text(value: Any, where: str, max_text_chars: int) -> str:
+    if not isinstance(value, str):
+        raise ApiError("invalid_request", f"{where} must be a string, got {_json_type(value)}", field=where)
+    if len(value) > max_text_chars:
+        raise ApiError(
+            "text_too_long", f"{where} has {len(value)} characters, at most {max_text_chars} are allowed", field=where
+        )
+    if not value.strip():
+        raise ApiError("empty_text", f"{where} is empty or only whitespace", field=where)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError("invalid_text", f"{where} holds a lone UTF-16 surrogate (\\ud800-\\udfff)", field=where) from None
+    return value
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _short(err: Exception, limit: int = 200) -> str:
+    text = str(err) or type(err).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
