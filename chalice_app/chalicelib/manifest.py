@@ -55,12 +55,21 @@ def load_manifest(bundle_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def verify_bundle(bundle_dir: Path, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Check every file's sha256 and the derived version against the manifest; return the manifest."""
+def verify_bundle(
+    bundle_dir: Path, manifest: dict[str, Any] | None = None, only: list[str] | None = None
+) -> dict[str, Any]:
+    """Check files' sha256 and the derived version against the manifest; return the manifest.
+
+    `only` limits the byte check to the files a process actually loads (a slim serving image may ship the int8
+    model without the fp32 one); the version is always re-derived from the manifest's hashes of every file.
+    """
     manifest = manifest if manifest is not None else load_manifest(bundle_dir)
     files: dict[str, Any] = manifest["files"]
-    hashes: dict[str, str] = {}
-    for name, entry in sorted(files.items()):
+    hashes: dict[str, str] = {name: str(entry["sha256"]) for name, entry in files.items()}
+    for name in sorted(only if only is not None else files):
+        if name not in files:
+            raise BundleError(f"{bundle_dir}: file {name} is not named in the manifest")
+        entry = files[name]
         path = bundle_dir / name
         if not path.is_file():
             raise BundleError(f"{bundle_dir}: file {name} named in the manifest is missing")
@@ -70,7 +79,6 @@ def verify_bundle(bundle_dir: Path, manifest: dict[str, Any] | None = None) -> d
                 f"{path}: sha256 {actual} does not match the manifest's {entry['sha256']}: the bundle is corrupt "
                 "or was modified; re-export it or pull it again (make dvc-pull)"
             )
-        hashes[name] = actual
     expected = model_version(hashes)
     if manifest.get("model_version") != expected:
         raise BundleError(

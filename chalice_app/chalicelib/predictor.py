@@ -15,6 +15,7 @@ from .labels import LABELS
 from .manifest import BundleError, load_manifest, verify_bundle
 
 DEFAULT_MODEL_FILE = "model.int8.onnx"
+TOKENIZER_FILE = "tokenizer.json"
 
 
 @dataclass(frozen=True)
@@ -56,18 +57,20 @@ class Predictor:
 
     def __init__(self, bundle_dir: Path, model_file: str | None = None, threads: int | None = None) -> None:
         self.bundle_dir = Path(bundle_dir)
-        self.manifest = verify_bundle(self.bundle_dir, load_manifest(self.bundle_dir))
+        self.manifest = load_manifest(self.bundle_dir)
         self.model_file = model_file or self.manifest.get("serving", {}).get("model_file", DEFAULT_MODEL_FILE)
         if self.model_file not in self.manifest["files"] or not self.model_file.endswith(".onnx"):
             raise BundleError(
                 f"{self.bundle_dir}: model file {self.model_file!r} is not an ONNX model of the bundle "
                 f"(has: {', '.join(sorted(self.manifest['files']))})"
             )
+        # Hash exactly what is loaded: the served model and the tokenizer (the other model file may be absent).
+        verify_bundle(self.bundle_dir, self.manifest, only=[self.model_file, TOKENIZER_FILE])
         tokenizer_info = self.manifest["tokenizer"]
         self.max_length: int = int(tokenizer_info["max_length"])
         self.pad_id: int = int(tokenizer_info["pad_id"])
         self.unk_id: int | None = tokenizer_info.get("unk_id")
-        self.tokenizer = Tokenizer.from_file(str(self.bundle_dir / "tokenizer.json"))
+        self.tokenizer = Tokenizer.from_file(str(self.bundle_dir / TOKENIZER_FILE))
         self.tokenizer.enable_truncation(self.max_length)
         self.tokenizer.no_padding()
         self.session = ort.InferenceSession(

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from chalice_app.chalicelib.labels import LABELS
-from chalice_app.chalicelib.manifest import BundleError
+from chalice_app.chalicelib.manifest import BundleError, verify_bundle
 from chalice_app.chalicelib.predictor import Prediction, Predictor
 
 pytestmark = pytest.mark.slow
@@ -171,11 +171,23 @@ class TestBrokenBundles:
         with pytest.raises(BundleError, match=r"model\.int8\.onnx: sha256 .* does not match the manifest"):
             Predictor(bundle_copy)
 
-    def test_changed_fp32_model_fails_even_when_int8_is_served(self, bundle_copy: Path) -> None:
+    def test_changed_fp32_model_fails_when_fp32_is_served(self, bundle_copy: Path) -> None:
         with (bundle_copy / "model.onnx").open("ab") as handle:
             handle.write(b"\0")
         with pytest.raises(BundleError, match=r"model\.onnx: sha256"):
-            Predictor(bundle_copy)
+            Predictor(bundle_copy, model_file="model.onnx")
+
+    def test_a_slim_bundle_without_the_unserved_fp32_model_still_serves_int8(self, bundle_copy: Path) -> None:
+        (bundle_copy / "model.onnx").unlink()
+        assert Predictor(bundle_copy).predict(["It works."])[0].label in LABELS
+        with pytest.raises(BundleError, match=r"file model\.onnx named in the manifest is missing"):
+            Predictor(bundle_copy, model_file="model.onnx")
+
+    def test_verify_bundle_checks_every_file_by_default(self, bundle_copy: Path) -> None:
+        with (bundle_copy / "model.onnx").open("ab") as handle:
+            handle.write(b"\0")
+        with pytest.raises(BundleError, match=r"model\.onnx: sha256"):
+            verify_bundle(bundle_copy)
 
     def test_missing_tokenizer(self, bundle_copy: Path) -> None:
         (bundle_copy / "tokenizer.json").unlink()

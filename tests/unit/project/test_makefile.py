@@ -1,0 +1,36 @@
+"""The Makefile is the project's front door: every target documented, the README's commands real."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+from tests.conftest import ROOT
+
+MAKEFILE = (ROOT / "Makefile").read_text()
+TARGETS = sorted(set(re.findall(r"^([a-z][a-z0-9_-]*):", MAKEFILE, flags=re.MULTILINE)))
+
+
+def test_every_target_has_a_help_line() -> None:
+    undocumented = [t for t in TARGETS if not re.search(rf"^{re.escape(t)}:.*## \S", MAKEFILE, flags=re.MULTILINE)]
+    assert undocumented == []
+
+
+def test_make_help_lists_every_target() -> None:
+    shown = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", shown)  # colour codes
+    for target in TARGETS:
+        assert re.search(rf"\b{re.escape(target)}\b", shown), target
+
+
+def test_readme_set_up_is_make_all_then_make_test() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "make all" in readme
+    assert "make test" in readme
+    assert "all:" in MAKEFILE
+    assert "test:" in MAKEFILE
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test\b", ci, flags=re.MULTILINE)
