@@ -46,6 +46,13 @@ evaluate: $(STAMP) ## Evaluate the torch model of artifacts/runs/$(RUN) (FILES="
 export: $(STAMP) ## Bundle artifacts/runs/$(RUN) into artifacts/bundles/$(RUN): ONNX fp32 + int8, parity gates, manifest
 	$(PY) -m export.build model=$(MODEL) run_name=$(RUN) $(ARGS)
 
+# Stage "local" of .chalice/config.json sets no MODEL_DIR: Chalice lets a stage's variables override the caller's.
+PORT ?= 8000
+.PHONY: serve
+serve: $(STAMP) ## Serve artifacts/bundles/$(RUN) at http://127.0.0.1:$(PORT) (chalice local; JSON log lines on stdout)
+	@test -f artifacts/bundles/$(RUN)/manifest.json || { echo "no bundle in artifacts/bundles/$(RUN): run make export"; exit 1; }
+	cd chalice_app && MODEL_DIR=$(CURDIR)/artifacts/bundles/$(RUN) $(abspath $(VENV))/bin/chalice local --stage local --port $(PORT) --no-autoreload
+
 evaluate-bundle: $(STAMP) ## Evaluate the bundle with the torch-free predictor on dev (+ FILES="name=path.tsv")
 	$(PY) -m export.evaluate artifacts/bundles/$(RUN) dev=data/cola/raw/in_domain_dev.tsv $(FILES)
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Response
+from chalice.app import Response
 
 ERROR_CODES: dict[str, tuple[int, str]] = {
     "invalid_json": (400, "the body is not valid JSON (or not UTF-8)"),
-    "not_found": (404, "no such route"),
+    "not_found": (404, "Chalice NotFoundError (unknown paths get API Gateway's own 403 instead)"),
     "method_not_allowed": (405, "the route exists but not with this HTTP method"),
     "text_too_long": (413, "a text is longer than MAX_TEXT_CHARS characters"),
     "too_many_items": (413, "`texts` has more than MAX_BATCH items"),

@@ -71,7 +71,7 @@ def _check_text(value: Any, where: str, max_text_chars: int) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ApiError("invalid_text", f"{where} holds a lone UTF-16 surrogate (\\ud800-\\udfff)", field=where) from None
+        raise ApiError("invalid_text", f"{where} holds a lone UTF-16 surrogate", field=where) from None
     return value
 
 

@@ -1,0 +1,162 @@
+"""The real Chalice dev server (`chalice local`, what `make serve` runs) on the session's smoke bundle, over HTTP.
+
+A free loopback port is chosen at run time; readiness is polled on /health; the server is stopped by its PID.
+Its stdout must carry the JSON prediction lines, as Lambda's stdout would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+APP_DIR = ROOT / "chalice_app"
+CHALICE = Path(sys.executable).parent / "chalice"
+READY_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    stdout_path: Path
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, content_type: str | None = "application/json"
+    ) -> tuple[int, Any]:
+        """Status and decoded JSON body (urllib raises on 4xx/5xx: those answers are read from the error)."""
+        request = urllib.request.Request(self.base_url + path, data=body, method=method)
+        if content_type:
+            request.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    def post(self, payload: Any, **kwargs: Any) -> tuple[int, Any]:
+        return self.request("POST", "/predict", json.dumps(payload).encode(), **kwargs)
+
+    def stdout_lines(self) -> list[dict[str, Any]]:
+        """The JSON lines the server printed so far (other lines, like "Serving on ...", are skipped)."""
+        lines = self.stdout_path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def wait_until_ready(server: Server) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    last: Any = None
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            output = server.stdout_path.read_text()
+            raise AssertionError(f"chalice local exited with {server.process.returncode}: {output}")
+        try:
+            status, payload = server.request("GET", "/health")
+            if status == 200:
+                return
+            last = (status, payload)
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+            last = err
+        time.sleep(0.25)
+    raise AssertionError(f"chalice local not ready after {READY_TIMEOUT_S} s: {last}")
+
+
+@pytest.fixture(scope="module")
+def server(smoke_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    port = free_port()
+    stdout_path = tmp_path_factory.mktemp("chalice_local") / "stdout.log"
+    env = {**os.environ, "MODEL_DIR": str(smoke_bundle), "PYTHONUNBUFFERED": "1"}
+    with stdout_path.open("wb") as stdout:
+        process = subprocess.Popen(
+            [str(CHALICE), "local", "--stage", "local", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
+            cwd=APP_DIR,
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", stdout_path)
+    try:
+        wait_until_ready(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_health(server: Server, smoke_bundle: Path) -> None:
+    manifest = json.loads((smoke_bundle / "manifest.json").read_text())
+    assert server.request("GET", "/health") == (
+        200,
+        {"status": "ok", "model_loaded": True, "model_version": manifest["model_version"]},
+    )
+
+
+def test_predict_single_and_batch_with_their_log_lines(server: Server) -> None:
+    status, single = server.post({"text": "The cat sat on the mat."})
+    assert status == 200
+    assert len(single["predictions"]) == 1
+    assert single["predictions"][0]["label"] in ("acceptable", "unacceptable")
+
+    texts = ["The more you eat, the fatter you get.", "Them left.", "emoji 😀 and עברית"]
+    status, batch = server.post({"texts": texts})
+    assert status == 200
+    assert len(batch["predictions"]) == 3
+    assert batch["model_version"] == single["model_version"]
+
+    time.sleep(0.2)  # the server flushes each line; give the file a moment
+    logged = [line for line in server.stdout_lines() if line.get("type") == "prediction"]
+    mine = [line for line in logged if line["request_id"] == batch["request_id"]]
+    assert [line["index"] for line in mine] == [0, 1, 2]
+    assert all(line["batch_size"] == 3 and line["model_version"] == batch["model_version"] for line in mine)
+    assert "text" not in mine[0]
+    assert [line["request_id"] for line in logged].count(single["request_id"]) == 1
+
+
+def test_client_errors(server: Server) -> None:
+    status, payload = server.request("POST", "/predict", b"{not json")
+    assert (status, payload["error"]["code"]) == (400, "invalid_json")
+    form = "application/x-www-form-urlencoded"
+    status, payload = server.request("POST", "/predict", b"text=hello", content_type=form)
+    assert (status, payload["error"]["code"]) == (415, "unsupported_media_type")
+    status, payload = server.post({"texts": ["a sentence"] * 65})
+    assert (status, payload["error"]["code"]) == (413, "too_many_items")
+    status, payload = server.post({"text": "   "})
+    assert (status, payload["error"]["code"]) == (422, "empty_text")
+    status, payload = server.request("DELETE", "/predict")
+    assert (status, payload["error"]["code"]) == (405, "method_not_allowed")
+    status, payload = server.request("GET", "/no-such-route")
+    assert (status, payload) == (403, {"message": "Missing Authentication Token"})
+
+
+def test_model_and_openapi(server: Server) -> None:
+    status, model = server.request("GET", "/model")
+    assert status == 200
+    assert model["limits"]["max_batch"] == 64
+    status, document = server.request("GET", "/openapi.json")
+    assert status == 200
+    assert set(document["paths"]) == {"/predict", "/health", "/model", "/openapi.json"}
