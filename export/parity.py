@@ -53,6 +53,7 @@ def torch_logits(model: torch.nn.Module, feeds: list[dict[str, np.ndarray]]) -> 
 
 
 def onnx_logits(model_path: str, feeds: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """Logits of an ONNX model over prepared batches (use batches of 1 for int8, as it is served)."""
     session = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
     return np.concatenate([session.run(["logits"], f)[0] for f in feeds])
 

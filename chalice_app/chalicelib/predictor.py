@@ -77,26 +77,38 @@ class Predictor:
             str(self.bundle_dir / self.model_file), session_options(threads), providers=["CPUExecutionProvider"]
         )
         self.input_names = {i.name for i in self.session.get_inputs()}
+        batching = self.manifest.get("serving", {}).get("session_batch", {})
+        self.session_batch: int = int(batching.get(self.model_file, 1 if "int8" in self.model_file else 0))
 
     @property
     def model_version(self) -> str:
         return str(self.manifest["model_version"])
 
     def predict(self, texts: list[str]) -> list[Prediction]:
-        """Predict a batch of texts (any unicode; empty strings allowed)."""
+        """Predict a batch of texts (any unicode; empty strings allowed).
+
+        A sentence's result never depends on the rest of the batch: dynamic int8 quantization scales activations
+        over the whole input tensor (padding included), so the quantized model runs one sentence per session
+        call (`session_batch` 1), while fp32 runs the batch at once.
+        """
         if not texts:
             return []
         encodings = self.tokenizer.encode_batch(texts)
+        step = self.session_batch or len(encodings)
+        logits = np.concatenate([self._logits(encodings[i : i + step]) for i in range(0, len(encodings), step)])
+        probs = softmax(logits.astype(np.float64))
+        return [self._prediction(text, encoding, p) for text, encoding, p in zip(texts, encodings, probs, strict=True)]
+
+    def _logits(self, encodings: list[Any]) -> np.ndarray:
         width = max(len(e.ids) for e in encodings)
-        input_ids = np.full((len(texts), width), self.pad_id, dtype=np.int64)
-        attention_mask = np.zeros((len(texts), width), dtype=np.int64)
+        input_ids = np.full((len(encodings), width), self.pad_id, dtype=np.int64)
+        attention_mask = np.zeros((len(encodings), width), dtype=np.int64)
         for row, encoding in enumerate(encodings):
             input_ids[row, : len(encoding.ids)] = encoding.ids
             attention_mask[row, : len(encoding.ids)] = 1
         feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
         (logits,) = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})
-        probs = softmax(np.asarray(logits, dtype=np.float64))
-        return [self._prediction(text, encoding, p) for text, encoding, p in zip(texts, encodings, probs, strict=True)]
+        return np.asarray(logits)
 
     def _prediction(self, text: str, encoding: Any, probs: np.ndarray) -> Prediction:
         index = int(np.argmax(probs))

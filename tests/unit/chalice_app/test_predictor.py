@@ -99,6 +99,15 @@ class TestPredictions:
     def test_fresh_predictors_agree(self, smoke_bundle: Path, predictor: Predictor) -> None:
         assert Predictor(smoke_bundle).predict(SENTENCES) == predictor.predict(SENTENCES)
 
+    def test_int8_result_does_not_depend_on_the_rest_of_the_batch(self, predictor: Predictor) -> None:
+        # Dynamic int8 scales activations over the whole input tensor, so the predictor runs it one sentence
+        # per call: a sentence scores exactly the same alone, in any batch, at any position.
+        texts = [*SENTENCES, LONG_TEXT, "", UNKNOWN_TEXT]
+        assert predictor.session_batch == 1
+        alone = [predictor.predict([text])[0] for text in texts]
+        assert predictor.predict(texts) == alone
+        assert predictor.predict(texts[::-1]) == alone[::-1]
+
     def test_batch_equals_one_by_one_with_the_fp32_model(self, fp32: Predictor) -> None:
         texts = [*SENTENCES, LONG_TEXT, "", UNKNOWN_TEXT]
         batch = fp32.predict(texts)
