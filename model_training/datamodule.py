@@ -11,6 +11,7 @@ from transformers import PreTrainedTokenizerBase
 
 from model_training.collate import PaddingCollator
 from model_training.data import load_splits
+from model_training.sampler import LengthGroupedBatchSampler
 
 
 class ColaDataModule(L.LightningDataModule):
@@ -25,6 +26,8 @@ class ColaDataModule(L.LightningDataModule):
         max_length: int = 64,
         padding: str = "dynamic",
         num_workers: int = 0,
+        group_by_length: bool = False,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.tokenizer = tokenizer
@@ -33,6 +36,8 @@ class ColaDataModule(L.LightningDataModule):
         self.eval_batch_size = eval_batch_size
         self.max_length = max_length
         self.num_workers = num_workers
+        self.group_by_length = group_by_length
+        self.seed = seed
         pad_id = tokenizer.pad_token_id
         if pad_id is None:
             raise ValueError("the tokenizer has no pad token; set one before training")
@@ -40,7 +45,7 @@ class ColaDataModule(L.LightningDataModule):
         self.encoded = splits.map(self._encode, batched=True, desc="tokenize", remove_columns=["sentence"])
 
     @classmethod
-    def from_config(cls, tokenizer: PreTrainedTokenizerBase, data: Any, training: Any) -> ColaDataModule:
+    def from_config(cls, tokenizer: PreTrainedTokenizerBase, data: Any, training: Any, seed: int = 0) -> ColaDataModule:
         """Build from the `data` and `training` config sections."""
         splits = load_splits(
             data.source,
@@ -61,6 +66,8 @@ class ColaDataModule(L.LightningDataModule):
             max_length=data.max_length,
             padding=data.padding,
             num_workers=data.num_workers,
+            group_by_length=data.group_by_length,
+            seed=seed,
         )
 
     def _encode(self, batch: dict[str, list[Any]]) -> dict[str, Any]:
@@ -80,7 +87,16 @@ class ColaDataModule(L.LightningDataModule):
         return list(self.raw[split]["label"])
 
     def train_dataloader(self) -> DataLoader[Any]:
-        return self._loader("train", self.batch_size, shuffle=True)
+        distributed = self.trainer is not None and self.trainer.world_size > 1  # DDP shards with its own sampler
+        if not self.group_by_length or distributed:
+            return self._loader("train", self.batch_size, shuffle=True)
+        lengths = [len(ids) for ids in self.encoded["train"]["input_ids"]]
+        return DataLoader(
+            self.encoded["train"],
+            batch_sampler=LengthGroupedBatchSampler(lengths, self.batch_size, seed=self.seed),
+            collate_fn=self.collator,
+            num_workers=self.num_workers,
+        )
 
     def val_dataloader(self) -> DataLoader[Any]:
         return self._loader("validation", self.eval_batch_size, shuffle=False)

@@ -26,6 +26,7 @@ class DataConfig:
     limit_train: int | None = None
     limit_validation: int | None = None
     num_workers: int = 0
+    group_by_length: bool = True
 
 
 @dataclass

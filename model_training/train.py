@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -69,11 +70,13 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
     L.seed_everything(cfg.seed, workers=True)
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    for stale in ("checkpoints", "model"):  # a rerun of the same run name replaces, never mixes, its outputs
+        shutil.rmtree(out / stale, ignore_errors=True)
 
     model_dir = resolve_pretrained(pretrained_spec(cfg.model), cfg.paths.pretrained_cache)
     log.info("encoder %s from %s", cfg.model.name, model_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    datamodule = ColaDataModule.from_config(tokenizer, cfg.data, cfg.training)
+    datamodule = ColaDataModule.from_config(tokenizer, cfg.data, cfg.training, seed=cfg.seed)
     module = AcceptabilityClassifier(
         str(model_dir),
         lr=cfg.training.lr,
