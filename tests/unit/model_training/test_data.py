@@ -217,3 +217,23 @@ class TestLoadSplits:
     def test_local_source_needs_both_files(self, train: str | None, dev: str | None) -> None:
         with pytest.raises(DataValidationError, match=re.escape("needs data.train_file and data.validation_file")):
             load_splits("local", train, dev)
+
+
+class TestHubSource:
+    """The Hub is unreachable here, so `datasets.load_dataset` is replaced by a stand-in (a mock, said so) that
+    returns what GLUE CoLA returns: columns sentence, label, idx. The code after loading is the same path."""
+
+    def test_hub_splits_are_normalised_to_sentence_and_label(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import datasets
+
+        calls: list[tuple[str, str, str]] = []
+
+        def fake_load_dataset(dataset_id: str, config_name: str, split: str) -> datasets.Dataset:
+            calls.append((dataset_id, config_name, split))
+            return datasets.Dataset.from_dict({"sentence": ["A b.", "C d."], "label": [1, 0], "idx": [0, 1]})
+
+        monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+        splits = load_splits("hub", None, None, hub_id="nyu-mll/glue", hub_config="cola")
+        assert calls == [("nyu-mll/glue", "cola", "train"), ("nyu-mll/glue", "cola", "validation")]
+        assert set(splits) == {"train", "validation"}
+        assert splits["train"].column_names == ["sentence", "label"]
