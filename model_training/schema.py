@@ -43,7 +43,7 @@ class ModelConfig:
     tokenizer: str | None = None
     dropout: float | None = None
     quantization: dict[str, bool] = field(default_factory=dict)
-    fine_tuning: dict[str, float] = field(default_factory=dict)
+    fine_tuning: dict[str, float | bool] = field(default_factory=dict)
 
 
 @dataclass
