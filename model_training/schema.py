@@ -30,6 +30,15 @@ class DataConfig:
 
 
 @dataclass
+class FineTuningConfig:
+    """Per-encoder training defaults that conf/training and conf/data interpolate."""
+
+    lr: float = 1e-4
+    max_epochs: int = 8
+    group_by_length: bool = False
+
+
+@dataclass
 class ModelConfig:
     name: str = "minilm"
     sha256: str | None = None
@@ -43,7 +52,7 @@ class ModelConfig:
     tokenizer: str | None = None
     dropout: float | None = None
     quantization: dict[str, bool] = field(default_factory=dict)
-    fine_tuning: dict[str, float | bool] = field(default_factory=dict)
+    fine_tuning: FineTuningConfig = field(default_factory=lambda: FineTuningConfig())
 
 
 @dataclass
