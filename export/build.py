@@ -62,7 +62,8 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
     log.info("exporting ONNX (opset %d)", ex.opset)
     export_onnx(model, fp32_path, opset=ex.opset)
     log.info("quantizing to int8 (per_channel=%s)", ex.quantization.per_channel)
-    kept_fp32 = quantize(fp32_path, int8_path, ex.quantization.per_channel, ex.quantization.exclude_ffn_output)
+    keep_fp32 = list(ex.quantization.keep_fp32)
+    kept_fp32 = quantize(fp32_path, int8_path, ex.quantization.per_channel, keep_fp32)
     tokenizer_info = write_serving_tokenizer(model_dir / "tokenizer.json", staging / "tokenizer.json", ex.max_length)
 
     rows = read_cola_tsv(cfg.data.validation_file)
@@ -96,7 +97,7 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
             "opset": ex.opset,
             "int8": {
                 "per_channel": bool(ex.quantization.per_channel),
-                "exclude_ffn_output": bool(ex.quantization.exclude_ffn_output),
+                "keep_fp32": keep_fp32,
                 "fp32_nodes": len(kept_fp32),
             },
         },

@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import onnx
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 
-def ffn_output_matmuls(model_path: Path) -> list[str]:
-    """Names of the feed-forward output MatMuls (…/output/dense/MatMul, not attention's), which are the most
-    sensitive to int8 in MPNet-sized encoders."""
+def matching_matmuls(model_path: Path, patterns: list[str]) -> list[str]:
+    """Names of the MatMul nodes whose name matches any of the regular expressions (those stay in fp32)."""
     graph = onnx.load(str(model_path), load_external_data=False).graph
     return [
         node.name
         for node in graph.node
-        if node.op_type == "MatMul" and "/output/dense/" in node.name and "/attention/" not in node.name
+        if node.op_type == "MatMul" and any(re.search(pattern, node.name) for pattern in patterns)
     ]
 
 
-def quantize(source: Path, target: Path, per_channel: bool = False, exclude_ffn_output: bool = False) -> list[str]:
-    """Quantize weights to int8 (activations quantized on the fly); returns the nodes left in fp32."""
-    excluded = ffn_output_matmuls(source) if exclude_ffn_output else []
+def quantize(source: Path, target: Path, per_channel: bool = False, keep_fp32: list[str] | None = None) -> list[str]:
+    """Quantize weights to int8 (activations quantized on the fly), leaving the MatMuls that match `keep_fp32`
+    (regular expressions over node names) in fp32; returns those nodes' names."""
+    excluded = matching_matmuls(source, keep_fp32) if keep_fp32 else []
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.WARNING)  # the quantizer logs one INFO line per tensor on the root logger

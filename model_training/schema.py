@@ -30,6 +30,14 @@ class DataConfig:
 
 
 @dataclass
+class QuantizationConfig:
+    """int8 export settings per encoder (conf/export interpolates them)."""
+
+    per_channel: bool = False
+    keep_fp32: list[str] = field(default_factory=list)
+
+
+@dataclass
 class FineTuningConfig:
     """Per-encoder training defaults that conf/training and conf/data interpolate."""
 
@@ -51,7 +59,7 @@ class ModelConfig:
     hub_revision: str | None = None
     tokenizer: str | None = None
     dropout: float | None = None
-    quantization: dict[str, bool] = field(default_factory=dict)
+    quantization: QuantizationConfig = field(default_factory=lambda: QuantizationConfig())
     fine_tuning: FineTuningConfig = field(default_factory=lambda: FineTuningConfig())
 
 

@@ -118,10 +118,10 @@ class TestOnnxModels:
         assert files["model.int8.onnx"]["bytes"] < files["model.onnx"]["bytes"] / 2
 
     def test_onnx_section_records_the_quantization_settings_resolved(self, manifest: dict[str, Any]) -> None:
-        # The minilm preset: plain dynamic int8; the config interpolations are resolved to real booleans.
+        # The minilm preset: per-channel dynamic int8, nothing kept in fp32; interpolations resolved to real values.
         assert manifest["onnx"] == {
             "opset": 17,
-            "int8": {"per_channel": False, "exclude_ffn_output": False, "fp32_nodes": 0},
+            "int8": {"per_channel": True, "keep_fp32": [], "fp32_nodes": 0},
         }
 
 
