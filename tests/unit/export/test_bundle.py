@@ -61,7 +61,10 @@ class TestFilesAndManifest:
         assert manifest["labels"] == list(LABELS)
         assert manifest["model_name"] == "minilm"
         assert manifest["run_name"] == "smoke-minilm"
-        assert manifest["serving"] == {"model_file": "model.int8.onnx"}
+        assert manifest["serving"] == {
+            "model_file": "model.int8.onnx",
+            "session_batch": {"model.onnx": 0, "model.int8.onnx": 1},  # int8: one sentence per call
+        }
         assert manifest["tokenizer"] == {"max_length": 64, "pad_id": 0, "unk_id": 100}  # BERT uncased vocabulary
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["created_at"])
 
