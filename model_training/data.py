@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
+
+from chalice_app.chalicelib.manifest import sha256_file
+
+__all__ = ["COLUMNS", "ColaRow", "DataValidationError", "load_splits", "read_cola_tsv", "sha256_file"]
 
 COLUMNS = ("source", "label", "mark", "sentence")
 """CoLA raw TSV columns: source code, label (0/1), the author's original mark, the sentence."""
@@ -58,15 +61,6 @@ def _validate_line(path: Path, line: int, fields: list[str]) -> ColaRow:
     if not sentence.strip():
         raise DataValidationError(f"{where}: sentence is empty")
     return ColaRow(source=source, label=int(label), mark=mark, sentence=sentence)
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_local_split(path: str | Path) -> datasets.Dataset:
