@@ -17,7 +17,7 @@ export WANDB_MODE ?= offline
 export PYTHONPATH := $(CURDIR)
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: help all venv train sweep evaluate export evaluate-bundle api-smoke bench check lint format typecheck test test-fast clean
+.PHONY: help all venv train sweep evaluate export evaluate-bundle api-smoke bench check lint format typecheck test test-fast clean package
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -81,6 +81,36 @@ test: $(STAMP) ## The whole test suite (unit, data, slow and integration), with 
 
 test-fast: $(STAMP) ## Fast unit and data tests only
 	$(VENV)/bin/pytest tests -m "not slow and not integration"
+
+# Lambda deployment package. Chalice builds the package for the Python it runs under (python3.12 Lambda runtime,
+# manylinux wheels of onnxruntime/numpy 2), so it runs from its own Python 3.12 venv, not from .venv (3.11).
+PYTHON312 ?= $(shell for p in python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12); do $$p -c '' 2>/dev/null && { command -v $$p; break; }; done)
+VENV_PACKAGE ?= .venv-package
+PACKAGE_STAMP := $(VENV_PACKAGE)/.installed
+BUNDLE ?= artifacts/bundles/$(RUN)
+STAGE ?= dev
+PACKAGE_OUT ?= artifacts/package/$(STAGE)
+CFN_LINT_VERSION ?= 1.58.0
+APP_BUNDLE := chalice_app/chalicelib/bundle
+
+$(PACKAGE_STAMP):
+	@test -n "$(PYTHON312)" || { echo "python3.12 not found: install it or pass PYTHON312=/path/to/python3.12"; exit 1; }
+	$(PYTHON312) -m venv $(VENV_PACKAGE)
+	$(VENV_PACKAGE)/bin/pip install -q --disable-pip-version-check "pip<26.3"
+	$(VENV_PACKAGE)/bin/pip install -q --disable-pip-version-check chalice==1.34.0 cfn-lint==$(CFN_LINT_VERSION)
+	touch $@
+
+package: $(PACKAGE_STAMP) ## Lambda package of BUNDLE (default artifacts/bundles/$(RUN)) for STAGE into PACKAGE_OUT, cfn-lint, sizes
+	@test -f $(BUNDLE)/manifest.json || { echo "no bundle in $(BUNDLE): run make export"; exit 1; }
+	set -euo pipefail; \
+	model_file=$$($(VENV_PACKAGE)/bin/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["serving"]["model_file"])' $(BUNDLE)/manifest.json); \
+	trap 'rm -rf $(abspath $(APP_BUNDLE))' EXIT; \
+	rm -rf $(APP_BUNDLE) $(PACKAGE_OUT); mkdir -p $(APP_BUNDLE); \
+	cp $(BUNDLE)/manifest.json $(BUNDLE)/tokenizer.json $(BUNDLE)/$$model_file $(APP_BUNDLE)/; \
+	cd chalice_app && AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(abspath $(VENV_PACKAGE))/bin/chalice package \
+		--stage $(STAGE) --pkg-format cloudformation --template-format json $(abspath $(PACKAGE_OUT))
+	$(VENV_PACKAGE)/bin/cfn-lint $(PACKAGE_OUT)/sam.json
+	@$(VENV_PACKAGE)/bin/python -c 'import os, sys, zipfile; p = sys.argv[1]; u = sum(i.file_size for i in zipfile.ZipFile(p).infolist()); print(f"{p}: {os.path.getsize(p) / 1e6:.1f} MB zipped, {u / 1e6:.1f} MB unzipped (Lambda limits: 50 MB zipped direct upload, 250 MB unzipped)")' $(PACKAGE_OUT)/deployment.zip
 
 clean: ## Remove run outputs (keeps .venv and the extracted pretrained cache)
 	rm -rf artifacts/runs artifacts/sweeps outputs multirun lightning_logs

@@ -1,0 +1,126 @@
+"""`make package` for real on the session's smoke bundle: the Lambda deployment package for the python3.12 runtime.
+
+Chalice builds the package for the Python it runs under, so `make package` uses its own Python 3.12 venv
+(.venv-package, created on first use) and downloads manylinux wheels of the runtime dependencies from PyPI.
+The package goes to a tmp dir; the bundle copied into chalice_app/chalicelib/bundle is removed by the target.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+MB = 1_000_000
+MAX_UNZIPPED_BYTES = 250 * MB  # Lambda limit for a function and its layers, unzipped
+ORT_EXTENSION = "onnxruntime/capi/onnxruntime_pybind11_state.cpython-312-x86_64-linux-gnu.so"
+FORBIDDEN_TOP_LEVEL = ("torch", "transformers", "lightning", "pytorch_lightning")
+PACKAGE_TIMEOUT_S = 900
+
+
+def find_python312() -> str | None:
+    """A working python3.12 (a pyenv shim may exist without the version being selected)."""
+    pyenv = Path("~/.pyenv/versions").expanduser()
+    candidates = [shutil.which("python3.12"), *sorted(str(p) for p in pyenv.glob("3.12*/bin/python3.12"))]
+    for candidate in candidates:
+        if candidate and subprocess.run([candidate, "-c", ""], capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class Package:
+    out_dir: Path
+    zip_path: Path
+    template: Path
+    names: frozenset[str]
+    zipped_bytes: int
+    unzipped_bytes: int
+    make_output: str
+
+
+@pytest.fixture(scope="module")
+def package(smoke_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Package:
+    python312 = find_python312()
+    if python312 is None:
+        pytest.skip("python3.12 is not installed: `make package` needs it to build for the python3.12 Lambda runtime")
+    out_dir = tmp_path_factory.mktemp("package") / "dev"
+    # Chalice caches each deployment zip in .chalice/deployments (~70 MB, keyed by app content): drop the new ones.
+    cache = ROOT / ".chalice" / "deployments"
+    cached_before = set(cache.glob("*.zip"))
+    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    result = subprocess.run(
+        ["make", "package", f"PYTHON312={python312}", f"BUNDLE={smoke_bundle}", f"PACKAGE_OUT={out_dir}", "STAGE=dev"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=PACKAGE_TIMEOUT_S,
+    )
+    output = result.stdout + result.stderr
+    for new_zip in set(cache.glob("*.zip")) - cached_before:
+        new_zip.unlink()
+    assert result.returncode == 0, f"make package failed ({result.returncode}):\n{output[-6000:]}"
+    assert not (ROOT / "chalice_app" / "chalicelib" / "bundle").exists(), "the copied bundle was not removed"
+    zip_path = out_dir / "deployment.zip"
+    assert zip_path.is_file(), f"no deployment.zip in {out_dir}: {sorted(p.name for p in out_dir.iterdir())}"
+    with zipfile.ZipFile(zip_path) as archive:
+        infos = archive.infolist()
+    pkg = Package(
+        out_dir=out_dir,
+        zip_path=zip_path,
+        template=out_dir / "sam.json",
+        names=frozenset(info.filename for info in infos),
+        zipped_bytes=zip_path.stat().st_size,
+        unzipped_bytes=sum(info.file_size for info in infos),
+        make_output=output,
+    )
+    print(f"deployment.zip: {pkg.zipped_bytes / MB:.1f} MB zipped, {pkg.unzipped_bytes / MB:.1f} MB unzipped")
+    return pkg
+
+
+def test_package_fits_lambda_unzipped_limit(package: Package) -> None:
+    assert package.unzipped_bytes <= MAX_UNZIPPED_BYTES, f"{package.unzipped_bytes / MB:.1f} MB unzipped"
+
+
+def test_package_size_is_reported(package: Package) -> None:
+    assert "MB zipped" in package.make_output
+    assert "MB unzipped" in package.make_output
+
+
+def test_runtime_dependencies_are_built_for_python312_manylinux(package: Package) -> None:
+    assert ORT_EXTENSION in package.names
+    assert any(n.startswith("numpy/_core/_multiarray_umath.cpython-312-x86_64-linux-gnu") for n in package.names)
+    assert any(n.startswith("tokenizers/tokenizers.") and n.endswith(".so") for n in package.names)
+    assert not any("cpython-311" in n for n in package.names)
+
+
+def test_package_carries_the_served_bundle_only(package: Package, smoke_bundle: Path) -> None:
+    manifest = json.loads((smoke_bundle / "manifest.json").read_text())
+    model_file = manifest["serving"]["model_file"]
+    bundle = {n.removeprefix("chalicelib/bundle/") for n in package.names if n.startswith("chalicelib/bundle/")}
+    assert bundle == {"manifest.json", "tokenizer.json", model_file}
+    assert "app.py" in package.names
+
+
+def test_package_has_no_training_stack(package: Package) -> None:
+    tops = {n.split("/", 1)[0] for n in package.names}
+    assert not tops & set(FORBIDDEN_TOP_LEVEL), sorted(tops & set(FORBIDDEN_TOP_LEVEL))
+
+
+def test_cfn_lint_passes_on_template(package: Package) -> None:
+    assert package.template.is_file()
+    result = subprocess.run(
+        [str(ROOT / ".venv-package" / "bin" / "cfn-lint"), str(package.template)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
