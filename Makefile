@@ -20,7 +20,7 @@ export TOKENIZERS_PARALLELISM ?= false
 .PHONY: help all venv train sweep evaluate export evaluate-bundle api-smoke bench check lint format typecheck test test-fast clean package
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 all: venv train export evaluate-bundle api-smoke ## The main job on embedded defaults: environment, training, bundle, evaluation, API check
 	@echo "done: run in artifacts/runs/$(RUN) (metrics.json, model/, plots, wandb/), bundle in artifacts/bundles/$(RUN)"
@@ -114,3 +114,61 @@ package: $(PACKAGE_STAMP) ## Lambda package of BUNDLE (default artifacts/bundles
 
 clean: ## Remove run outputs (keeps .venv and the extracted pretrained cache)
 	rm -rf artifacts/runs artifacts/sweeps outputs multirun lightning_logs
+
+# DVC: dvc.yaml runs the targets above (train → export → evaluate-bundle) and caches their outputs; the default
+# remote is the local directory artifacts/dvc-remote (.dvc/config). An S3 remote takes credentials only from the
+# environment or an AWS profile (PROFILE=... is written to the untracked .dvc/config.local), never .dvc/config.
+DVC := $(VENV)/bin/dvc
+REMOTE ?=
+.PHONY: dvc-repro dvc-push dvc-pull remote-s3
+
+dvc-repro: $(STAMP) ## Run the DVC pipeline (train, export, evaluate; only stages whose inputs changed)
+	$(DVC) repro
+
+dvc-push: $(STAMP) ## Push DVC-tracked outputs to the default remote (REMOTE=s3 for another)
+	$(DVC) push $(if $(REMOTE),-r $(REMOTE))
+
+dvc-pull: $(STAMP) ## Pull DVC-tracked outputs from the default remote (REMOTE=s3 for another)
+	$(DVC) pull $(if $(REMOTE),-r $(REMOTE))
+
+remote-s3: $(STAMP) ## Add DVC remote "s3" = s3://BUCKET/cola [ENDPOINT=http://host:port] [PROFILE=aws-profile] [DEFAULT=1]
+	@test -n "$(BUCKET)" || { echo "usage: make remote-s3 BUCKET=name [ENDPOINT=url] [PROFILE=name] [DEFAULT=1]"; exit 1; }
+	$(DVC) remote add -f s3 s3://$(BUCKET)/cola
+	$(if $(ENDPOINT),$(DVC) remote modify s3 endpointurl $(ENDPOINT))
+	$(if $(PROFILE),$(DVC) remote modify --local s3 profile $(PROFILE))
+	$(if $(DEFAULT),$(DVC) remote default s3)
+
+# Lambda container image (docker/Dockerfile). `image-context` stages a small build context laid out like the
+# repository, holding only what the Dockerfiles copy: the app, chalicelib, the runtime requirements (+ constraints
+# for transitive pins), .chalice/config.json (for docker/Dockerfile.local) and the files of BUNDLE the predictor
+# loads and verifies (manifest.json, tokenizer.json, the served model file). No Docker engine is needed for it.
+IMAGE_CONTEXT ?= artifacts/image-context
+IMAGE_NAME ?= cola-acceptability
+BASE_IMAGE ?= public.ecr.aws/lambda/python:3.12
+DOCKER ?= docker
+MANIFEST_FIELD = $(PYTHON) -c 'import json, sys; m = json.load(open(sys.argv[1])); print(m["serving"]["model_file"] if sys.argv[2] == "model_file" else m[sys.argv[2]])' $(BUNDLE)/manifest.json
+
+.PHONY: image image-context
+image-context: ## Stage the image build context of BUNDLE into IMAGE_CONTEXT (app, chalicelib, requirements, served bundle files)
+	@test -f $(BUNDLE)/manifest.json || { echo "no bundle in $(BUNDLE): run make export (or pass BUNDLE=dir)"; exit 1; }
+	@set -euo pipefail; \
+	model_file=$$($(MANIFEST_FIELD) model_file); \
+	test -f $(BUNDLE)/$$model_file || { echo "$(BUNDLE) lacks its served model file $$model_file"; exit 1; }; \
+	ctx=$(IMAGE_CONTEXT); rm -rf $$ctx; \
+	mkdir -p $$ctx/chalice_app/chalicelib $$ctx/chalice_app/.chalice $$ctx/requirements $$ctx/bundle; \
+	install -m 0644 chalice_app/app.py chalice_app/requirements.txt $$ctx/chalice_app/; \
+	install -m 0644 chalice_app/chalicelib/*.py $$ctx/chalice_app/chalicelib/; \
+	install -m 0644 chalice_app/.chalice/config.json $$ctx/chalice_app/.chalice/; \
+	install -m 0644 requirements/constraints.txt $$ctx/requirements/; \
+	install -m 0644 $(BUNDLE)/manifest.json $(BUNDLE)/tokenizer.json $(BUNDLE)/$$model_file $$ctx/bundle/; \
+	echo "staged $$ctx ($$(du -sh $$ctx | cut -f1)): model $$($(MANIFEST_FIELD) model_version), $$model_file"
+
+image: image-context ## Build the Lambda image of BUNDLE (BASE_IMAGE=...), tagged $(IMAGE_NAME):<model version> and :latest
+	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "image: '$(DOCKER)' not found: install Docker (make image-context stages the context without it)"; exit 1; }
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "image: no Docker engine reachable ('$(DOCKER) info' failed; DOCKER_HOST=$${DOCKER_HOST:-unset}): start one or point DOCKER_HOST at it"; exit 1; }
+	set -euo pipefail; \
+	version=$$($(MANIFEST_FIELD) model_version); model_file=$$($(MANIFEST_FIELD) model_file); \
+	$(DOCKER) build -f docker/Dockerfile \
+		--build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg BUNDLE_DIR=bundle \
+		--build-arg MODEL_FILE=$$model_file --build-arg MODEL_VERSION=$$version \
+		-t $(IMAGE_NAME):$$version -t $(IMAGE_NAME):latest $(IMAGE_CONTEXT)
