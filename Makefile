@@ -163,12 +163,14 @@ image-context: ## Stage the image build context of BUNDLE into IMAGE_CONTEXT (ap
 	install -m 0644 $(BUNDLE)/manifest.json $(BUNDLE)/tokenizer.json $(BUNDLE)/$$model_file $$ctx/bundle/; \
 	echo "staged $$ctx ($$(du -sh $$ctx | cut -f1)): model $$($(MANIFEST_FIELD) model_version), $$model_file"
 
+DOCKER_BUILD_FLAGS ?=
+
 image: image-context ## Build the Lambda image of BUNDLE (BASE_IMAGE=...), tagged $(IMAGE_NAME):<model version> and :latest
 	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "image: '$(DOCKER)' not found: install Docker (make image-context stages the context without it)"; exit 1; }
 	@$(DOCKER) info >/dev/null 2>&1 || { echo "image: no Docker engine reachable ('$(DOCKER) info' failed; DOCKER_HOST=$${DOCKER_HOST:-unset}): start one or point DOCKER_HOST at it"; exit 1; }
 	set -euo pipefail; \
 	version=$$($(MANIFEST_FIELD) model_version); model_file=$$($(MANIFEST_FIELD) model_file); \
-	$(DOCKER) build -f docker/Dockerfile \
+	$(DOCKER) build -f docker/Dockerfile $(DOCKER_BUILD_FLAGS) \
 		--build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg BUNDLE_DIR=bundle \
 		--build-arg MODEL_FILE=$$model_file --build-arg MODEL_VERSION=$$version \
 		-t $(IMAGE_NAME):$$version -t $(IMAGE_NAME):latest $(IMAGE_CONTEXT)
