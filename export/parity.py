@@ -9,6 +9,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from chalice_app.chalicelib.predictor import pad_batch
 from model_training.metrics import classification_metrics
 
 
@@ -25,18 +26,8 @@ class Gates:
 
 
 def batches(input_ids: list[list[int]], pad_id: int, size: int) -> list[dict[str, np.ndarray]]:
-    """Dynamic-padded numpy batches, in order."""
-    out = []
-    for start in range(0, len(input_ids), size):
-        chunk = input_ids[start : start + size]
-        width = max(len(ids) for ids in chunk)
-        ids = np.full((len(chunk), width), pad_id, dtype=np.int64)
-        mask = np.zeros((len(chunk), width), dtype=np.int64)
-        for row, seq in enumerate(chunk):
-            ids[row, : len(seq)] = seq
-            mask[row, : len(seq)] = 1
-        out.append({"input_ids": ids, "attention_mask": mask})
-    return out
+    """Dynamic-padded numpy batches, in order, padded exactly as the runtime predictor pads."""
+    return [pad_batch(input_ids[start : start + size], pad_id) for start in range(0, len(input_ids), size)]
 
 
 def torch_logits(model: torch.nn.Module, feeds: list[dict[str, np.ndarray]]) -> np.ndarray:

@@ -100,13 +100,7 @@ class Predictor:
         return [self._prediction(text, encoding, p) for text, encoding, p in zip(texts, encodings, probs, strict=True)]
 
     def _logits(self, encodings: list[Any]) -> np.ndarray:
-        width = max(len(e.ids) for e in encodings)
-        input_ids = np.full((len(encodings), width), self.pad_id, dtype=np.int64)
-        attention_mask = np.zeros((len(encodings), width), dtype=np.int64)
-        for row, encoding in enumerate(encodings):
-            input_ids[row, : len(encoding.ids)] = encoding.ids
-            attention_mask[row, : len(encoding.ids)] = 1
-        feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
+        feeds = pad_batch([e.ids for e in encodings], self.pad_id)
         (logits,) = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})
         return np.asarray(logits)
 
@@ -125,6 +119,17 @@ class Predictor:
             truncated=bool(encoding.overflowing),
             unknown_token_rate=unknown / content if content else 0.0,
         )
+
+
+def pad_batch(sequences: list[list[int]], pad_id: int) -> dict[str, np.ndarray]:
+    """The model's inputs for token id sequences: int64 input_ids padded to the longest, and the attention mask."""
+    width = max(len(ids) for ids in sequences)
+    input_ids = np.full((len(sequences), width), pad_id, dtype=np.int64)
+    attention_mask = np.zeros((len(sequences), width), dtype=np.int64)
+    for row, ids in enumerate(sequences):
+        input_ids[row, : len(ids)] = ids
+        attention_mask[row, : len(ids)] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask}
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,18 +21,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
+from tests.support.processes import free_port, stop
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 APP_DIR = ROOT / "chalice_app"
 CHALICE = Path(sys.executable).parent / "chalice"
 READY_TIMEOUT_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -100,12 +94,7 @@ def server(smoke_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         wait_until_ready(server)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
 
 
 def test_health(server: Server, smoke_bundle: Path) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.support.processes import free_port, stop
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server", reason="moto[server] is a dev requirement")
@@ -43,12 +43,6 @@ MAKE = ["make", "--no-print-directory", "-f", str(ROOT / "Makefile"), f"VENV={VE
 DVC = [sys.executable, "-m", "dvc"]
 READY_TIMEOUT_S = 60.0
 BUCKET = "cola-dvc-test"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def sha256_tree(root: Path) -> dict[str, str]:
@@ -108,12 +102,7 @@ def s3_server(tmp_path: Path, aws_env: dict[str, str]) -> Iterator[S3Server]:
                 time.sleep(0.2)
         yield S3Server(process, endpoint)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
 
 

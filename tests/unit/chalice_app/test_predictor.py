@@ -26,16 +26,6 @@ LONG_TEXT = " ".join(["the cat that the dog chased ran up a tall tree"] * 20)  #
 UNKNOWN_TEXT = "𓀀𓀁 ☃"
 
 
-@pytest.fixture(scope="module")
-def predictor(smoke_bundle: Path) -> Predictor:
-    return Predictor(smoke_bundle)
-
-
-@pytest.fixture(scope="module")
-def fp32(smoke_bundle: Path) -> Predictor:
-    return Predictor(smoke_bundle, model_file="model.onnx")
-
-
 def assert_well_formed(prediction: Prediction, text: str) -> None:
     assert prediction.label in LABELS
     assert set(prediction.probabilities) == set(LABELS)

@@ -31,16 +31,6 @@ sentences = st.text(st.characters(codec="utf-8"), max_size=300) | st.from_regex(
 
 
 @pytest.fixture(scope="module")
-def predictor(smoke_bundle: Path) -> Predictor:
-    return Predictor(smoke_bundle)
-
-
-@pytest.fixture(scope="module")
-def fp32(smoke_bundle: Path) -> Predictor:
-    return Predictor(smoke_bundle, model_file="model.onnx")
-
-
-@pytest.fixture(scope="module")
 def untruncated(smoke_bundle: Path) -> Tokenizer:
     """The serving tokenizer without truncation: how many tokens a text really has."""
     tokenizer = Tokenizer.from_file(str(smoke_bundle / "tokenizer.json"))
