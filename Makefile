@@ -174,3 +174,13 @@ image: image-context ## Build the Lambda image of BUNDLE (BASE_IMAGE=...), tagge
 		--build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg BUNDLE_DIR=bundle \
 		--build-arg MODEL_FILE=$$model_file --build-arg MODEL_VERSION=$$version \
 		-t $(IMAGE_NAME):$$version -t $(IMAGE_NAME):latest $(IMAGE_CONTEXT)
+
+# Monitoring: CloudWatch Logs -> the ship_logs Lambda. Makes sure of the API function's log group of STAGE (with the
+# retention of .chalice/config.json's log_retention_in_days, else 30 days), the permission for CloudWatch Logs to
+# invoke <app>-STAGE-ship_logs, and the subscription filter (LINES=all|predictions-and-errors|predictions).
+# Idempotent: reruns change only what differs. DRY_RUN=1 reports without changing anything. Needs AWS credentials.
+LINES ?= all
+.PHONY: subscribe
+subscribe: $(STAMP) ## Subscribe STAGE's API log group to the shipper Lambda [REGION=] [ENDPOINT=] [LINES=] [DRY_RUN=1]
+	$(PY) -m infra.subscribe --stage $(STAGE) --lines $(LINES) $(if $(REGION),--region $(REGION)) \
+		$(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) $(if $(DRY_RUN),--dry-run)

@@ -16,21 +16,18 @@ What moto cannot exercise (real AWS behaviours these tests do not cover):
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
-from tests.support.processes import free_port, stop
+from tests.support.moto_server import MotoServer, dummy_aws_env, moto_server
+from tests.support.processes import free_port
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server", reason="moto[server] is a dev requirement")
@@ -41,7 +38,6 @@ VENV = Path(sys.executable).parent.parent
 # STAMP= : the temporary repository has no requirements/ for the venv stamp rule to depend on.
 MAKE = ["make", "--no-print-directory", "-f", str(ROOT / "Makefile"), f"VENV={VENV}", "STAMP="]
 DVC = [sys.executable, "-m", "dvc"]
-READY_TIMEOUT_S = 60.0
 BUCKET = "cola-dvc-test"
 
 
@@ -57,53 +53,13 @@ def sha256_tree(root: Path) -> dict[str, str]:
 @pytest.fixture
 def aws_env(tmp_path: Path) -> dict[str, str]:
     """Dummy credentials from the environment only; no profile, config file or instance metadata is consulted."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_MAX_ATTEMPTS="2",
-        DVC_NO_ANALYTICS="1",
-    )
-    return env
-
-
-@dataclass
-class S3Server:
-    process: subprocess.Popen[bytes]
-    endpoint: str
+    return {**dummy_aws_env(tmp_path), "DVC_NO_ANALYTICS": "1"}
 
 
 @pytest.fixture
-def s3_server(tmp_path: Path, aws_env: dict[str, str]) -> Iterator[S3Server]:
-    port = free_port()
-    log = (tmp_path / "moto.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=aws_env,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"moto server exited early: {(tmp_path / 'moto.log').read_text()}")
-            try:
-                with urllib.request.urlopen(endpoint + "/moto-api/", timeout=2):
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"moto server not ready on {endpoint} after {READY_TIMEOUT_S} s")
-                time.sleep(0.2)
-        yield S3Server(process, endpoint)
-    finally:
-        stop(process)
-        log.close()
+def s3_server(tmp_path: Path, aws_env: dict[str, str]) -> Iterator[MotoServer]:
+    with moto_server(tmp_path, aws_env) as server:
+        yield server
 
 
 def run(
@@ -144,7 +100,9 @@ def add_s3_remote(repo: Path, env: dict[str, str], bucket: str, endpoint: str) -
     assert "testing" not in config, "credentials must come from the environment, never .dvc/config"
 
 
-def test_push_then_pull_restores_identical_files(dvc_repo: Path, s3_server: S3Server, aws_env: dict[str, str]) -> None:
+def test_push_then_pull_restores_identical_files(
+    dvc_repo: Path, s3_server: MotoServer, aws_env: dict[str, str]
+) -> None:
     s3 = boto3.client(
         "s3",
         endpoint_url=s3_server.endpoint,
@@ -184,7 +142,7 @@ def test_push_to_endpoint_without_server_fails_clearly(dvc_repo: Path, aws_env: 
     assert time.monotonic() - started < 150
 
 
-def test_push_to_missing_bucket_fails_clearly(dvc_repo: Path, s3_server: S3Server, aws_env: dict[str, str]) -> None:
+def test_push_to_missing_bucket_fails_clearly(dvc_repo: Path, s3_server: MotoServer, aws_env: dict[str, str]) -> None:
     # moto accepts any credentials, so the "wrong target" case here is a bucket that does not exist.
     add_s3_remote(dvc_repo, aws_env, "no-such-bucket", s3_server.endpoint)
     result = run([*DVC, "push"], dvc_repo, aws_env, check=False)

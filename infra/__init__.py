@@ -1,0 +1,1 @@
+"""Deployment and operations tooling for AWS (run from the repository root: `python -m infra.<tool>`)."""
