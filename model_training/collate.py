@@ -37,4 +37,6 @@ class PaddingCollator:
         batch = {"input_ids": input_ids, "attention_mask": attention_mask}
         if "label" in examples[0]:
             batch["labels"] = torch.as_tensor([example["label"] for example in examples], dtype=torch.long)
+        if "teacher_logits" in examples[0]:  # distillation: soft targets; label -1 marks a copy without gold label
+            batch["teacher_logits"] = torch.as_tensor([example["teacher_logits"] for example in examples])
         return batch

@@ -44,9 +44,9 @@ class ColaDataModule(L.LightningDataModule):
         self.collator = PaddingCollator(pad_id, padding=padding, max_length=max_length)
         self.encoded = splits.map(self._encode, batched=True, desc="tokenize", remove_columns=["sentence"])
 
-    @classmethod
-    def from_config(cls, tokenizer: PreTrainedTokenizerBase, data: Any, training: Any, seed: int = 0) -> ColaDataModule:
-        """Build from the `data` and `training` config sections."""
+    @staticmethod
+    def load_config_splits(data: Any) -> datasets.DatasetDict:
+        """The splits the `data` config section names, with its limits applied."""
         splits = load_splits(
             data.source,
             data.train_file,
@@ -58,6 +58,19 @@ class ColaDataModule(L.LightningDataModule):
         for split, limit in (("train", data.limit_train), ("validation", data.limit_validation)):
             if limit is not None:
                 splits[split] = splits[split].select(range(min(limit, len(splits[split]))))
+        return splits
+
+    @classmethod
+    def from_config(
+        cls,
+        tokenizer: PreTrainedTokenizerBase,
+        data: Any,
+        training: Any,
+        seed: int = 0,
+        splits: datasets.DatasetDict | None = None,
+    ) -> ColaDataModule:
+        """Build from the `data` and `training` config sections (splits: already loaded, e.g. extended)."""
+        splits = splits if splits is not None else cls.load_config_splits(data)
         return cls(
             tokenizer,
             splits,

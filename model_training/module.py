@@ -9,6 +9,7 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, get_linear_schedule_with_warmup
 
 from chalice_app.chalicelib.labels import ID2LABEL, LABEL2ID
+from model_training.distill_loss import distillation_loss
 from model_training.metrics import classification_metrics, confusion_matrix
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
@@ -105,3 +106,30 @@ def predict_probabilities(model: torch.nn.Module, loader: Any) -> torch.Tensor:
     ]
     model.train(was_training)
     return torch.cat(chunks)
+
+
+class DistilledClassifier(AcceptabilityClassifier):
+    """The same classifier trained on teacher soft targets plus gold labels (model_training.distill_loss)."""
+
+    def __init__(
+        self,
+        model_dir: str,
+        lr: float = 5e-5,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+        dropout: float | None = None,
+        temperature: float = 2.0,
+        alpha: float = 0.7,
+    ) -> None:
+        super().__init__(model_dir, lr=lr, weight_decay=weight_decay, warmup_ratio=warmup_ratio, dropout=dropout)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        logits = self(batch["input_ids"], batch["attention_mask"])
+        parts = distillation_loss(
+            logits, batch["teacher_logits"], batch["labels"], self.hparams["temperature"], self.hparams["alpha"]
+        )
+        size = len(logits)
+        self.log("train/loss", parts["loss"], on_step=True, on_epoch=True, prog_bar=True, batch_size=size)
+        self.log("train/loss_soft", parts["soft"], on_step=False, on_epoch=True, batch_size=size)
+        self.log("train/loss_hard", parts["hard"], on_step=False, on_epoch=True, batch_size=size)
+        return parts["loss"]

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
-from transformers import AutoTokenizer
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from chalice_app.chalicelib.labels import LABELS
 from model_training.callbacks import HistoryRecorder, WandbValidationReport, misclassified_rows
@@ -63,8 +64,34 @@ def evaluate_split(model: AcceptabilityClassifier, datamodule: ColaDataModule, s
     return {"metrics": metrics, "confusion_matrix": matrix, "n": len(labels), "probs": probs}
 
 
-def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> dict[str, Any]:
-    """Run one training job; returns the content written to metrics.json."""
+DataModuleBuilder = Callable[[PreTrainedTokenizerBase], ColaDataModule]
+ModuleBuilder = Callable[[str], AcceptabilityClassifier]
+
+
+def build_classifier(cfg: DictConfig, model_dir: str) -> AcceptabilityClassifier:
+    """The plain fine-tuning module from the training config."""
+    return AcceptabilityClassifier(
+        model_dir,
+        lr=cfg.training.lr,
+        weight_decay=cfg.training.weight_decay,
+        warmup_ratio=cfg.training.warmup_ratio,
+        dropout=cfg.model.dropout,
+    )
+
+
+def train(
+    cfg: DictConfig,
+    extra_callbacks: list[L.Callback] | None = None,
+    *,
+    build_datamodule: DataModuleBuilder | None = None,
+    build_module: ModuleBuilder | None = None,
+    extra_result: Callable[[], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Run one training job; returns the content written to metrics.json.
+
+    Distillation (model_training.distill) reuses this loop with its own datamodule (transfer set + teacher
+    logits), module (soft-target loss) and an extra section for metrics.json.
+    """
     check_config(cfg)
     started = time.time()
     L.seed_everything(cfg.seed, workers=True)
@@ -76,14 +103,11 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
     model_dir = resolve_pretrained(pretrained_spec(cfg.model), cfg.paths.pretrained_cache)
     log.info("encoder %s from %s", cfg.model.name, model_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    datamodule = ColaDataModule.from_config(tokenizer, cfg.data, cfg.training, seed=cfg.seed)
-    module = AcceptabilityClassifier(
-        str(model_dir),
-        lr=cfg.training.lr,
-        weight_decay=cfg.training.weight_decay,
-        warmup_ratio=cfg.training.warmup_ratio,
-        dropout=cfg.model.dropout,
-    )
+    if build_datamodule is None:
+        datamodule = ColaDataModule.from_config(tokenizer, cfg.data, cfg.training, seed=cfg.seed)
+    else:
+        datamodule = build_datamodule(tokenizer)
+    module = build_classifier(cfg, str(model_dir)) if build_module is None else build_module(str(model_dir))
 
     logger = build_logger(cfg)
     checkpoint = ModelCheckpoint(
@@ -111,7 +135,7 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
     trainer.fit(module, datamodule=datamodule)
     train_seconds = time.time() - started
 
-    best = AcceptabilityClassifier.load_from_checkpoint(checkpoint.best_model_path, map_location="cpu")
+    best = type(module).load_from_checkpoint(checkpoint.best_model_path, map_location="cpu")
     evaluations = {split: evaluate_split(best, datamodule, split) for split in datamodule.eval_split_names}
     best_epoch = max(history.history, key=lambda row: row.get(cfg.training.monitor, float("-inf")))
 
@@ -136,6 +160,7 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
         "data": _data_checksums(cfg),
         "timing": {"train_seconds": round(train_seconds, 1), "epochs": len(history.history)},
         "config": resolved,
+        **(extra_result() if extra_result is not None else {}),
     }
     _write_outputs(out, result, evaluations, datamodule, logger)
     log.info("best val MCC %.4f at epoch %d; outputs in %s", result["best"]["val_mcc"], result["best"]["epoch"], out)

@@ -56,3 +56,15 @@ def logged_keys(path: str | Path) -> dict[str, set[str]]:
         elif kind == "artifact":
             keys["artifact"].add(f"{record.artifact.type}:{record.artifact.name}")
     return keys
+
+
+def config_values(path: str | Path) -> dict[str, object]:
+    """The run's config as logged (last value of each top-level key, JSON-decoded)."""
+    import json
+
+    values: dict[str, object] = {}
+    for record in iter_records(path):
+        if record.WhichOneof("record_type") == "config":
+            for item in record.config.update:
+                values[item.key] = json.loads(item.value_json)
+    return values

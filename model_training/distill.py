@@ -1,0 +1,133 @@
+"""Distil a fine-tuned teacher into a small student: `python -m model_training.distill [overrides]` (conf/distill.yaml).
+
+The transfer set is the training sentences plus perturbed copies (model_training.augment); the teacher's logits on
+all of them come from its bundle, computed once and cached (model_training.teacher). The student trains with the
+ordinary loop (model_training.train) on the mixed soft/gold loss (model_training.distill_loss); metrics.json gets a
+`distillation` section with the teacher's version and metrics, which the export copies into the bundle manifest.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import datasets
+import hydra
+import lightning as L
+from omegaconf import DictConfig
+from transformers import PreTrainedTokenizerBase
+
+from model_training.augment import transfer_sentences
+from model_training.datamodule import ColaDataModule
+from model_training.distill_loss import NO_LABEL
+from model_training.module import DistilledClassifier
+from model_training.teacher import TeacherLogits, load_or_compute
+from model_training.train import train
+
+log = logging.getLogger(__name__)
+
+
+class TeacherHyperparams(L.Callback):
+    """Record the teacher's identity with the student's run (W&B config `teacher.*`): the link between the runs."""
+
+    def __init__(self, teacher: dict[str, Any]) -> None:
+        self.teacher = teacher
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        for logger in trainer.loggers:
+            logger.log_hyperparams({"teacher": self.teacher})
+
+
+def transfer_split(train_split: datasets.Dataset, copies: list[str], teacher: TeacherLogits) -> datasets.Dataset:
+    """Training sentences (gold label + teacher logits) followed by the copies (teacher logits only)."""
+    sentences = list(train_split["sentence"])
+    return datasets.Dataset.from_dict(
+        {
+            "sentence": sentences + copies,
+            "label": list(train_split["label"]) + [NO_LABEL] * len(copies),
+            "teacher_logits": teacher.logits.tolist(),
+        }
+    )
+
+
+def teacher_link(provenance: dict[str, Any]) -> dict[str, Any]:
+    """What the student's metrics, W&B run and bundle record about its teacher."""
+    keys = ("model_version", "encoder", "run_name", "model_file", "model_sha256", "metrics")
+    return {k: provenance.get(k) for k in keys}
+
+
+def distill(cfg: DictConfig) -> dict[str, Any]:
+    """Build the transfer set, get the teacher's logits, train the student; returns metrics.json's content."""
+    state: dict[str, Any] = {}
+    dc = cfg.distill
+
+    def build_datamodule(tokenizer: PreTrainedTokenizerBase) -> ColaDataModule:
+        splits = ColaDataModule.load_config_splits(cfg.data)
+        sentences = list(splits["train"]["sentence"])
+        copies = transfer_sentences(
+            sentences, dc.transfer.copies_per_sentence, list(dc.transfer.operations), dc.transfer.seed
+        )
+        log.info("transfer set: %d training sentences + %d perturbed copies", len(sentences), len(copies))
+        teacher = load_or_compute(
+            Path(dc.teacher.bundle),
+            dc.teacher.model_file,
+            sentences + copies,
+            Path(dc.cache_dir),
+            dc.teacher.batch_size,
+        )
+        share = float((teacher.logits[len(sentences) :].argmax(1) == 1).mean()) if copies else float("nan")
+        state["teacher"] = teacher.provenance
+        state["transfer"] = {
+            "sentences": len(sentences),
+            "copies": len(copies),
+            "copies_acceptable_share": round(share, 4),
+            "operations": list(dc.transfer.operations),
+            "copies_per_sentence": dc.transfer.copies_per_sentence,
+        }
+        splits["train"] = transfer_split(splits["train"], copies, teacher)
+        return ColaDataModule.from_config(tokenizer, cfg.data, cfg.training, seed=cfg.seed, splits=splits)
+
+    def build_module(model_dir: str) -> DistilledClassifier:
+        return DistilledClassifier(
+            model_dir,
+            lr=cfg.training.lr,
+            weight_decay=cfg.training.weight_decay,
+            warmup_ratio=cfg.training.warmup_ratio,
+            dropout=cfg.model.dropout,
+            temperature=dc.temperature,
+            alpha=dc.alpha,
+        )
+
+    def extra_result() -> dict[str, Any]:
+        return {
+            "distillation": {
+                "teacher": teacher_link(state["teacher"]),
+                "teacher_logits": {k: state["teacher"][k] for k in ("cache", "sentences_sha256", "n", "cached")},
+                "temperature": dc.temperature,
+                "alpha": dc.alpha,
+                "transfer": state["transfer"],
+            }
+        }
+
+    class _LinkTeacher(L.Callback):
+        def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+            TeacherHyperparams(teacher_link(state["teacher"])).on_fit_start(trainer, pl_module)
+
+    return train(
+        cfg,
+        [_LinkTeacher()],
+        build_datamodule=build_datamodule,
+        build_module=build_module,
+        extra_result=extra_result,
+    )
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="distill")
+def main(cfg: DictConfig) -> float:
+    """Hydra entry point; returns the student's best validation MCC."""
+    return float(distill(cfg)["best"]["val_mcc"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""The transfer set: reproducible perturbed copies, never an original or a duplicate."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from model_training.augment import PERTURBATIONS, perturb, sentences_sha256, transfer_sentences
+
+SENTENCES = [
+    "The cat sat on the mat.",
+    "John gave Mary a book yesterday.",
+    "Which book did you say that Bill read?",
+    "Hi there.",
+]
+
+
+def test_copies_are_reproducible_for_a_seed_and_change_with_it() -> None:
+    ops = list(PERTURBATIONS)
+    first = transfer_sentences(SENTENCES, 3, ops, seed=7)
+    assert first == transfer_sentences(SENTENCES, 3, ops, seed=7)
+    assert first != transfer_sentences(SENTENCES, 3, ops, seed=8)
+
+
+def test_no_copy_is_an_original_or_a_duplicate() -> None:
+    copies = transfer_sentences(SENTENCES * 2, 5, list(PERTURBATIONS), seed=0)
+    assert not set(copies) & set(SENTENCES)
+    assert len(copies) == len(set(copies))
+
+
+def test_sentences_under_three_words_are_left_alone() -> None:
+    copies = transfer_sentences(["Hi there."], 4, list(PERTURBATIONS), seed=0)
+    assert copies == []
+
+
+@pytest.mark.parametrize(
+    ("operation", "check"),
+    [
+        ("drop", lambda orig, new: len(new) == len(orig) - 1),
+        ("duplicate", lambda orig, new: len(new) == len(orig) + 1),
+        ("swap", lambda orig, new: sorted(new) == sorted(orig) and new != orig),
+        ("move", lambda orig, new: sorted(new) == sorted(orig)),
+        (
+            "replace",
+            lambda orig, new: len(new) == len(orig) and sum(a != b for a, b in zip(orig, new, strict=False)) <= 1,
+        ),
+    ],
+)
+def test_each_operation_does_what_its_name_says(operation: str, check) -> None:  # type: ignore[no-untyped-def]
+    sentence = "John gave Mary a red book yesterday."
+    for seed in range(20):
+        copy = perturb(sentence, operation, random.Random(seed), ["apple", "run"])
+        if copy is not None:
+            assert check(sentence.split(), copy.split()), (operation, copy)
+
+
+def test_copies_per_sentence_bounds_the_set() -> None:
+    copies = transfer_sentences(SENTENCES, 2, ["drop", "swap"], seed=0)
+    assert 0 < len(copies) <= 2 * len(SENTENCES)
+
+
+def test_unknown_operations_and_bad_counts_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown perturbation"):
+        transfer_sentences(SENTENCES, 1, ["shuffle-all"], seed=0)
+    with pytest.raises(ValueError, match=">= 0"):
+        transfer_sentences(SENTENCES, -1, ["drop"], seed=0)
+
+
+def test_the_hash_depends_on_content_and_order() -> None:
+    assert sentences_sha256(["a", "b"]) != sentences_sha256(["b", "a"])
+    assert sentences_sha256(["ab"]) != sentences_sha256(["a", "b"])
