@@ -1,0 +1,473 @@
+"""Turn `chalice package` output into the template that deploys the app as a Lambda container image.
+
+Chalice 1.34 cannot deploy images (aws/chalice#1598), so `make deploy` takes the SAM template `chalice package`
+writes (zip functions) and rewrites it, as a pure function of that template:
+
+- every AWS::Serverless::Function becomes PackageType Image: ImageUri is a parameter, ImageConfig.Command is its
+  Chalice Handler (`app.app` for the API, `app.<name>` for a `@app.lambda_function`), CodeUri/Handler/Runtime/Layers
+  go; its name is the one `chalice deploy` would give it (`<app>-<stage>[-<name>]`, what infra.chalice_names and
+  the IAM policies in infra/iam expect); its execution role is a parameter (roles are created once from
+  infra/iam, so deploying needs iam:PassRole only, never iam:CreateRole);
+- each function publishes a version per change behind the alias `live` (AutoPublishAlias) and CodeDeploy shifts
+  traffic to it gradually (DeploymentPreference, default Canary10Percent5Minutes), rolling back by itself when an
+  alarm of the template fires: the alias' Lambda Errors, and for the API also API Gateway's 5XXError (a broken
+  bundle answers 503 without any Lambda error);
+- API Gateway invokes the alias, not the unqualified function (integration uri and invoke permission), so the
+  canary's traffic split applies to API requests;
+- the log shipper (ship_logs) gets its Elasticsearch settings as parameters and an SQS dead-letter queue for events
+  it could not process.
+
+`python -m infra.deploy_template SAM_JSON OUT_JSON --stage dev` runs it on a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra import chalice_names
+
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+FUNCTION = "AWS::Serverless::Function"
+API = "AWS::Serverless::Api"
+DEPLOYMENT_TYPES = (
+    "Canary10Percent5Minutes",
+    "Canary10Percent10Minutes",
+    "Canary10Percent15Minutes",
+    "Canary10Percent30Minutes",
+    "Linear10PercentEvery1Minute",
+    "Linear10PercentEvery2Minutes",
+    "Linear10PercentEvery3Minutes",
+    "Linear10PercentEvery10Minutes",
+    "AllAtOnce",
+)
+"""The traffic-shifting types SAM's DeploymentPreference knows (CodeDeployDefault.Lambda<Type>)."""
+ZIP_ONLY_PROPERTIES = ("CodeUri", "InlineCode", "Handler", "Runtime", "Layers")
+SHIPPER_ENVIRONMENT = {"ES_URL": "EsUrl", "ES_API_KEY_SECRET_ID": "EsSecretName"}
+"""Environment variable of the shipper (chalicelib.shipper_settings) → the template parameter that sets it."""
+ECR_IMAGE_URI_PATTERN = (
+    r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[a-f0-9]{64})$"
+)
+ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
+_ARN_REF = re.compile(r"\$\{([A-Za-z0-9]+)\.Arn\}")
+
+
+class TemplateError(ValueError):
+    """The input is not a template `chalice package` writes, or options AWS would refuse."""
+
+
+@dataclass(frozen=True)
+class TemplateOptions:
+    """How traffic shifts and when it rolls back."""
+
+    alias: str = "live"
+    deployment_type: str = "Canary10Percent5Minutes"
+    alarm_period_s: int = 60
+    alarm_evaluation_periods: int = 1
+    errors_threshold: int = 0
+    """The alias' Errors alarm fires when a period's sum is above this."""
+    api_5xx_threshold: int = 0
+    """The API's 5XXError alarm fires when a period's sum is above this."""
+
+    def __post_init__(self) -> None:
+        if self.deployment_type not in DEPLOYMENT_TYPES:
+            raise TemplateError(
+                f"deployment type {self.deployment_type!r} is not one SAM knows: "
+                f"use one of {', '.join(DEPLOYMENT_TYPES)}"
+            )
+        if not re.fullmatch(r"[a-zA-Z0-9]+", self.alias):
+            raise TemplateError(f"alias {self.alias!r} must be letters and digits (SAM uses it in logical ids)")
+        if self.alarm_period_s not in (10, 30) and (self.alarm_period_s < 60 or self.alarm_period_s % 60):
+            raise TemplateError(f"alarm period must be 10, 30 or a multiple of 60 seconds, got {self.alarm_period_s}")
+        if self.alarm_evaluation_periods < 1 or self.errors_threshold < 0 or self.api_5xx_threshold < 0:
+            raise TemplateError("alarm evaluation periods must be >= 1 and thresholds >= 0")
+
+
+@dataclass(frozen=True)
+class Function:
+    """One function of the template and the names the deploy gives it."""
+
+    logical_id: str
+    handler: str
+    suffix: str
+    """"" for the API handler, else the Chalice function name (`ship_logs`)."""
+    role_parameter: str
+
+    def name(self, app_name: str) -> dict[str, str]:
+        """Its FunctionName: `<app>-<stage>` or `<app>-<stage>-<suffix>`, as `chalice deploy` names it."""
+        return _sub(f"{app_name}-${{Stage}}" + (f"-{self.suffix}" if self.suffix else ""))
+
+
+def _sub(text: str) -> dict[str, str]:
+    return {"Fn::Sub": text}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"Ref": name}
+
+
+def _snake(logical_id: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", logical_id).lower()
+
+
+def _integrations(node: Any) -> Iterator[dict[str, Any]]:
+    """Every x-amazon-apigateway-integration object of a Swagger body."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "x-amazon-apigateway-integration" and isinstance(value, dict):
+                yield value
+            else:
+                yield from _integrations(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _integrations(item)
+
+
+def _handler_of(logical_id: str, properties: Mapping[str, Any]) -> str:
+    handler = properties.get("Handler")
+    if not isinstance(handler, str) or not re.fullmatch(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*", handler):
+        raise TemplateError(
+            f"function {logical_id} has no Handler of the form module.attribute (got {handler!r}): "
+            "the image's ImageConfig.Command is taken from it; is this `chalice package` output?"
+        )
+    return handler
+
+
+def find_functions(resources: Mapping[str, Any], api_handler: str | None, *, required: bool = True) -> list[Function]:
+    """The template's functions with their deploy names; the API handler (when there is one) gets suffix ""."""
+    functions = []
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != FUNCTION:
+            continue
+        handler = _handler_of(logical_id, resource.get("Properties", {}))
+        if logical_id == api_handler:
+            suffix = ""
+        else:
+            attribute = handler.rsplit(".", 1)[1]
+            # Chalice's logical id is the CamelCase of the function's name; the handler attribute is usually it.
+            suffix = attribute if attribute.replace("_", "").lower() == logical_id.lower() else _snake(logical_id)
+        functions.append(Function(logical_id, handler, suffix, f"{logical_id}RoleArn"))
+    if required and not functions:
+        raise TemplateError(f"the template has no {FUNCTION}: is this `chalice package` output?")
+    return functions
+
+
+def find_api(resources: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(logical id of the REST API, logical id of the function its integrations call), or None without an API."""
+    apis = [logical_id for logical_id, r in resources.items() if r.get("Type") == API]
+    if not apis:
+        return None
+    if len(apis) > 1:
+        raise TemplateError(f"expected one {API}, found {len(apis)}: {', '.join(apis)}")
+    body = resources[apis[0]].get("Properties", {}).get("DefinitionBody")
+    targets = set()
+    for integration in _integrations(body):
+        uri = integration.get("uri")
+        text = uri.get("Fn::Sub") if isinstance(uri, dict) else None
+        targets.update(_ARN_REF.findall(text) if isinstance(text, str) else [])
+    if len(targets) != 1:
+        raise TemplateError(
+            f"the API {apis[0]} should call exactly one function through ${{Function.Arn}} integration uris, "
+            f"found {sorted(targets) or 'none'}"
+        )
+    return apis[0], targets.pop()
+
+
+def _alias_errors_alarm(function: Function, app_name: str, options: TemplateOptions) -> dict[str, Any]:
+    label = function.suffix or "api"
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmName": _sub(f"{app_name}-${{Stage}}-{label}-alias-errors"),
+            "AlarmDescription": f"Lambda errors of {function.logical_id} through its alias {options.alias}: "
+            "CodeDeploy stops the traffic shift and rolls back when it fires",
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
+            "Dimensions": [
+                {"Name": "Resource", "Value": _sub(f"${{{function.logical_id}}}:{options.alias}")},
+                {"Name": "FunctionName", "Value": _ref(function.logical_id)},
+            ],
+            "Statistic": "Sum",
+            "Period": options.alarm_period_s,
+            "EvaluationPeriods": options.alarm_evaluation_periods,
+            "Threshold": options.errors_threshold,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+        },
+    }
+
+
+def _api_5xx_alarm(
+    api_name: dict[str, str], stage_name: Any, app_name: str, options: TemplateOptions
+) -> dict[str, Any]:
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmName": _sub(f"{app_name}-${{Stage}}-api-5xx"),
+            "AlarmDescription": "API Gateway 5XX answers (a bug or a model that cannot load): "
+            "CodeDeploy stops the traffic shift and rolls back when it fires",
+            "Namespace": "AWS/ApiGateway",
+            "MetricName": "5XXError",
+            "Dimensions": [{"Name": "ApiName", "Value": api_name}, {"Name": "Stage", "Value": stage_name}],
+            "Statistic": "Sum",
+            "Period": options.alarm_period_s,
+            "EvaluationPeriods": options.alarm_evaluation_periods,
+            "Threshold": options.api_5xx_threshold,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+        },
+    }
+
+
+def _shipper_resources(function: Function, app_name: str) -> dict[str, Any]:
+    queue = f"{function.logical_id}DeadLetterQueue"
+    return {
+        queue: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": _sub(f"{app_name}-${{Stage}}-ship-logs-dlq"),
+                "MessageRetentionPeriod": 1_209_600,  # 14 days, the most SQS keeps a message
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        f"{function.logical_id}DeadLetterAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmName": _sub(f"{app_name}-${{Stage}}-ship-logs-dlq-not-empty"),
+                "AlarmDescription": "log events the shipper gave up on wait in its dead-letter queue",
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}],
+                "Statistic": "Maximum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": 0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+            },
+        },
+    }
+
+
+def _parameters(functions: list[Function], stage: str, options: TemplateOptions, shipper: bool) -> dict[str, Any]:
+    parameters: dict[str, Any] = {
+        "ImageUri": {
+            "Type": "String",
+            "Description": "The Lambda image: <account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag> (or @sha256:...)",
+            "AllowedPattern": ECR_IMAGE_URI_PATTERN,
+            "ConstraintDescription": "an ECR image URI with a tag or a digest (Lambda runs images from ECR only)",
+        },
+        "Stage": {
+            "Type": "String",
+            "Description": "The Chalice stage this template was packaged for",
+            "AllowedValues": [stage],
+            "Default": stage,
+        },
+        "ModelVersion": {
+            "Type": "String",
+            "Description": "model_version of the bundle inside the image (recorded in outputs and tags)",
+            "MinLength": 1,
+        },
+        "DeploymentType": {
+            "Type": "String",
+            "Description": "How CodeDeploy shifts traffic to a new version (AllAtOnce for rollbacks)",
+            "AllowedValues": list(DEPLOYMENT_TYPES),
+            "Default": options.deployment_type,
+        },
+        "CodeDeployRoleArn": {
+            "Type": "String",
+            "Description": "CodeDeploy's service role (infra/iam: codedeploy)",
+            "AllowedPattern": ROLE_ARN_PATTERN,
+        },
+    }
+    for function in functions:
+        parameters[function.role_parameter] = {
+            "Type": "String",
+            "Description": f"Execution role of {function.logical_id} (infra/iam)",
+            "AllowedPattern": ROLE_ARN_PATTERN,
+        }
+    if shipper:
+        parameters["EsUrl"] = {
+            "Type": "String",
+            "Description": "Elasticsearch endpoint the log shipper writes to (https://host:port)",
+            "AllowedPattern": r"^https?://\S+$",
+        }
+        parameters["EsSecretName"] = {
+            "Type": "String",
+            "Description": "Name (not ARN) of the Secrets Manager secret holding the Elasticsearch API key",
+            "MinLength": 1,
+        }
+    return parameters
+
+
+def transform(sam: Mapping[str, Any], *, app_name: str, stage: str, options: TemplateOptions) -> dict[str, Any]:
+    """The image deploy template of a `chalice package` SAM template (the input is not changed)."""
+    if sam.get("Transform") != SAM_TRANSFORM:
+        raise TemplateError(
+            f"expected Transform {SAM_TRANSFORM} (`chalice package` output), got {sam.get('Transform')!r}"
+        )
+    template = copy.deepcopy(dict(sam))
+    resources: dict[str, Any] = template.get("Resources") or {}
+    if not isinstance(resources, dict):
+        raise TemplateError("the template's Resources is not a mapping")
+    api = find_api(resources)
+    functions = find_functions(resources, api[1] if api else None)
+    shipper = next((f for f in functions if f.suffix == chalice_names.SHIPPER), None)
+    alarms: dict[str, Any] = {}
+    api_alarm = None
+    if api:
+        api_id, handler_id = api
+        api_props = resources[api_id]["Properties"]
+        api_name = _sub(f"{app_name}-${{Stage}}")
+        api_props["Name"] = api_name
+        api_props["DefinitionBody"].setdefault("info", {})["title"] = api_name
+        for integration in _integrations(api_props["DefinitionBody"]):
+            uri = integration["uri"]
+            # The alias SAM generates for AutoPublishAlias is `<Function>Alias<alias>` (documented); its Ref is the
+            # alias ARN. SAM also resolves ${Function.Alias}, but cfn-lint does not know that form.
+            alias_id = f"{handler_id}Alias{options.alias}"
+            uri["Fn::Sub"] = uri["Fn::Sub"].replace(f"${{{handler_id}.Arn}}", f"${{{alias_id}}}")
+        for resource in resources.values():
+            props = resource.get("Properties", {})
+            if (
+                resource.get("Type") == "AWS::Lambda::Permission"
+                and props.get("FunctionName") == _ref(handler_id)
+                and props.get("Principal") == "apigateway.amazonaws.com"
+            ):
+                props["FunctionName"] = _ref(f"{handler_id}.Alias")
+        api_alarm = f"{api_id}5XXErrorAlarm"
+        alarms[api_alarm] = _api_5xx_alarm(api_name, api_props.get("StageName"), app_name, options)
+    for function in functions:
+        props = resources[function.logical_id].setdefault("Properties", {})
+        for key in ZIP_ONLY_PROPERTIES:
+            props.pop(key, None)
+        errors_alarm = f"{function.logical_id}AliasErrorsAlarm"
+        alarms[errors_alarm] = _alias_errors_alarm(function, app_name, options)
+        deployment_alarms = [_ref(errors_alarm)] + ([_ref(api_alarm)] if api_alarm and not function.suffix else [])
+        props.update(
+            {
+                "FunctionName": function.name(app_name),
+                "PackageType": "Image",
+                "ImageUri": _ref("ImageUri"),
+                "ImageConfig": {"Command": [function.handler]},
+                "Role": _ref(function.role_parameter),
+                "AutoPublishAlias": options.alias,
+                # A new version for any change (environment, memory...), not only a new image.
+                "AutoPublishAliasAllProperties": True,
+                "DeploymentPreference": {
+                    "Type": _ref("DeploymentType"),
+                    "Alarms": deployment_alarms,
+                    "Role": _ref("CodeDeployRoleArn"),
+                },
+            }
+        )
+        props.setdefault("Tags", {})["model-version"] = _ref("ModelVersion")
+        if function is shipper:
+            variables = props.setdefault("Environment", {}).setdefault("Variables", {})
+            variables.update({name: _ref(parameter) for name, parameter in SHIPPER_ENVIRONMENT.items()})
+            props["DeadLetterQueue"] = {
+                "Type": "SQS",
+                "TargetArn": {"Fn::GetAtt": [f"{function.logical_id}DeadLetterQueue", "Arn"]},
+            }
+            resources.update(_shipper_resources(function, app_name))
+    resources.update(alarms)
+    _drop_unused_roles(template)
+    template["Parameters"] = {
+        **template.get("Parameters", {}),
+        **_parameters(functions, stage, options, shipper is not None),
+    }
+    template["Outputs"] = {**template.get("Outputs", {}), **_outputs(functions, api is not None, template)}
+    template["Description"] = (
+        f"{app_name} ({stage}): Chalice app as Lambda container images behind alias {options.alias}"
+    )
+    return template
+
+
+def _outputs(functions: list[Function], has_api: bool, template: Mapping[str, Any]) -> dict[str, Any]:
+    outputs: dict[str, Any] = {
+        "ImageUri": {"Description": "The image this stack runs", "Value": _ref("ImageUri")},
+        "ModelVersion": {"Description": "model_version of the bundle in the image", "Value": _ref("ModelVersion")},
+    }
+    if has_api and "EndpointURL" in template.get("Outputs", {}):
+        outputs["ApiUrl"] = {
+            "Description": "Base URL of the REST API (append health, predict, model)",
+            "Value": template["Outputs"]["EndpointURL"]["Value"],
+        }
+    for function in functions:
+        outputs[f"{function.logical_id}AliasArn"] = {
+            "Description": f"Alias ARN of {function.logical_id} (what API Gateway or a subscription should invoke)",
+            "Value": _ref(f"{function.logical_id}.Alias"),
+        }
+        outputs[f"{function.logical_id}FunctionName"] = {"Value": _ref(function.logical_id)}
+    return outputs
+
+
+def _references(node: Any) -> Iterator[str]:
+    """Logical ids named by Ref / Fn::GetAtt / ${...} anywhere under node."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                yield value.split(".", 1)[0]
+            elif key == "Fn::GetAtt":
+                target = value[0] if isinstance(value, list) else str(value)
+                yield str(target).split(".", 1)[0]
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                if isinstance(text, str):
+                    yield from (m.split(".", 1)[0] for m in re.findall(r"\$\{([^}!]+)\}", text))
+                yield from _references(value[1] if isinstance(value, list) and len(value) > 1 else None)
+            else:
+                yield from _references(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _references(item)
+
+
+def _drop_unused_roles(template: dict[str, Any]) -> None:
+    """Remove the IAM roles Chalice created that nothing references any more (execution roles are parameters)."""
+    resources = template["Resources"]
+    used = set(_references(resources)) | set(_references(template.get("Outputs", {})))
+    for logical_id in [k for k, r in resources.items() if r.get("Type") == "AWS::IAM::Role" and k not in used]:
+        del resources[logical_id]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: transform SAM_JSON into OUT_JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sam", type=Path, help="sam.json written by `chalice package`")
+    parser.add_argument("out", type=Path, help="where to write the deploy template")
+    parser.add_argument("--stage", required=True, help="the Chalice stage the template was packaged for")
+    parser.add_argument("--deployment-type", default=TemplateOptions.deployment_type, choices=DEPLOYMENT_TYPES)
+    parser.add_argument("--alias", default=TemplateOptions.alias)
+    args = parser.parse_args(argv)
+    try:
+        sam = json.loads(args.sam.read_text())
+        names = chalice_names.stage_names(args.stage)
+        template = transform(
+            sam,
+            app_name=names.app_name,
+            stage=args.stage,
+            options=TemplateOptions(alias=args.alias, deployment_type=args.deployment_type),
+        )
+    except FileNotFoundError:
+        print(f"error: {args.sam} not found: run `make package STAGE={args.stage}` first", file=sys.stderr)
+        return 2
+    except (json.JSONDecodeError, TemplateError, chalice_names.ConfigError) as err:
+        print(f"error: {args.sam}: {err}", file=sys.stderr)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(template, indent=2) + "\n")
+    functions = [r for r in template["Resources"].values() if r["Type"] == FUNCTION]
+    print(f"wrote {args.out}: {len(functions)} image function(s), alias {args.alias}, {args.deployment_type}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

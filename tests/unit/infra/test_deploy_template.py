@@ -1,0 +1,310 @@
+"""infra.deploy_template: `chalice package` output → the container-image deploy template.
+
+The input is tests/unit/infra/chalice_sam_dev.json, the template `chalice package --stage dev` writes for this app
+(the API and the ship_logs function), so these tests do not need `make package`. The results are checked three
+ways: their structure, the real SAM translator (aws-sam-translator, the code CloudFormation's
+AWS::Serverless-2016-10-31 transform runs) expanding them into plain CloudFormation, and cfn-lint from .venv-package.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.deploy_template import (
+    DEPLOYMENT_TYPES,
+    SHIPPER_ENVIRONMENT,
+    TemplateError,
+    TemplateOptions,
+    find_api,
+    find_functions,
+    transform,
+)
+from tests.support.package_venv import run_cfn_lint
+
+SAMPLE = Path(__file__).with_name("chalice_sam_dev.json")
+APP = "cola-acceptability"
+ACCOUNT = "123456789012"
+IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/cola-acceptability@sha256:{'ab' * 32}"
+
+
+def sample() -> dict[str, Any]:
+    return dict(json.loads(SAMPLE.read_text()))
+
+
+def deploy_template(options: TemplateOptions | None = None) -> dict[str, Any]:
+    return transform(sample(), app_name=APP, stage="dev", options=options or TemplateOptions())
+
+
+def functions_of(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+
+
+def parameter_values(**overrides: str) -> dict[str, str]:
+    values = {
+        "ImageUri": IMAGE,
+        "ModelVersion": "minilm-0123456789ab",
+        "CodeDeployRoleArn": f"arn:aws:iam::{ACCOUNT}:role/{APP}-dev-codedeploy",
+        "APIHandlerRoleArn": f"arn:aws:iam::{ACCOUNT}:role/{APP}-dev-api",
+        "ShipLogsRoleArn": f"arn:aws:iam::{ACCOUNT}:role/{APP}-dev-ship-logs",
+        "EsUrl": "https://search.example.com:9243",
+        "EsSecretName": "cola-es-api-key",
+    }
+    return {**values, **overrides}
+
+
+def expand(template: dict[str, Any], **overrides: str) -> dict[str, Any]:
+    """Plain CloudFormation, as the SAM transform produces it in CloudFormation."""
+    from samtranslator.translator.transform import transform as sam_transform
+
+    class NoManagedPolicies:
+        """The translator loads AWS managed policies only for a function's `Policies`, which these have none of."""
+
+        def load(self) -> dict[str, str]:
+            return {}
+
+    values = {**parameter_values(**overrides), "AWS::Region": "us-east-1", "AWS::Partition": "aws"}
+    return dict(sam_transform(copy.deepcopy(template), values, NoManagedPolicies()))
+
+
+@pytest.fixture(autouse=True)
+def _region(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the SAM translator asks boto3 for the region
+
+
+def test_sample_is_chalice_output_with_the_api_and_the_shipper() -> None:
+    template = sample()
+    handlers = {k: p["Handler"] for k, p in functions_of(template).items()}
+    assert handlers == {"APIHandler": "app.app", "ShipLogs": "app.ship_logs"}
+    assert all(p["CodeUri"] == "./deployment.zip" for p in functions_of(template).values())
+
+
+def test_every_function_becomes_an_image_running_its_chalice_handler() -> None:
+    functions = functions_of(deploy_template())
+    assert set(functions) == {"APIHandler", "ShipLogs"}
+    for logical_id, handler in (("APIHandler", "app.app"), ("ShipLogs", "app.ship_logs")):
+        props = functions[logical_id]
+        assert props["PackageType"] == "Image"
+        assert props["ImageUri"] == {"Ref": "ImageUri"}
+        assert props["ImageConfig"] == {"Command": [handler]}
+        assert not {"CodeUri", "Handler", "Runtime", "Layers"} & set(props)
+        assert props["Role"] == {"Ref": f"{logical_id}RoleArn"}
+
+
+def test_functions_get_the_names_chalice_deploy_gives_them() -> None:
+    functions = functions_of(deploy_template())
+    assert functions["APIHandler"]["FunctionName"] == {"Fn::Sub": f"{APP}-${{Stage}}"}
+    assert functions["ShipLogs"]["FunctionName"] == {"Fn::Sub": f"{APP}-${{Stage}}-ship_logs"}
+
+
+def test_chalice_settings_survive() -> None:
+    before, after = functions_of(sample()), functions_of(deploy_template())
+    for logical_id, props in before.items():
+        for key in ("MemorySize", "Timeout", "Architectures", "Tracing"):
+            assert after[logical_id][key] == props[key]
+    api_env = after["APIHandler"]["Environment"]["Variables"]
+    assert api_env == before["APIHandler"]["Environment"]["Variables"]
+
+
+def test_each_function_shifts_traffic_through_an_alias_with_alarms() -> None:
+    template = deploy_template()
+    functions = functions_of(template)
+    for logical_id, props in functions.items():
+        assert props["AutoPublishAlias"] == "live"
+        assert props["AutoPublishAliasAllProperties"] is True
+        preference = props["DeploymentPreference"]
+        assert preference["Type"] == {"Ref": "DeploymentType"}
+        assert preference["Role"] == {"Ref": "CodeDeployRoleArn"}
+        alarm = template["Resources"][f"{logical_id}AliasErrorsAlarm"]["Properties"]
+        assert {"Ref": f"{logical_id}AliasErrorsAlarm"} in preference["Alarms"]
+        assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", "Errors")
+        assert {"Name": "Resource", "Value": {"Fn::Sub": f"${{{logical_id}}}:live"}} in alarm["Dimensions"]
+    assert template["Parameters"]["DeploymentType"]["Default"] == "Canary10Percent5Minutes"
+
+
+def test_the_api_rolls_back_on_its_5xx_alarm_and_the_shipper_does_not_watch_it() -> None:
+    template = deploy_template()
+    alarm = template["Resources"]["RestAPI5XXErrorAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/ApiGateway", "5XXError")
+    dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+    assert dimensions == {"ApiName": {"Fn::Sub": f"{APP}-${{Stage}}"}, "Stage": "dev"}
+    assert template["Resources"]["RestAPI"]["Properties"]["Name"] == dimensions["ApiName"]
+    functions = functions_of(template)
+    assert {"Ref": "RestAPI5XXErrorAlarm"} in functions["APIHandler"]["DeploymentPreference"]["Alarms"]
+    assert {"Ref": "RestAPI5XXErrorAlarm"} not in functions["ShipLogs"]["DeploymentPreference"]["Alarms"]
+
+
+def test_api_gateway_invokes_the_alias_not_the_function() -> None:
+    resources = deploy_template()["Resources"]
+    body = json.dumps(resources["RestAPI"]["Properties"]["DefinitionBody"])
+    assert "${APIHandler.Arn}" not in body
+    assert body.count("${APIHandlerAliaslive}") == 4  # /predict, /health, /model, /openapi.json
+    assert resources["APIHandlerInvokePermission"]["Properties"]["FunctionName"] == {"Ref": "APIHandler.Alias"}
+
+
+def test_the_shipper_gets_its_elasticsearch_parameters_and_a_dead_letter_queue() -> None:
+    template = deploy_template()
+    shipper = functions_of(template)["ShipLogs"]
+    variables = shipper["Environment"]["Variables"]
+    assert {name: variables[name] for name in SHIPPER_ENVIRONMENT} == {
+        "ES_URL": {"Ref": "EsUrl"},
+        "ES_API_KEY_SECRET_ID": {"Ref": "EsSecretName"},
+    }
+    assert shipper["DeadLetterQueue"] == {
+        "Type": "SQS",
+        "TargetArn": {"Fn::GetAtt": ["ShipLogsDeadLetterQueue", "Arn"]},
+    }
+    queue = template["Resources"]["ShipLogsDeadLetterQueue"]["Properties"]
+    assert queue["QueueName"] == {"Fn::Sub": f"{APP}-${{Stage}}-ship-logs-dlq"}
+    assert {"EsUrl", "EsSecretName"} <= set(template["Parameters"])
+
+
+def test_without_a_shipper_there_are_no_elasticsearch_parameters() -> None:
+    sam = sample()
+    del sam["Resources"]["ShipLogs"], sam["Resources"]["ShipLogsRole"]
+    template = transform(sam, app_name=APP, stage="dev", options=TemplateOptions())
+    assert not {"EsUrl", "EsSecretName"} & set(template["Parameters"])
+    assert "ShipLogsDeadLetterQueue" not in template["Resources"]
+
+
+def test_chalice_roles_give_way_to_role_parameters() -> None:
+    template = deploy_template()
+    assert not [k for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
+    for name in ("APIHandlerRoleArn", "ShipLogsRoleArn", "CodeDeployRoleArn"):
+        assert template["Parameters"][name]["AllowedPattern"].startswith("^arn:aws")
+
+
+def test_parameters_and_outputs() -> None:
+    template = deploy_template()
+    parameters = template["Parameters"]
+    assert parameters["Stage"]["AllowedValues"] == ["dev"]
+    assert parameters["DeploymentType"]["AllowedValues"] == list(DEPLOYMENT_TYPES)
+    assert {"ImageUri", "ModelVersion"} <= set(parameters)
+    outputs = template["Outputs"]
+    assert outputs["ApiUrl"]["Value"] == sample()["Outputs"]["EndpointURL"]["Value"]
+    assert outputs["ImageUri"]["Value"] == {"Ref": "ImageUri"}
+    assert outputs["ModelVersion"]["Value"] == {"Ref": "ModelVersion"}
+    assert outputs["ShipLogsAliasArn"]["Value"] == {"Ref": "ShipLogs.Alias"}
+
+
+def test_the_input_template_is_not_changed() -> None:
+    original = sample()
+    kept = copy.deepcopy(original)
+    transform(original, app_name=APP, stage="dev", options=TemplateOptions())
+    assert original == kept
+
+
+def test_a_template_without_the_sam_transform_is_refused() -> None:
+    sam = sample()
+    del sam["Transform"]
+    with pytest.raises(TemplateError, match="chalice package"):
+        transform(sam, app_name=APP, stage="dev", options=TemplateOptions())
+
+
+def test_a_function_without_a_handler_is_refused() -> None:
+    sam = sample()
+    del sam["Resources"]["ShipLogs"]["Properties"]["Handler"]
+    with pytest.raises(TemplateError, match="ShipLogs has no Handler"):
+        transform(sam, app_name=APP, stage="dev", options=TemplateOptions())
+
+
+def test_a_template_without_functions_is_refused() -> None:
+    with pytest.raises(TemplateError, match="no AWS::Serverless::Function"):
+        find_functions({}, None)
+
+
+def test_an_api_calling_two_functions_is_refused() -> None:
+    sam = sample()
+    get = sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]["/health"]["get"]
+    uri = get["x-amazon-apigateway-integration"]["uri"]
+    uri["Fn::Sub"] = uri["Fn::Sub"].replace("APIHandler.Arn", "ShipLogs.Arn")
+    with pytest.raises(TemplateError, match="exactly one function"):
+        find_api(sam["Resources"])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"deployment_type": "Canary50Percent1Minute"}, "not one SAM knows"),
+        ({"alias": "live-1"}, "letters and digits"),
+        ({"alarm_period_s": 45}, "multiple of 60"),
+        ({"errors_threshold": -1}, "thresholds >= 0"),
+    ],
+)
+def test_options_aws_would_refuse_are_refused(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(TemplateError, match=message):
+        TemplateOptions(**options)
+
+
+def test_sam_expands_it_into_a_canary_deployment_with_automatic_rollback() -> None:
+    resources = expand(deploy_template())["Resources"]
+    group = resources["APIHandlerDeploymentGroup"]["Properties"]
+    assert group["DeploymentConfigName"] == {
+        "Fn::Sub": ["CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": "Canary10Percent5Minutes"}]
+    }
+    assert group["AlarmConfiguration"]["Enabled"] is True
+    assert {a["Name"]["Ref"] for a in group["AlarmConfiguration"]["Alarms"]} == {
+        "APIHandlerAliasErrorsAlarm",
+        "RestAPI5XXErrorAlarm",
+    }
+    assert {"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"} <= set(group["AutoRollbackConfiguration"]["Events"])
+    assert group["ServiceRoleArn"] == {"Ref": "CodeDeployRoleArn"}
+    alias = resources["APIHandlerAliaslive"]
+    assert alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]["DeploymentGroupName"] == {
+        "Ref": "APIHandlerDeploymentGroup"
+    }
+    function = resources["APIHandler"]["Properties"]
+    assert function["Code"] == {"ImageUri": IMAGE}
+    assert function["ImageConfig"] == {"Command": ["app.app"]}
+    assert not [k for k, r in resources.items() if r["Type"] == "AWS::IAM::Role"], "SAM must not create roles"
+
+
+def test_sam_wires_api_gateway_to_the_alias() -> None:
+    resources = expand(deploy_template())["Resources"]
+    body = json.dumps(resources["RestAPI"]["Properties"]["Body"])
+    assert "functions/${APIHandlerAliaslive}/invocations" in body
+    assert resources["APIHandlerInvokePermission"]["Properties"]["FunctionName"] == {"Ref": "APIHandlerAliaslive"}
+    assert resources["APIHandlerAliaslive"]["Type"] == "AWS::Lambda::Alias"
+
+
+def test_a_new_image_publishes_a_new_version() -> None:
+    first = expand(deploy_template())["Resources"]
+    second = expand(deploy_template(), ImageUri=IMAGE.replace("ab" * 32, "cd" * 32))["Resources"]
+    version_ids = [{k for k, r in res.items() if r["Type"] == "AWS::Lambda::Version"} for res in (first, second)]
+    assert len(version_ids[0]) == 2
+    assert version_ids[0].isdisjoint(version_ids[1])
+
+
+def test_the_deployment_type_parameter_chooses_the_codedeploy_config() -> None:
+    resources = expand(deploy_template(), DeploymentType="AllAtOnce")["Resources"]
+    config = resources["APIHandlerDeploymentGroup"]["Properties"]["DeploymentConfigName"]
+    assert config == {"Fn::Sub": ["CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": "AllAtOnce"}]}
+
+
+def test_cfn_lint_passes_on_the_deploy_template(tmp_path: Path) -> None:
+    path = tmp_path / "deploy.json"
+    path.write_text(json.dumps(deploy_template(), indent=2))
+    result = run_cfn_lint(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cfn_lint_passes_on_what_sam_expands_it_into(tmp_path: Path) -> None:
+    path = tmp_path / "expanded.json"
+    path.write_text(json.dumps(expand(deploy_template()), indent=2))
+    # W2001 (unused parameter): the translator has already substituted DeploymentType.
+    result = run_cfn_lint(path, "W2001")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cfn_lint_catches_a_broken_transform(tmp_path: Path) -> None:
+    template = deploy_template()
+    template["Resources"]["APIHandler"]["Properties"]["Handler"] = "app.app"  # images cannot have a Handler
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(template))
+    result = run_cfn_lint(path)
+    assert result.returncode != 0
+    assert "E3685" in result.stdout
