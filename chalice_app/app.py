@@ -11,14 +11,23 @@ import functools
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, Request, Response
 
 if TYPE_CHECKING:  # mypy runs from the repository root, where chalicelib is the package chalice_app.chalicelib
-    from chalice_app.chalicelib import errors, log_schema, logging_json, model_info, openapi, runtime, validation
+    from chalice_app.chalicelib import (
+        errors,
+        log_schema,
+        logging_json,
+        model_info,
+        openapi,
+        runtime,
+        shipper,
+        validation,
+    )
 else:  # Lambda, `chalice local` and the tests run this file with chalice_app/ on sys.path
-    from chalicelib import errors, log_schema, logging_json, model_info, openapi, runtime, validation
+    from chalicelib import errors, log_schema, logging_json, model_info, openapi, runtime, shipper, validation
 
 app = Chalice(app_name="cola-acceptability")
 RUNTIME = runtime.Runtime()
@@ -148,3 +157,9 @@ def _raw_body(request: Request | None) -> bytes | str:
         return request.raw_body
     except ValueError:
         raise errors.ApiError("invalid_json", "the request body could not be decoded") from None
+
+
+@app.lambda_function(name="ship_logs")
+def ship_logs(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The log shipper: a CloudWatch Logs subscription event into Elasticsearch (chalicelib.shipper)."""
+    return shipper.handle(event)

@@ -10,7 +10,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-pytest_plugins = ["tests.bundle_fixtures"]
+pytest_plugins = ["tests.bundle_fixtures", "tests.support.es_server"]
 
 ROOT = Path(__file__).resolve().parents[1]
 

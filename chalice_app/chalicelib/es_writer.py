@@ -1,0 +1,180 @@
+"""Bulk writes to Elasticsearch that are safe to repeat, with retries.
+
+Each document is sent as a bulk `create` with a fixed _id: a document already there answers 409 and counts as a
+duplicate (re-delivery adds nothing and overwrites nothing). A whole request that fails on the connection, a
+timeout, 429 or 5xx is retried with exponential backoff; so are the items that answer 429 or 5xx. Items refused
+with another 4xx (a mapping error) are not retried here: they are returned as `rejected` for the caller to report.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+MAX_BACKOFF_S = 30.0
+CHUNK_SIZE = 500
+"""Documents per bulk request (a CloudWatch batch holds up to 10,000 events in 1 MB)."""
+
+
+@dataclass(frozen=True)
+class Action:
+    """One document for one index."""
+
+    index: str
+    doc_id: str
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ItemFailure:
+    """An item Elasticsearch did not store, with its answer."""
+
+    index: str
+    doc_id: str
+    status: int
+    error_type: str
+    reason: str
+
+
+@dataclass
+class BulkOutcome:
+    """What happened to the documents of one write."""
+
+    created: int = 0
+    duplicates: int = 0
+    rejected: list[ItemFailure] = field(default_factory=list)
+    unresolved: list[ItemFailure] = field(default_factory=list)
+    requests: int = 0
+    retries: int = 0
+
+    @property
+    def failed(self) -> list[ItemFailure]:
+        return [*self.rejected, *self.unresolved]
+
+
+class EsUnavailableError(RuntimeError):
+    """Elasticsearch could not be reached (or kept answering 429/5xx) through every retry."""
+
+
+class EsRequestError(RuntimeError):
+    """Elasticsearch refused a whole bulk request with a 4xx (credentials, permissions, request size)."""
+
+
+def is_retryable_status(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+class BulkWriter:
+    """Writes Actions with `create`, retrying what can succeed later."""
+
+    def __init__(
+        self,
+        client: Elasticsearch,
+        *,
+        max_retries: int,
+        backoff_s: float,
+        target: str,
+        sleep: Callable[[float], None] = time.sleep,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
+        self._client = client
+        self._max_retries = max_retries
+        self._backoff_s = backoff_s
+        self._target = target  # the endpoint for messages, credentials removed
+        self._sleep = sleep
+        self._chunk_size = chunk_size
+
+    def write(self, actions: Sequence[Action]) -> BulkOutcome:
+        """Write every action; raises EsUnavailableError or EsRequestError when a request cannot get through."""
+        outcome = BulkOutcome()
+        for start in range(0, len(actions), self._chunk_size):
+            self._write_chunk(list(actions[start : start + self._chunk_size]), outcome)
+        return outcome
+
+    def _write_chunk(self, pending: list[Action], outcome: BulkOutcome) -> None:
+        attempt = 0
+        while pending:
+            outcome.requests += 1
+            answers = self._send(pending, attempt)
+            if answers is None:  # the request itself failed and may succeed later
+                attempt = self._next_attempt(attempt, outcome)
+                continue
+            retry: list[tuple[Action, dict[str, Any]]] = []
+            for action, answer in zip(pending, answers, strict=True):
+                status = int(answer.get("status", 0))
+                if 200 <= status < 300:
+                    outcome.created += 1
+                elif status == 409:
+                    outcome.duplicates += 1
+                elif is_retryable_status(status):
+                    retry.append((action, answer))
+                else:
+                    outcome.rejected.append(_failure(action, answer))
+            if retry and attempt >= self._max_retries:
+                outcome.unresolved.extend(_failure(action, answer) for action, answer in retry)
+                return
+            if retry:
+                attempt = self._next_attempt(attempt, outcome)
+            pending = [action for action, _ in retry]
+
+    def _send(self, pending: list[Action], attempt: int) -> list[dict[str, Any]] | None:
+        """The per-item answers, or None after a retryable failure of the whole request (raises once out of tries)."""
+        from elastic_transport import ConnectionError, ConnectionTimeout
+        from elasticsearch import ApiError
+
+        operations: list[dict[str, Any]] = []
+        for action in pending:
+            operations += [{"create": {"_index": action.index, "_id": action.doc_id}}, action.document]
+        try:
+            response = self._client.bulk(operations=operations)
+        except (ConnectionError, ConnectionTimeout) as err:
+            problem = f"{type(err).__name__}: {err}"
+        except ApiError as err:
+            if not is_retryable_status(err.meta.status):
+                raise EsRequestError(
+                    f"Elasticsearch at {self._target} refused the bulk request: {err.meta.status} {_reason(err.body)}"
+                ) from None
+            problem = f"HTTP {err.meta.status} {_reason(err.body)}"
+        else:
+            items = response.body.get("items", [])
+            if len(items) != len(pending):
+                raise EsRequestError(f"Elasticsearch answered {len(items)} bulk items for {len(pending)} documents")
+            return [next(iter(item.values())) for item in items]
+        if attempt >= self._max_retries:
+            raise EsUnavailableError(
+                f"Elasticsearch at {self._target} is unavailable after {attempt + 1} attempts ({problem}); "
+                "the batch was not written and the invocation fails so that Lambda retries it"
+            )
+        return None
+
+    def _next_attempt(self, attempt: int, outcome: BulkOutcome) -> int:
+        """Sleep the backoff of this attempt (exponential, jittered) and count a retry."""
+        delay = min(MAX_BACKOFF_S, self._backoff_s * 2**attempt)
+        self._sleep(delay * random.uniform(0.5, 1.0))
+        outcome.retries += 1
+        return attempt + 1
+
+
+def _failure(action: Action, answer: dict[str, Any]) -> ItemFailure:
+    error = answer.get("error")
+    error_type = error.get("type", "unknown") if isinstance(error, dict) else "unknown"
+    return ItemFailure(action.index, action.doc_id, int(answer.get("status", 0)), str(error_type), _reason(error))
+
+
+def _reason(error: Any) -> str:
+    """The most telling reason of an Elasticsearch error body (its caused_by chain joined)."""
+    if isinstance(error, dict) and "error" in error:
+        error = error["error"]
+    if not isinstance(error, dict):
+        return str(error)[:500]
+    parts: list[str] = []
+    while isinstance(error, dict) and len(parts) < 4:
+        parts.append(f"{error.get('type', 'error')}: {error.get('reason', '')}")
+        error = error.get("caused_by")
+    return " <- ".join(parts)[:1000]

@@ -1,0 +1,151 @@
+"""An HTTP proxy in front of a real Elasticsearch-API server that injects the failures a test server cannot be
+made to produce on demand: a whole request answered 429/503, or chosen bulk items answered 429.
+
+The client under test talks real HTTP to the proxy; everything not targeted is forwarded to the real server
+unchanged. A rejected bulk item is taken out of the request before it is forwarded (so, as with a real 429, it
+is not stored) and its answer is spliced back in its place. This is a test double for the faults only: the
+documents that get through are indexed by the real server.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tests.support.processes import free_port
+
+PRODUCT_HEADER = ("X-Elastic-Product", "Elasticsearch")
+
+
+@dataclass
+class Faults:
+    """What to inject next; counters shrink as faults are used."""
+
+    failing_requests: int = 0
+    failing_status: int = 503
+    item_rejections: dict[str, int] = field(default_factory=dict)  # doc _id -> how many more times to answer 429
+    bulk_requests: int = 0  # bulk requests seen (forwarded or failed)
+    forwarded_items: list[str] = field(default_factory=list)  # _ids sent on to the server, in order
+
+
+class EsFaultProxy:
+    """A proxy on a free loopback port; `url` is what the client under test uses."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.faults = Faults()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler_class())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def fail_requests(self, count: int, status: int = 503) -> None:
+        """Answer the next `count` bulk requests with `status`, forwarding nothing."""
+        with self._lock:
+            self.faults.failing_requests, self.faults.failing_status = count, status
+
+    def reject_items(self, doc_ids: list[str], times: int = 1) -> None:
+        """Answer these documents 429 (es_rejected_execution_exception) the next `times` times they are sent."""
+        with self._lock:
+            self.faults.item_rejections.update(dict.fromkeys(doc_ids, times))
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if self.path.split("?")[0].endswith("/_bulk"):
+                    status, headers, answer = proxy._bulk(self.command, self.path, dict(self.headers), body)
+                else:
+                    status, headers, answer = proxy._forward(self.command, self.path, dict(self.headers), body)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any  # noqa: N815 (http.server names)
+
+        return Handler
+
+    def _forward(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        keep = {k: v for k, v in headers.items() if k.lower() in ("content-type", "accept", "authorization")}
+        request = urllib.request.Request(self.upstream + path, data=body or None, method=method, headers=keep)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, answer, reply_headers = response.status, response.read(), response.headers
+        except urllib.error.HTTPError as err:
+            status, answer, reply_headers = err.code, err.read(), err.headers
+        out = {k: v for k, v in reply_headers.items() if k.lower() in ("content-type", "x-elastic-product")}
+        return status, out, answer
+
+    def _bulk(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            self.faults.bulk_requests += 1
+            if self.faults.failing_requests > 0:
+                self.faults.failing_requests -= 1
+                return self._error(self.faults.failing_status)
+        lines = [line for line in body.split(b"\n") if line.strip()]
+        pairs = [(json.loads(lines[i]), lines[i + 1]) for i in range(0, len(lines), 2)]
+        rejected: set[int] = set()
+        with self._lock:
+            for n, (action, _) in enumerate(pairs):
+                doc_id = next(iter(action.values())).get("_id")
+                if self.faults.item_rejections.get(doc_id, 0) > 0:
+                    self.faults.item_rejections[doc_id] -= 1
+                    rejected.add(n)
+                else:
+                    self.faults.forwarded_items.append(doc_id)
+        kept = [pair for n, pair in enumerate(pairs) if n not in rejected]
+        items: list[dict[str, Any]] = []
+        if kept:
+            forwarded = b"".join(json.dumps(a).encode() + b"\n" + d + b"\n" for a, d in kept)
+            status, out, answer = self._forward(method, path, headers, forwarded)
+            if status != 200:
+                return status, out, answer
+            items = json.loads(answer)["items"]
+        merged: list[dict[str, Any]] = []
+        upstream = iter(items)
+        for n, (action, _) in enumerate(pairs):
+            if n in rejected:
+                op, meta = next(iter(action.items()))
+                error = {"type": "es_rejected_execution_exception", "reason": "rejected execution (injected)"}
+                merged.append(
+                    {op: {"_index": meta.get("_index"), "_id": meta.get("_id"), "status": 429, "error": error}}
+                )
+            else:
+                merged.append(next(upstream))
+        errors = any("error" in next(iter(item.values())) for item in merged)
+        reply = json.dumps({"took": 1, "errors": errors, "items": merged}).encode()
+        return 200, {"Content-Type": "application/json", PRODUCT_HEADER[0]: PRODUCT_HEADER[1]}, reply
+
+    @staticmethod
+    def _error(status: int) -> tuple[int, dict[str, str], bytes]:
+        kind = "es_rejected_execution_exception" if status == 429 else "unavailable_shards_exception"
+        body = {"error": {"type": kind, "reason": f"injected {status}"}, "status": status}
+        return (
+            status,
+            {"Content-Type": "application/json", PRODUCT_HEADER[0]: PRODUCT_HEADER[1]},
+            json.dumps(body).encode(),
+        )
