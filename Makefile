@@ -175,6 +175,19 @@ image: image-context ## Build the Lambda image of BUNDLE (BASE_IMAGE=...), tagge
 		--build-arg MODEL_FILE=$$model_file --build-arg MODEL_VERSION=$$version \
 		-t $(IMAGE_NAME):$$version -t $(IMAGE_NAME):latest $(IMAGE_CONTEXT)
 
+# Push the image `make image` built (IMAGE_NAME:<model version of BUNDLE>) as <registry>/REPOSITORY:<git sha> and
+# :<model version>. Default registry: the account's ECR in REGION (or the credentials' region), logged in with a
+# temporary token in a throw-away DOCKER_CONFIG; REGISTRY=host:port pushes to a plain registry without login.
+# The last line printed (and DIGEST_FILE) is the immutable reference `registry/repo@sha256:...` for make deploy.
+REGISTRY ?=
+REPOSITORY ?= $(IMAGE_NAME)
+REGION ?=
+DIGEST_FILE ?= artifacts/image-digest.txt
+.PHONY: push
+push: $(STAMP) ## Push the image to ECR (REGION=) or REGISTRY=host:port, tags git sha + model version; prints repo@sha256:...
+	@$(PY) -m infra.push --bundle $(BUNDLE) --image-name $(IMAGE_NAME) --repository $(REPOSITORY) --docker $(DOCKER) \
+		--digest-file $(DIGEST_FILE) $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(REGION),--region $(REGION))
+
 # Monitoring: CloudWatch Logs -> the ship_logs Lambda. Makes sure of the API function's log group of STAGE (with the
 # retention of .chalice/config.json's log_retention_in_days, else 30 days), the permission for CloudWatch Logs to
 # invoke <app>-STAGE-ship_logs, and the subscription filter (LINES=all|predictions-and-errors|predictions).

@@ -1,0 +1,98 @@
+"""`make push`'s ECR side against a real moto server: the registry host and a temporary login from the
+authorization token, the lookup that lets a rerun reuse a commit's image, and the refusals (repository missing,
+no credentials, credentials refused).
+
+moto stands in for ECR's API only: its token is not accepted by any registry, so the Docker login and push with a
+password are exercised against a real local registry in tests/container/test_push_registry.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.push import PushError, ecr_credentials, ecr_digest
+from tests.support.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
+
+boto3 = pytest.importorskip("boto3")
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REPOSITORY = "cola-acceptability"
+SHA = "sha256:" + "0" * 64
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    home = tmp_path_factory.mktemp("moto")
+    with moto_server(home, dummy_aws_env(home)) as running:
+        yield running
+
+
+@pytest.fixture
+def aws_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """This process's environment reduced to dummy credentials (no profile, no instance metadata)."""
+    env = dummy_aws_env(tmp_path)
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        if key.startswith("AWS_"):
+            monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def ecr(server: MotoServer, aws_env: dict[str, str]) -> Any:
+    server.reset()
+    return boto3.session.Session().client("ecr", region_name=REGION, endpoint_url=server.endpoint)
+
+
+def test_login_is_the_account_registry_and_the_token_pair(ecr: Any) -> None:
+    uri = ecr.create_repository(repositoryName=REPOSITORY)["repository"]["repositoryUri"]
+    credentials = ecr_credentials(ecr, REPOSITORY)
+    assert credentials.registry == uri.split("/", 1)[0]
+    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    assert base64.b64decode(token).decode() == f"{credentials.username}:{credentials.password}"
+    assert credentials.username == "AWS"
+
+
+def test_missing_repository_says_how_to_create_it(ecr: Any) -> None:
+    with pytest.raises(PushError, match=r"does not exist in us-east-1.*RUNBOOK"):
+        ecr_credentials(ecr, "never-created")
+
+
+def test_no_credentials_says_where_credentials_come_from(
+    server: MotoServer, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    client = boto3.session.Session().client("ecr", region_name=REGION, endpoint_url=server.endpoint)
+    with pytest.raises(PushError, match="no usable AWS credentials"):
+        ecr_credentials(client, REPOSITORY)
+
+
+def test_refused_credentials_are_reported_as_such(server: MotoServer, ecr: Any) -> None:
+    ecr.create_repository(repositoryName=REPOSITORY)
+    with server.enforce_iam(), pytest.raises(PushError, match="AWS refused the credentials"):
+        ecr_credentials(ecr, REPOSITORY)
+
+
+def test_a_pushed_commit_is_found_by_its_tag_and_an_unknown_tag_is_not(ecr: Any) -> None:
+    ecr.create_repository(repositoryName=REPOSITORY)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": SHA},
+            "layers": [],
+        }
+    )
+    put = ecr.put_image(repositoryName=REPOSITORY, imageManifest=manifest, imageTag="0123abcd")
+    assert ecr_digest(ecr, REPOSITORY, "0123abcd") == put["image"]["imageId"]["imageDigest"]
+    assert ecr_digest(ecr, REPOSITORY, "never-pushed") is None

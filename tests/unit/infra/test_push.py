@@ -1,0 +1,112 @@
+"""`make push` logic that needs no registry: tags from git and the bundle, refusals with what to do next.
+
+The pushes themselves (plain registry, login with a temporary Docker config, unreachable registry, image not built)
+run for real in tests/container/test_push_registry.py; ECR's token and repository checks against a moto server in
+tests/integration/test_push_ecr.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from chalice_app.chalicelib.manifest import SCHEMA_VERSION, model_version, sha256_file
+from infra.push import Credentials, PushError, explain_push_failure, git_revision, image_tags, main, model_version_of
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repository with one commit of one tracked file."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / "tracked.txt").write_text("one\n")
+    git(root, "add", "tracked.txt")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "one")
+    return root
+
+
+def write_bundle(directory: Path) -> str:
+    """A minimal bundle: one file and a manifest naming it; returns its model version."""
+    directory.mkdir()
+    (directory / "tokenizer.json").write_text("{}")
+    hashes = {"tokenizer.json": sha256_file(directory / "tokenizer.json")}
+    version = model_version(hashes)
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "model_version": version,
+        "files": {name: {"sha256": digest} for name, digest in hashes.items()},
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    return version
+
+
+def test_clean_tree_is_tagged_with_the_head_commit(repo: Path) -> None:
+    assert git_revision(repo) == git(repo, "rev-parse", "HEAD")
+
+
+def test_changed_tracked_file_marks_the_revision_dirty(repo: Path) -> None:
+    (repo / "tracked.txt").write_text("two\n")
+    assert git_revision(repo) == git(repo, "rev-parse", "HEAD") + "-dirty"
+
+
+def test_untracked_files_do_not_make_the_tree_dirty(repo: Path) -> None:
+    (repo / "scratch.txt").write_text("not part of the build\n")
+    assert not git_revision(repo).endswith("-dirty")
+
+
+def test_outside_a_git_checkout_the_push_refuses(tmp_path: Path) -> None:
+    with pytest.raises(PushError, match="git checkout"):
+        git_revision(tmp_path)
+
+
+def test_tags_are_the_revision_then_the_model_version() -> None:
+    assert image_tags("0123abc", "m-123456789abc") == ["0123abc", "m-123456789abc"]
+
+
+def test_model_version_comes_from_the_bundle_manifest(tmp_path: Path) -> None:
+    version = write_bundle(tmp_path / "bundle")
+    assert model_version_of(tmp_path / "bundle") == version
+
+
+def test_missing_bundle_says_to_export(tmp_path: Path) -> None:
+    with pytest.raises(PushError, match="make export"):
+        model_version_of(tmp_path / "nothing-here")
+
+
+def test_password_stays_out_of_repr() -> None:
+    credentials = Credentials("123456789012.dkr.ecr.eu-west-1.amazonaws.com", "AWS", "s3cr3t-token")
+    assert "s3cr3t-token" not in repr(credentials)
+
+
+@pytest.mark.parametrize(
+    ("stderr", "expected"),
+    [
+        ('Get "http://127.0.0.1:9/v2/": dial tcp 127.0.0.1:9: connect: connection refused', "unreachable"),
+        ("unauthorized: authentication required", "refused"),
+        ("tag invalid: The image tag 'abc' already exists in the 'cola' repository and cannot be overwritten "
+         "because the repository is immutable.", "immutable"),
+        ('Get "https://127.0.0.1:5000/v2/": http: server gave HTTP response to HTTPS client', "insecure-registries"),
+        ("something else entirely", "could not push to"),
+    ],
+)  # fmt: skip
+def test_push_failures_are_explained(stderr: str, expected: str) -> None:
+    message = explain_push_failure("127.0.0.1:5000", stderr)
+    assert expected in message
+    assert stderr in message  # docker's own words are kept
+
+
+def test_without_a_docker_cli_the_push_says_to_install_docker(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_bundle(tmp_path / "bundle")
+    code = main(["--bundle", str(tmp_path / "bundle"), "--registry", "127.0.0.1:9", "--docker", "no-such-docker-cli"])
+    assert code == 1
+    assert "install Docker" in capsys.readouterr().err
