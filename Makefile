@@ -74,7 +74,7 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff format .
 
 typecheck: $(STAMP) ## mypy (strict on the runtime package chalice_app)
-	$(VENV)/bin/mypy model_training export chalice_app infra monitoring
+	$(VENV)/bin/mypy model_training export chalice_app infra monitoring scripts
 
 test: $(STAMP) ## The whole test suite (unit, data, slow and integration), with its own set-up
 	$(VENV)/bin/pytest tests
@@ -92,6 +92,8 @@ STAGE ?= dev
 PACKAGE_OUT ?= artifacts/package/$(STAGE)
 CFN_LINT_VERSION ?= 1.58.0
 APP_BUNDLE := chalice_app/chalicelib/bundle
+# PRUNE=1: drop from the zip what the runtime never imports (scripts/prune_package.py), then serve from it to check.
+PRUNE ?= 1
 
 $(PACKAGE_STAMP):
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found: install it or pass PYTHON312=/path/to/python3.12"; exit 1; }
@@ -100,7 +102,7 @@ $(PACKAGE_STAMP):
 	$(VENV_PACKAGE)/bin/pip install -q --disable-pip-version-check chalice==1.34.0 cfn-lint==$(CFN_LINT_VERSION)
 	touch $@
 
-package: $(PACKAGE_STAMP) ## Lambda package of BUNDLE (default artifacts/bundles/$(RUN)) for STAGE into PACKAGE_OUT, cfn-lint, sizes
+package: $(PACKAGE_STAMP) ## Lambda package of BUNDLE (default artifacts/bundles/$(RUN)) for STAGE into PACKAGE_OUT, pruned (PRUNE=0: not) and checked, cfn-lint, sizes
 	@test -f $(BUNDLE)/manifest.json || { echo "no bundle in $(BUNDLE): run make export"; exit 1; }
 	set -euo pipefail; \
 	model_file=$$($(VENV_PACKAGE)/bin/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["serving"]["model_file"])' $(BUNDLE)/manifest.json); \
@@ -109,6 +111,7 @@ package: $(PACKAGE_STAMP) ## Lambda package of BUNDLE (default artifacts/bundles
 	cp $(BUNDLE)/manifest.json $(BUNDLE)/tokenizer.json $(BUNDLE)/$$model_file $(APP_BUNDLE)/; \
 	cd chalice_app && AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(abspath $(VENV_PACKAGE))/bin/chalice package \
 		--stage $(STAGE) --pkg-format cloudformation --template-format json $(abspath $(PACKAGE_OUT))
+	$(if $(filter 1,$(PRUNE)),$(VENV_PACKAGE)/bin/python scripts/prune_package.py $(PACKAGE_OUT)/deployment.zip --check)
 	$(VENV_PACKAGE)/bin/cfn-lint $(PACKAGE_OUT)/sam.json
 	@$(VENV_PACKAGE)/bin/python -c 'import os, sys, zipfile; p = sys.argv[1]; u = sum(i.file_size for i in zipfile.ZipFile(p).infolist()); print(f"{p}: {os.path.getsize(p) / 1e6:.1f} MB zipped, {u / 1e6:.1f} MB unzipped (Lambda limits: 50 MB zipped direct upload, 250 MB unzipped)")' $(PACKAGE_OUT)/deployment.zip
 

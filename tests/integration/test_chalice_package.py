@@ -3,6 +3,8 @@
 Chalice builds the package for the Python it runs under, so `make package` uses its own Python 3.12 venv
 (.venv-package, created on first use) and downloads manylinux wheels of the runtime dependencies from PyPI.
 The package goes to a tmp dir; the bundle copied into chalice_app/chalicelib/bundle is removed by the target.
+The target prunes what the runtime never imports (scripts/prune_package.py); the pruned package is unzipped here
+and serves /health and /predict under .venv-package's Python 3.12 with no site-packages (scripts/package_probe.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ MB = 1_000_000
 MAX_UNZIPPED_BYTES = 250 * MB  # Lambda limit for a function and its layers, unzipped
 ORT_EXTENSION = "onnxruntime/capi/onnxruntime_pybind11_state.cpython-312-x86_64-linux-gnu.so"
 FORBIDDEN_TOP_LEVEL = ("torch", "transformers", "lightning", "pytorch_lightning")
+PRUNED_TOP_LEVEL = ("hf_xet", "huggingface_hub", "yaml", "fsspec", "google")  # pulled by tokenizers/onnxruntime
 PACKAGE_TIMEOUT_S = 900
 
 
@@ -124,3 +127,39 @@ def test_cfn_lint_passes_on_template(package: Package) -> None:
         [str(ROOT / ".venv-package" / "bin" / "cfn-lint"), str(package.template)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_package_is_pruned_of_what_the_runtime_never_imports(package: Package) -> None:
+    tops = {n.split("/", 1)[0] for n in package.names}
+    assert not tops & set(PRUNED_TOP_LEVEL), sorted(tops & set(PRUNED_TOP_LEVEL))
+    assert not any(n.startswith("onnxruntime/capi/libonnxruntime.so") for n in package.names)
+    assert not any(n.startswith(("numpy/", "onnxruntime/")) and "/tests/" in n for n in package.names)
+    assert "onnxruntime/ThirdPartyNotices.txt" in package.names
+    report = json.loads((package.out_dir / "prune-report.json").read_text())
+    assert report["zipped_mb"]["after"] < report["zipped_mb"]["before"]
+    assert "hf-xet" in report["removed_distributions_zipped_mb"]
+    assert report["check"]["predict_status"] == 200
+    assert "pruned" in package.make_output
+
+
+def test_pruned_package_serves_under_python312_without_site_packages(
+    package: Package, smoke_bundle: Path, tmp_path: Path
+) -> None:
+    with zipfile.ZipFile(package.zip_path) as archive:
+        archive.extractall(tmp_path / "task")
+    python312 = ROOT / ".venv-package" / "bin" / "python"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MODEL_"))}
+    done = subprocess.run(
+        [str(python312), "-S", str(ROOT / "scripts" / "package_probe.py"), str(tmp_path / "task")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    probe = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("PROBE ")).split(" ", 1)[1])
+    assert probe["python"].startswith("3.12.")
+    assert (probe["health_status"], probe["predict_status"]) == (200, 200)
+    assert probe["model_version"] == json.loads((smoke_bundle / "manifest.json").read_text())["model_version"]
+    assert len(probe["labels"]) == 2
+    assert probe["forbidden_imported"] == []
