@@ -208,3 +208,15 @@ KIBANA_URL ?= http://127.0.0.1:5601
 .PHONY: kibana-import
 kibana-import: $(STAMP) ## Import the Kibana dashboard and saved objects into KIBANA_URL (env KIBANA_API_KEY) [KIBANA_SPACE=]
 	$(PY) -m monitoring.kibana_import --url "$(KIBANA_URL)" $(if $(KIBANA_SPACE),--space "$(KIBANA_SPACE)")
+
+# Elasticsearch for the log shipper (chalicelib/shipper.py): index templates and ILM retention (monitoring/
+# es_setup.py, idempotent), and the local path `make serve` → its log → CloudWatch-shaped events → the shipper →
+# ES_URL (monitoring/ship_local.py; shipping the same log twice adds nothing). API key: environment ES_API_KEY.
+.PHONY: es-setup ship-local
+es-setup: $(STAMP) ## Install the shipper's index templates and ILM retention policy into ES_URL=... (env ES_API_KEY)
+	@test -n "$(ES_URL)" || { echo "usage: make es-setup ES_URL=http://localhost:9200"; exit 1; }
+	$(PY) -m monitoring.es_setup --es-url "$(ES_URL)"
+
+ship-local: $(STAMP) ## Ship a local log (LOG=file or -, default PREDICTION_LOG) through the shipper to ES_URL=...
+	@test -n "$(ES_URL)" -a -n "$(or $(LOG),$(PREDICTION_LOG))" || { echo "usage: make ship-local ES_URL=http://localhost:9200 LOG=serve.log"; exit 1; }
+	$(PY) -m monitoring.ship_local --es-url "$(ES_URL)" --log "$(or $(LOG),$(PREDICTION_LOG))"
