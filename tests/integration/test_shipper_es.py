@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from chalice_app.chalicelib.cloudwatch import control_event
-from chalice_app.chalicelib.es_writer import EsUnavailableError
+from chalice_app.chalicelib.es_writer import CHUNK_SIZE, EsRequestError, EsUnavailableError
 from chalice_app.chalicelib.shipper import ShipError, ShipResult, create_client, ship
 from chalice_app.chalicelib.shipper_settings import ShipperSettings
 from monitoring import es_setup
@@ -208,6 +208,21 @@ def test_a_server_that_keeps_answering_429_is_unavailable(installed: EsServer, p
     with pytest.raises(EsUnavailableError, match=r"unavailable after 3 attempts \(HTTP 429"):
         run(event, settings_for(proxy.url, max_retries=2), sleep=lambda _: None)
     assert proxy.faults.bulk_requests == 3
+
+
+def test_refused_credentials_fail_at_once_without_retrying(installed: EsServer, proxy: EsFaultProxy) -> None:
+    event, _ = realistic_batch()
+    proxy.fail_requests(5, status=401)
+    with pytest.raises(EsRequestError, match=r"refused the bulk request: 401 security_exception"):
+        run(event, settings_for(proxy.url), sleep=lambda _: None)
+    assert proxy.faults.bulk_requests == 1
+
+
+def test_a_large_batch_is_written_in_chunks(installed: EsServer) -> None:
+    lines = [json_line(prediction_line(f"Sentence {n}.", at=T0 + timedelta(milliseconds=n))) for n in range(1200)]
+    result = run(subscription(lines), settings_for(installed.url))
+    assert (result.created, result.requests) == (1200, -(-1200 // CHUNK_SIZE))
+    assert count(installed, "predictions-*") == 1200
 
 
 def test_elasticsearch_down_then_back_loses_nothing(tmp_path: Path) -> None:

@@ -142,7 +142,8 @@ class EsFaultProxy:
 
     @staticmethod
     def _error(status: int) -> tuple[int, dict[str, str], bytes]:
-        kind = "es_rejected_execution_exception" if status == 429 else "unavailable_shards_exception"
+        kinds = {429: "es_rejected_execution_exception", 401: "security_exception", 403: "security_exception"}
+        kind = kinds.get(status, "unavailable_shards_exception")
         body = {"error": {"type": kind, "reason": f"injected {status}"}, "status": status}
         return (
             status,
