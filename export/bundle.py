@@ -17,6 +17,9 @@ from chalice_app.chalicelib.manifest import MANIFEST_FILE, SCHEMA_VERSION, model
 from chalice_app.chalicelib.predictor import Prediction
 
 LIBRARIES = ("torch", "transformers", "onnx", "onnxruntime", "tokenizers", "numpy", "lightning")
+N_TOKENS_BIN_EDGES = (0, 4, 6, 8, 10, 12, 15, 20, 30, 45, 63)
+"""Input length bins (word pieces) of the reference: fine where CoLA sentences lie (median about 8), coarse above.
+The last bin is open-ended: it also holds every count above 63 (monitoring/drift.py bins recent inputs alike)."""
 
 
 def write_serving_tokenizer(source: Path, target: Path, max_length: int) -> dict[str, Any]:
@@ -78,6 +81,10 @@ def reference_distribution(predictions: list[Prediction], split: str) -> dict[st
         },
         "n_chars": summary(chars),
         "n_tokens": summary(tokens),
+        "n_tokens_histogram": {
+            "bin_edges": list(N_TOKENS_BIN_EDGES),
+            "counts": np.histogram(np.minimum(tokens, N_TOKENS_BIN_EDGES[-1]), bins=N_TOKENS_BIN_EDGES)[0].tolist(),
+        },
         "unknown_token_rate_mean": round(float(np.mean([p.unknown_token_rate for p in predictions])), 6),
         "truncated_share": round(float(np.mean([p.truncated for p in predictions])), 6),
     }

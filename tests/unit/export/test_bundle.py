@@ -169,6 +169,12 @@ class TestReferenceDistribution:
         assert len(histogram["counts"]) == 10
         assert sum(histogram["counts"]) == DEV_SENTENCES
 
+    def test_length_histogram_counts_every_sentence(self, manifest: dict[str, Any]) -> None:
+        histogram = manifest["reference"]["n_tokens_histogram"]
+        assert histogram["bin_edges"][0] == 0
+        assert len(histogram["counts"]) == len(histogram["bin_edges"]) - 1
+        assert sum(histogram["counts"]) == DEV_SENTENCES
+
     @pytest.mark.parametrize("field", ["n_tokens", "n_chars"])
     def test_length_summaries_are_ordered(self, manifest: dict[str, Any], field: str) -> None:
         stats = manifest["reference"][field]

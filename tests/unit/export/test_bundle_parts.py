@@ -101,9 +101,19 @@ class TestReferenceDistribution:
         assert reference["n_tokens"]["max"] == 62
         assert reference["n_tokens"]["mean"] == pytest.approx(18.25)
         assert reference["n_chars"]["p50"] == pytest.approx(25.0)
+        assert reference["n_tokens_histogram"] == {
+            "bin_edges": [0, 4, 6, 8, 10, 12, 15, 20, 30, 45, 63],
+            "counts": [1, 1, 1, 0, 0, 0, 0, 0, 0, 1],
+        }
         assert reference["truncated_share"] == 0.25
         assert reference["unknown_token_rate_mean"] == 0.0
         json.dumps(reference)  # plain JSON types only
+
+    def test_length_histogram_last_bin_holds_longer_inputs(self) -> None:
+        """A serving length above the last edge (e.g. max_length 128) still counts every input."""
+        lengths = [0, 3, 63, 126]
+        reference = reference_distribution([prediction(0.5, n_tokens=n) for n in lengths], "validation")
+        assert reference["n_tokens_histogram"]["counts"] == [2, 0, 0, 0, 0, 0, 0, 0, 0, 2]
 
 
 class TestPublish:
