@@ -47,11 +47,20 @@ export: $(STAMP) ## Bundle artifacts/runs/$(RUN) into artifacts/bundles/$(RUN): 
 	$(PY) -m export.build model=$(MODEL) run_name=$(RUN) $(ARGS)
 
 # Stage "local" of .chalice/config.json sets no MODEL_DIR: Chalice lets a stage's variables override the caller's.
+# stdout (the JSON prediction lines) is also appended to PREDICTION_LOG for `make monitor-report`; PREDICTION_LOG=
+# (empty) turns that off.
 PORT ?= 8000
-.PHONY: serve
-serve: $(STAMP) ## Serve artifacts/bundles/$(RUN) at http://127.0.0.1:$(PORT) (chalice local; JSON log lines on stdout)
+PREDICTION_LOG ?= artifacts/monitoring/predictions.log
+.PHONY: serve monitor-report
+serve: $(STAMP) ## Serve artifacts/bundles/$(RUN) at http://127.0.0.1:$(PORT) (chalice local; JSON log lines on stdout and in PREDICTION_LOG)
 	@test -f artifacts/bundles/$(RUN)/manifest.json || { echo "no bundle in artifacts/bundles/$(RUN): run make export"; exit 1; }
-	cd chalice_app && MODEL_DIR=$(CURDIR)/artifacts/bundles/$(RUN) $(abspath $(VENV))/bin/chalice local --stage local --port $(PORT) --no-autoreload
+	$(if $(PREDICTION_LOG),@mkdir -p $(dir $(PREDICTION_LOG)))
+	set -o pipefail; cd chalice_app && MODEL_DIR=$(CURDIR)/artifacts/bundles/$(RUN) $(abspath $(VENV))/bin/chalice local --stage local --port $(PORT) --no-autoreload $(if $(PREDICTION_LOG),| tee -a $(abspath $(PREDICTION_LOG)))
+
+# Exit status 1 when the report's status is ALERT (REPORT_ARGS="--fail-on warn" for WARN too), 2 when no report.
+MONITOR_OUT ?= artifacts/monitoring/report.html
+monitor-report: $(STAMP) ## Drift report of BUNDLE vs recent predictions (LOG=file, default PREDICTION_LOG, or ES_URL=url) into MONITOR_OUT
+	$(PY) -m monitoring.report --bundle $(BUNDLE) $(if $(ES_URL),--es-url $(ES_URL),--log $(or $(LOG),$(PREDICTION_LOG))) --out $(MONITOR_OUT) $(REPORT_ARGS)
 
 api-smoke: $(STAMP) ## Start chalice local on artifacts/bundles/$(RUN), call /health and /predict, stop it
 	$(PY) scripts/api_smoke.py artifacts/bundles/$(RUN)

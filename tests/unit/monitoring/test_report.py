@@ -175,3 +175,26 @@ def test_runs_as_a_module_and_exits_1_on_alert(bundle: tuple[Path, str], tmp_pat
     assert "status ALERT" in result.stderr
     assert "read 600 lines: 600 prediction records, 0 skipped" in result.stderr
     assert out.is_file()
+
+
+class TestMakeTargets:
+    """`make monitor-report` runs this command; `make serve` tees its stdout into the default log (dry runs)."""
+
+    @staticmethod
+    def dry_run(*args: str) -> str:
+        command = ["make", "-n", "-o", ".venv/.installed", *args]  # -o: never rebuild the environment here
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+    def test_monitor_report_reads_the_default_log_of_make_serve(self) -> None:
+        out = self.dry_run("monitor-report", "BUNDLE=b")
+        assert "-m monitoring.report --bundle b --log artifacts/monitoring/predictions.log" in out
+        assert "--out artifacts/monitoring/report.html" in out
+
+    def test_monitor_report_takes_a_log_or_elasticsearch(self) -> None:
+        assert "--bundle b --log x.log " in self.dry_run("monitor-report", "BUNDLE=b", "LOG=x.log")
+        out = self.dry_run("monitor-report", "BUNDLE=b", "ES_URL=http://es:9200", "REPORT_ARGS=--window 1h")
+        assert "--bundle b --es-url http://es:9200 --out artifacts/monitoring/report.html --window 1h" in out
+
+    def test_serve_appends_its_stdout_to_the_prediction_log(self) -> None:
+        assert f"| tee -a {ROOT}/artifacts/monitoring/predictions.log" in self.dry_run("serve")
+        assert "tee" not in self.dry_run("serve", "PREDICTION_LOG=")
