@@ -140,7 +140,7 @@ def _handler_of(logical_id: str, properties: Mapping[str, Any]) -> str:
     return handler
 
 
-def find_functions(resources: Mapping[str, Any], api_handler: str | None, *, required: bool = True) -> list[Function]:
+def find_functions(resources: Mapping[str, Any], api_handler: str | None) -> list[Function]:
     """The template's functions with their deploy names; the API handler (when there is one) gets suffix ""."""
     functions = []
     for logical_id, resource in resources.items():
@@ -154,7 +154,7 @@ def find_functions(resources: Mapping[str, Any], api_handler: str | None, *, req
             # Chalice's logical id is the CamelCase of the function's name; the handler attribute is usually it.
             suffix = attribute if attribute.replace("_", "").lower() == logical_id.lower() else _snake(logical_id)
         functions.append(Function(logical_id, handler, suffix, f"{logical_id}RoleArn"))
-    if required and not functions:
+    if not functions:
         raise TemplateError(f"the template has no {FUNCTION}: is this `chalice package` output?")
     return functions
 
@@ -178,6 +178,23 @@ def find_api(resources: Mapping[str, Any]) -> tuple[str, str] | None:
             f"found {sorted(targets) or 'none'}"
         )
     return apis[0], targets.pop()
+
+
+def role_parameters(template: Mapping[str, Any]) -> dict[str, str]:
+    """Of a deploy template (transform's output): role parameter of each function → its Chalice name ("" = API)."""
+    roles = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        props = resource.get("Properties", {})
+        role, name = props.get("Role"), props.get("FunctionName")
+        if resource.get("Type") != FUNCTION or not isinstance(role, dict) or "Ref" not in role:
+            continue
+        text = name.get("Fn::Sub", "") if isinstance(name, dict) else ""
+        if "${Stage}" not in text:
+            raise TemplateError(
+                f"function {logical_id} has no FunctionName <app>-${{Stage}}[-<name>]: not transformed?"
+            )
+        roles[str(role["Ref"])] = text.split("${Stage}", 1)[1].removeprefix("-")
+    return roles
 
 
 def _alias_errors_alarm(function: Function, app_name: str, options: TemplateOptions) -> dict[str, Any]:

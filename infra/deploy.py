@@ -1,0 +1,482 @@
+"""Deploy the image template (infra.deploy_template) as one CloudFormation stack, smoke-test it, roll back on failure.
+
+`make deploy STAGE=dev IMAGE_URI=<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>` packages the app
+(`make package`), transforms the template, lints it, and runs this module:
+
+1. credentials and account (sts:GetCallerIdentity); the image must exist in ECR, in the stack's region;
+2. the stack's state: none → create; a settled state → update; ROLLBACK_COMPLETE (a first creation that failed)
+   cannot be updated: delete it first (the error says how); an operation in progress: wait for it;
+3. create_stack / update_stack with the SAM transform (CAPABILITY_IAM, CAPABILITY_AUTO_EXPAND), then wait. During
+   an update CodeDeploy shifts the alias' traffic (canary by default) and rolls back by itself when a rollback
+   alarm fires; CloudFormation then ends in UPDATE_ROLLBACK_COMPLETE and this reports the failed resources. If the
+   wait times out mid-update, the update is cancelled (cancel_update_stack), which rolls it back;
+4. smoke test of the stack's ApiUrl (infra.smoke: /health and /predict answer with the bundle's model_version);
+5. a failed smoke test rolls back: after an update, the previous template and parameters (read before updating,
+   so the previous ImageUri and ModelVersion) are redeployed with DeploymentType AllAtOnce and smoke-tested; after
+   a first creation the stack is deleted (there was nothing before it).
+
+Execution roles are not created here: they come from infra/iam (roles.json names them); the template gets their
+ARNs. Credentials come from the environment, a profile or a role; nothing here prints them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from infra import aws_errors, chalice_names, deploy_template, iam, smoke
+
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+IMAGE_URI = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repository>[a-z0-9._/-]+)"
+    r"(:(?P<tag>[\w.-]+)|@(?P<digest>sha256:[a-f0-9]{64}))$"
+)
+SETTLED = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"})
+POLL_S = 10.0
+
+
+class DeployError(Exception):
+    """A deploy that cannot start or did not succeed; str() says what happened and what to do."""
+
+
+@dataclass(frozen=True)
+class Image:
+    """An ECR image reference."""
+
+    uri: str
+    account: str
+    region: str
+    repository: str
+    tag: str | None
+    digest: str | None
+
+
+@dataclass
+class Stack:
+    """What describe_stacks says about a stack."""
+
+    name: str
+    status: str
+    parameters: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    reason: str = ""
+
+
+@dataclass
+class Outcome:
+    """What the deploy did, written to --record for the release workflow."""
+
+    stack: str
+    action: str = ""
+    status: str = ""
+    api_url: str | None = None
+    image_uri: str = ""
+    model_version: str = ""
+    smoke_ok: bool = False
+    rolled_back: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+def parse_image_uri(uri: str) -> Image:
+    """The parts of an ECR image URI; a DeployError says what a Lambda image URI looks like."""
+    match = IMAGE_URI.match(uri)
+    if not match:
+        raise DeployError(
+            f"IMAGE_URI {uri!r} is not an ECR image: Lambda runs images from ECR only, named "
+            "<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> (or @sha256:<digest>); "
+            "push one with `make push`"
+        )
+    return Image(uri, match["account"], match["region"], match["repository"], match["tag"], match["digest"])
+
+
+def check_image(ecr: Any, image: Image, region: str) -> None:
+    """The image exists in ECR and in the stack's region (Lambda pulls from its own region's ECR only)."""
+    if image.region != region:
+        raise DeployError(
+            f"the image is in {image.region}, the stack deploys to {region}: Lambda runs images from its own "
+            f"region's ECR; push the image to {region} or pass REGION={image.region}"
+        )
+    image_id = {"imageTag": image.tag} if image.tag else {"imageDigest": image.digest}
+    try:
+        ecr.describe_images(registryId=image.account, repositoryName=image.repository, imageIds=[image_id])
+    except ClientError as err:
+        code = aws_errors.error_code(err)
+        if code == "RepositoryNotFoundException":
+            raise DeployError(
+                f"ECR repository {image.repository!r} does not exist in account {image.account} ({region}): "
+                "create it and push the image (`make push`)"
+            ) from None
+        if code == "ImageNotFoundException":
+            ref = image.tag or image.digest
+            raise DeployError(
+                f"image {ref!r} is not in ECR repository {image.repository!r}: push it first (`make push`), "
+                "or check IMAGE_URI"
+            ) from None
+        raise
+
+
+def describe(cloudformation: Any, name: str) -> Stack | None:
+    """The stack, or None when there is none by that name (deleted stacks are not listed by name)."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    except ClientError as err:
+        if aws_errors.error_code(err) == "ValidationError" and "does not exist" in str(err):
+            return None
+        raise
+    data = stacks[0]
+    return Stack(
+        name=name,
+        status=data["StackStatus"],
+        parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in data.get("Parameters", [])},
+        outputs={o["OutputKey"]: o["OutputValue"] for o in data.get("Outputs", [])},
+        reason=data.get("StackStatusReason", ""),
+    )
+
+
+def action_for(stack: Stack | None) -> str:
+    """ "create" or "update" for a stack in this state; a DeployError for states that need a person first."""
+    if stack is None:
+        return "create"
+    if stack.status in SETTLED:
+        return "update"
+    if stack.status == "ROLLBACK_COMPLETE":
+        raise DeployError(
+            f"stack {stack.name} is in ROLLBACK_COMPLETE: its first creation failed and CloudFormation cannot update "
+            f"it. Delete it first (`aws cloudformation delete-stack --stack-name {stack.name}`, or the console), "
+            "look at its events for the cause, then deploy again"
+        )
+    if stack.status.endswith("_IN_PROGRESS"):
+        raise DeployError(f"stack {stack.name} is busy ({stack.status}): wait for that operation to end, then retry")
+    raise DeployError(
+        f"stack {stack.name} is in {stack.status} ({stack.reason or 'no reason given'}): fix it in the "
+        "CloudFormation console (e.g. continue the rollback, or delete the stack), then deploy again"
+    )
+
+
+def stack_parameters(template: Mapping[str, Any], values: Mapping[str, str]) -> list[dict[str, str]]:
+    """Every parameter the template declares, its default when not given; a DeployError names missing ones."""
+    declared = template.get("Parameters", {})
+    missing = [name for name, spec in declared.items() if name not in values and "Default" not in spec]
+    if missing:
+        raise DeployError(f"no value for template parameter(s) {', '.join(missing)}: {_how_to_set(missing)}")
+    # Defaults are passed explicitly: an update then never keeps a value a rollback left (DeploymentType AllAtOnce).
+    return [
+        {"ParameterKey": name, "ParameterValue": str(values.get(name, spec.get("Default")))}
+        for name, spec in declared.items()
+    ]
+
+
+def _how_to_set(names: list[str]) -> str:
+    hints = {"EsUrl": "ES_URL=https://... (make) / --es-url", "EsSecretName": "ES_SECRET_NAME=... / --es-secret-name"}
+    return "; ".join(hints.get(n, f"--parameter {n}=VALUE") for n in names)
+
+
+def role_arns(template: Mapping[str, Any], account: str, stage: str) -> dict[str, str]:
+    """Role ARN parameters of the template → the roles infra/iam/roles.json names for this stage."""
+    values = iam.stage_values(stage)
+    known = {role.key: iam.render(role.name, values) for role in iam.roles()}
+    arns = {"CodeDeployRoleArn": f"arn:aws:iam::{account}:role/{known['codedeploy']}"}
+    for parameter, function in deploy_template.role_parameters(template).items():
+        key = function or "api"
+        if key not in known:
+            raise DeployError(
+                f"function {function} ({parameter}) has no execution role in {iam.ROLES_FILE}: "
+                "add one (name, trust and policy documents) and create it"
+            )
+        arns[parameter] = f"arn:aws:iam::{account}:role/{known[key]}"
+    return arns
+
+
+def _template_body(template: Any) -> str:
+    return template if isinstance(template, str) else json.dumps(template, separators=(",", ":"))
+
+
+class Deployer:
+    """One deploy of one stack; `log` receives progress lines."""
+
+    def __init__(
+        self,
+        cloudformation: Any,
+        *,
+        log: Callable[[str], None] = print,
+        poll_s: float = POLL_S,
+        timeout_s: float = 3600.0,
+    ) -> None:
+        self.cf = cloudformation
+        self.log = log
+        self.poll_s = poll_s
+        self.timeout_s = timeout_s
+
+    def apply(
+        self, name: str, action: str, body: str, parameters: list[dict[str, str]], tags: list[dict[str, str]]
+    ) -> Stack:
+        """Create or update the stack and wait for it to settle; an update with no changes is not an error."""
+        since = time.time()
+        args: dict[str, Any] = {
+            "StackName": name,
+            "TemplateBody": body,
+            "Parameters": parameters,
+            "Capabilities": CAPABILITIES,
+            "Tags": tags,
+        }
+        try:
+            if action == "create":
+                self.cf.create_stack(**args, OnFailure="ROLLBACK")
+            else:
+                self.cf.update_stack(**args)
+        except ClientError as err:
+            if action == "update" and "No updates are to be performed" in str(err):
+                self.log(f"{name}: no changes (same template and parameters)")
+                stack = describe(self.cf, name)
+                assert stack is not None
+                return stack
+            raise
+        self.log(f"{name}: {action} started")
+        return self.wait(name, since)
+
+    def wait(self, name: str, since: float) -> Stack:
+        """Poll until the stack leaves *_IN_PROGRESS (printing its new events); cancel an update that overruns."""
+        deadline = time.monotonic() + self.timeout_s
+        seen: set[str] = set()
+        cancelled = False
+        while True:
+            stack = describe(self.cf, name)
+            if stack is None:
+                return Stack(name, "DELETE_COMPLETE")
+            self._print_events(name, since, seen)
+            if not stack.status.endswith("_IN_PROGRESS"):
+                return stack
+            if time.monotonic() > deadline and not cancelled:
+                if stack.status == "UPDATE_IN_PROGRESS":
+                    self.log(
+                        f"{name}: still updating after {self.timeout_s:.0f} s: cancelling (CloudFormation rolls back)"
+                    )
+                    self.cf.cancel_update_stack(StackName=name)
+                    cancelled = True
+                    deadline = time.monotonic() + self.timeout_s
+                else:
+                    raise DeployError(f"stack {name} still {stack.status} after {self.timeout_s:.0f} s")
+            time.sleep(self.poll_s)
+
+    def _print_events(self, name: str, since: float, seen: set[str]) -> None:
+        events = self.cf.describe_stack_events(StackName=name).get("StackEvents", [])
+        for event in reversed(events):
+            if event["EventId"] in seen or event["Timestamp"].timestamp() < since - 1:
+                continue
+            seen.add(event["EventId"])
+            reason = f": {event['ResourceStatusReason']}" if event.get("ResourceStatusReason") else ""
+            self.log(f"  {event['LogicalResourceId']} {event['ResourceStatus']}{reason}")
+
+    def failures(self, name: str) -> list[str]:
+        """The reasons of the stack's failed resource events (newest first), for the error message."""
+        events = self.cf.describe_stack_events(StackName=name).get("StackEvents", [])
+        return [
+            f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', e['ResourceStatus'])}"
+            for e in events
+            if e["ResourceStatus"].endswith("_FAILED")
+        ][:5]
+
+    def delete(self, name: str) -> Stack:
+        """Delete the stack and wait until it is gone."""
+        since = time.time()
+        self.cf.delete_stack(StackName=name)
+        return self.wait(name, since)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to deploy where."""
+
+    stack: str
+    stage: str
+    template: Mapping[str, Any]
+    image: Image
+    model_version: str
+    values: Mapping[str, str]
+    """Template parameter values beyond ImageUri/ModelVersion/Stage/roles (EsUrl, DeploymentType, ...)."""
+
+
+def deploy(
+    request: Request,
+    deployer: Deployer,
+    account: str,
+    smoke_test: Callable[[str, str], smoke.SmokeResult] = smoke.smoke_test,
+) -> Outcome:
+    """Create or update the stack, smoke-test it, roll back when the smoke test fails (see the module doc)."""
+    log = deployer.log
+    outcome = Outcome(stack=request.stack, image_uri=request.image.uri, model_version=request.model_version)
+    previous = describe(deployer.cf, request.stack)
+    outcome.action = action_for(previous)
+    previous_body = None
+    if previous is not None:
+        previous_body = _template_body(
+            deployer.cf.get_template(StackName=request.stack, TemplateStage="Original")["TemplateBody"]
+        )
+        log(
+            f"{request.stack}: {previous.status}, serving {previous.parameters.get('ModelVersion', '?')} "
+            f"({previous.parameters.get('ImageUri', '?')})"
+        )
+    values = {
+        **request.values,
+        **role_arns(request.template, account, request.stage),
+        "ImageUri": request.image.uri,
+        "ModelVersion": request.model_version,
+        "Stage": request.stage,
+    }
+    parameters = stack_parameters(request.template, values)
+    tags = [
+        {"Key": "project", "Value": chalice_names.stage_names(request.stage).app_name},
+        {"Key": "stage", "Value": request.stage},
+        {"Key": "model-version", "Value": request.model_version},
+    ]
+    stack = deployer.apply(request.stack, outcome.action, _template_body(request.template), parameters, tags)
+    outcome.status = stack.status
+    if stack.status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        outcome.rolled_back = stack.status in ("ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
+        outcome.problems = [f"stack ended in {stack.status}", *deployer.failures(request.stack)]
+        if stack.status == "ROLLBACK_COMPLETE":
+            outcome.problems.append(
+                f"delete it before deploying again: aws cloudformation delete-stack --stack-name {request.stack}"
+            )
+        return outcome
+    outcome.api_url = stack.outputs.get("ApiUrl")
+    if not outcome.api_url:
+        outcome.problems.append("the stack has no ApiUrl output: nothing to smoke-test")
+        return outcome
+    result = smoke_test(outcome.api_url, request.model_version)
+    outcome.smoke_ok = result.ok
+    log(f"smoke test of {outcome.api_url}: {'passed' if result.ok else 'FAILED'}")
+    if result.ok:
+        return outcome
+    outcome.problems = [f"smoke test: {p}" for p in result.problems]
+    if previous is None or previous_body is None:
+        log(f"{request.stack}: first deployment failed its smoke test: deleting the stack (nothing to roll back to)")
+        outcome.status = deployer.delete(request.stack).status
+    else:
+        outcome.status = _restore(request.stack, previous, previous_body, deployer, smoke_test, outcome)
+    outcome.rolled_back = True
+    return outcome
+
+
+def _restore(
+    name: str,
+    previous: Stack,
+    body: str,
+    deployer: Deployer,
+    smoke_test: Callable[[str, str], smoke.SmokeResult],
+    outcome: Outcome,
+) -> str:
+    """Redeploy the previous template and parameters (all at once when it can say so) and smoke-test it."""
+    values = dict(previous.parameters)
+    if "DeploymentType" in values:
+        values["DeploymentType"] = "AllAtOnce"
+    parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
+    deployer.log(f"{name}: rolling back to {values.get('ModelVersion', '?')} ({values.get('ImageUri', '?')})")
+    stack = deployer.apply(name, "update", body, parameters, [])
+    if stack.status != "UPDATE_COMPLETE":
+        outcome.problems.append(f"rollback ended in {stack.status}: {'; '.join(deployer.failures(name))}")
+        return stack.status
+    api_url = stack.outputs.get("ApiUrl")
+    expected = values.get("ModelVersion")
+    if api_url and expected:
+        result = smoke_test(api_url, expected)
+        deployer.log(f"smoke test of the restored {expected}: {'passed' if result.ok else 'FAILED'}")
+        outcome.problems += [f"after rollback: {p}" for p in result.problems]
+    return stack.status
+
+
+def expected_model_version(bundle: Path | None, given: str | None) -> str:
+    """--model-version, else the manifest of --bundle; a DeployError when neither says."""
+    if given:
+        return given
+    if bundle is None:
+        raise DeployError("pass --model-version or --bundle (the bundle inside the image): the smoke test checks it")
+    manifest = bundle / "manifest.json"
+    try:
+        return str(json.loads(manifest.read_text())["model_version"])
+    except FileNotFoundError:
+        raise DeployError(f"{manifest} not found: pass BUNDLE= (the bundle built into the image)") from None
+    except (ValueError, KeyError) as err:
+        raise DeployError(f"{manifest} has no model_version: {err}") from None
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--template", type=Path, required=True, help="the deploy template (infra.deploy_template)")
+    parser.add_argument("--stage", required=True)
+    parser.add_argument("--image-uri", required=True)
+    parser.add_argument("--region", default=None, help="default: the image's region")
+    parser.add_argument("--stack", default=None, help="default: <app>-<stage> (what infra/iam's deploy role allows)")
+    parser.add_argument("--bundle", type=Path, default=None, help="bundle inside the image (its model_version)")
+    parser.add_argument("--model-version", default=None)
+    parser.add_argument("--deployment-type", default=None, choices=deploy_template.DEPLOYMENT_TYPES)
+    parser.add_argument("--es-url", default=None, help="the log shipper's Elasticsearch endpoint")
+    parser.add_argument("--es-secret-name", default=None, help="Secrets Manager secret holding its API key")
+    parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--endpoint-url", default=None, help="AWS endpoint (a local stand-in such as moto)")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the stack")
+    parser.add_argument("--poll", type=float, default=POLL_S, help="seconds between status polls")
+    parser.add_argument("--record", type=Path, default=None, help="write the outcome as JSON here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: 0 deployed and smoke-tested, 1 deploy or smoke test failed (rolled back), 2 could not start."""
+    args = parse_args(argv)
+    try:
+        image = parse_image_uri(args.image_uri)
+        region = args.region or image.region
+        names = chalice_names.stage_names(args.stage)
+        stack_name = args.stack or f"{names.app_name}-{args.stage}"
+        template = json.loads(args.template.read_text())
+        model_version = expected_model_version(args.bundle, args.model_version)
+        values = dict(item.split("=", 1) for item in args.parameter if "=" in item)
+        for key, value in (
+            ("DeploymentType", args.deployment_type),
+            ("EsUrl", args.es_url),
+            ("EsSecretName", args.es_secret_name),
+        ):
+            if value:
+                values[key] = value
+        session = boto3.session.Session(region_name=region)
+        client_args = {"region_name": region, "endpoint_url": args.endpoint_url}
+        account = session.client("sts", **client_args).get_caller_identity()["Account"]
+        print(f"deploying {image.uri} (model {model_version}) as stack {stack_name} in {region}, account {account}")
+        check_image(session.client("ecr", **client_args), image, region)
+        deployer = Deployer(session.client("cloudformation", **client_args), poll_s=args.poll, timeout_s=args.timeout)
+        request = Request(stack_name, args.stage, template, image, model_version, values)
+        outcome = deploy(request, deployer, account)
+    except FileNotFoundError as err:
+        print(f"error: {err.filename} not found", file=sys.stderr)
+        return 2
+    except (DeployError, chalice_names.ConfigError, deploy_template.TemplateError, iam.RenderError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (ClientError, BotoCoreError) as err:
+        print(f"error: {aws_errors.explain(err)}", file=sys.stderr)
+        return 2
+    if args.record:
+        args.record.parent.mkdir(parents=True, exist_ok=True)
+        args.record.write_text(json.dumps(outcome.__dict__, indent=2) + "\n")
+    ok = outcome.smoke_ok and not outcome.rolled_back
+    print(f"{outcome.stack}: {outcome.status}; API {outcome.api_url or '-'}; " + ("deployed" if ok else "FAILED"))
+    for problem in outcome.problems:
+        print(f"  - {problem}", file=sys.stderr)
+    if outcome.rolled_back:
+        print("  rolled back: the stack serves what it served before this deploy (or was deleted)", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

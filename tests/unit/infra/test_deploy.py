@@ -1,0 +1,131 @@
+"""infra.deploy, the parts that decide before any AWS call: image URIs, stack states, parameters, role ARNs.
+
+The AWS side (CloudFormation, ECR, STS against a real moto server) and the smoke test against a real API are in
+tests/integration/test_deploy.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from infra import deploy
+from infra.deploy import DeployError, Stack, action_for, parse_image_uri, role_arns, stack_parameters
+from infra.deploy_template import TemplateOptions, transform
+from tests.unit.infra.test_deploy_template import APP, sample
+
+DIGEST = "sha256:" + "0f" * 32
+
+
+def test_an_ecr_uri_with_a_tag_or_a_digest_parses() -> None:
+    tagged = parse_image_uri("123456789012.dkr.ecr.eu-west-1.amazonaws.com/cola-acceptability:3f2a9c1")
+    assert (tagged.account, tagged.region, tagged.repository) == ("123456789012", "eu-west-1", "cola-acceptability")
+    assert (tagged.tag, tagged.digest) == ("3f2a9c1", None)
+    pinned = parse_image_uri(f"123456789012.dkr.ecr.us-east-1.amazonaws.com/team/cola@{DIGEST}")
+    assert (pinned.repository, pinned.tag, pinned.digest) == ("team/cola", None, DIGEST)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "cola-acceptability:latest",  # a local image: Lambda cannot pull it
+        "docker.io/library/python:3.12",
+        "127.0.0.1:5000/cola-acceptability:v1",  # a plain registry (make push REGISTRY=...)
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/cola-acceptability",  # neither tag nor digest
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/cola@sha256:abc",
+    ],
+)
+def test_anything_but_an_ecr_image_is_refused_with_the_expected_form(uri: str) -> None:
+    with pytest.raises(DeployError, match=r"<account>\.dkr\.ecr\.<region>\.amazonaws\.com/<repository>:<tag>"):
+        parse_image_uri(uri)
+
+
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [
+        (None, "create"),
+        ("CREATE_COMPLETE", "update"),
+        ("UPDATE_COMPLETE", "update"),
+        ("UPDATE_ROLLBACK_COMPLETE", "update"),
+    ],
+)
+def test_settled_stacks_are_updated_and_missing_ones_created(status: str | None, action: str) -> None:
+    stack = None if status is None else Stack("cola-acceptability-dev", status)
+    assert action_for(stack) == action
+
+
+def test_a_stack_in_rollback_complete_must_be_deleted_first() -> None:
+    with pytest.raises(DeployError) as err:
+        action_for(Stack("cola-acceptability-dev", "ROLLBACK_COMPLETE"))
+    message = str(err.value)
+    assert "ROLLBACK_COMPLETE" in message
+    assert "aws cloudformation delete-stack --stack-name cola-acceptability-dev" in message
+
+
+@pytest.mark.parametrize("status", ["UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "DELETE_IN_PROGRESS"])
+def test_a_busy_stack_is_left_alone(status: str) -> None:
+    with pytest.raises(DeployError, match=f"busy \\({status}\\): wait"):
+        action_for(Stack("s", status))
+
+
+@pytest.mark.parametrize("status", ["UPDATE_ROLLBACK_FAILED", "DELETE_FAILED", "CREATE_FAILED"])
+def test_a_failed_stack_needs_a_person(status: str) -> None:
+    with pytest.raises(DeployError, match=f"in {status} \\(stuck\\): fix it"):
+        action_for(Stack("s", status, reason="stuck"))
+
+
+def deploy_template() -> dict[str, object]:
+    return transform(sample(), app_name=APP, stage="dev", options=TemplateOptions())
+
+
+def test_role_parameters_name_the_roles_of_infra_iam() -> None:
+    arns = role_arns(deploy_template(), "123456789012", "dev")
+    assert arns == {
+        "CodeDeployRoleArn": f"arn:aws:iam::123456789012:role/{APP}-dev-codedeploy",
+        "APIHandlerRoleArn": f"arn:aws:iam::123456789012:role/{APP}-dev-api",
+        "ShipLogsRoleArn": f"arn:aws:iam::123456789012:role/{APP}-dev-ship-logs",
+    }
+
+
+def test_a_function_without_a_role_in_infra_iam_is_refused() -> None:
+    sam = sample()
+    extra = json.loads(json.dumps(sam["Resources"]["ShipLogs"]))
+    extra["Properties"]["Handler"] = "app.rotate_keys"
+    sam["Resources"]["RotateKeys"] = extra
+    template = transform(sam, app_name=APP, stage="dev", options=TemplateOptions())
+    with pytest.raises(DeployError, match="rotate_keys \\(RotateKeysRoleArn\\) has no execution role"):
+        role_arns(template, "123456789012", "dev")
+
+
+def test_missing_shipper_settings_say_how_to_give_them() -> None:
+    values = {"ImageUri": "x", "ModelVersion": "m", **role_arns(deploy_template(), "123456789012", "dev")}
+    with pytest.raises(DeployError, match="EsUrl, EsSecretName: ES_URL=https://") as err:
+        stack_parameters(deploy_template(), values)
+    assert "ES_SECRET_NAME=" in str(err.value)
+
+
+def test_parameters_cover_what_the_template_declares_and_keep_defaults() -> None:
+    template = deploy_template()
+    values = {
+        "ImageUri": "x",
+        "ModelVersion": "m",
+        "EsUrl": "https://es:9243",
+        "EsSecretName": "s",
+        "Unrelated": "ignored",
+        **role_arns(template, "123456789012", "dev"),
+    }
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack_parameters(template, values)}
+    assert set(parameters) == set(values) - {"Unrelated"} | {"Stage", "DeploymentType"}
+    assert (parameters["Stage"], parameters["DeploymentType"]) == ("dev", "Canary10Percent5Minutes")
+
+
+def test_the_expected_model_version_comes_from_the_bundle(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text(json.dumps({"model_version": "minilm-abc"}))
+    assert deploy.expected_model_version(tmp_path, None) == "minilm-abc"
+    assert deploy.expected_model_version(tmp_path, "given") == "given"
+    with pytest.raises(DeployError, match=r"manifest.json not found: pass BUNDLE="):
+        deploy.expected_model_version(tmp_path / "missing", None)
+    with pytest.raises(DeployError, match="pass --model-version or --bundle"):
+        deploy.expected_model_version(None, None)
