@@ -229,3 +229,31 @@ es-setup: $(STAMP) ## Install the shipper's index templates and ILM retention po
 ship-local: $(STAMP) ## Ship a local log (LOG=file or -, default PREDICTION_LOG) through the shipper to ES_URL=...
 	@test -n "$(ES_URL)" -a -n "$(or $(LOG),$(PREDICTION_LOG))" || { echo "usage: make ship-local ES_URL=http://localhost:9200 LOG=serve.log"; exit 1; }
 	$(PY) -m monitoring.ship_local --es-url "$(ES_URL)" --log "$(or $(LOG),$(PREDICTION_LOG))"
+
+# Deploy: the container image IMAGE_URI (ECR; `make push` prints its @sha256 reference) as one CloudFormation stack
+# per stage (default <app>-STAGE, what infra/iam's deploy role allows). `make package` writes Chalice's SAM template,
+# infra.deploy_template turns every function into an image behind the alias `live` with a CodeDeploy canary
+# (DEPLOYMENT_TYPE=, default Canary10Percent5Minutes) and rollback alarms, cfn-lint checks it, infra.deploy creates
+# or updates the stack, smoke-tests ApiUrl against BUNDLE's model_version, and rolls back when that fails. The
+# execution roles come from infra/iam (created once: `python -m infra.iam render`). ES_URL / ES_SECRET_NAME: the log
+# shipper's Elasticsearch endpoint and the Secrets Manager secret holding its API key. Needs AWS credentials.
+IMAGE_URI ?=
+STACK ?=
+DEPLOYMENT_TYPE ?=
+ES_SECRET_NAME ?=
+DEPLOY_DIR ?= artifacts/deploy/$(STAGE)
+.PHONY: deploy iam-lint
+deploy: $(STAMP) ## Deploy IMAGE_URI as STAGE's stack: package, image template, cfn-lint, canary, smoke test, rollback [REGION= STACK= ES_URL= ES_SECRET_NAME=]
+	@test -n "$(IMAGE_URI)" || { echo "usage: make deploy STAGE=dev IMAGE_URI=<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest> [REGION=] [STACK=] [ES_URL= ES_SECRET_NAME=]"; exit 2; }
+	$(MAKE) --no-print-directory package STAGE=$(STAGE) BUNDLE=$(BUNDLE) PACKAGE_OUT=$(PACKAGE_OUT)
+	$(PY) -m infra.deploy_template $(PACKAGE_OUT)/sam.json $(DEPLOY_DIR)/template.json --stage $(STAGE) \
+		$(if $(DEPLOYMENT_TYPE),--deployment-type $(DEPLOYMENT_TYPE))
+	$(VENV_PACKAGE)/bin/cfn-lint $(DEPLOY_DIR)/template.json
+	$(PY) -m infra.deploy --template $(DEPLOY_DIR)/template.json --stage $(STAGE) --image-uri "$(IMAGE_URI)" \
+		--bundle $(BUNDLE) --record $(DEPLOY_DIR)/outcome.json $(if $(REGION),--region $(REGION)) \
+		$(if $(STACK),--stack $(STACK)) $(if $(ES_URL),--es-url "$(ES_URL)") \
+		$(if $(ES_SECRET_NAME),--es-secret-name "$(ES_SECRET_NAME)") $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+
+iam-lint: $(STAMP) ## Lint infra/iam's policy documents with parliament (and check .chalice's policy files match)
+	$(PY) -m infra.iam_lint
+	$(PY) -m infra.iam chalice --check
