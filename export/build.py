@@ -108,6 +108,8 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
             },
             "data": run_metrics["data"],
             "encoder": run_metrics["model"],
+            # A distilled student names its teacher (version, metrics) and how it was taught.
+            **({"distillation": run_metrics["distillation"]} if "distillation" in run_metrics else {}),
         },
         "parity": parity,
         "source_config": run_metrics["config"],

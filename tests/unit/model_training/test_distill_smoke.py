@@ -74,3 +74,20 @@ def test_the_wandb_run_links_to_the_teacher(distilled: tuple[Path, dict[str, Any
     assert isinstance(teacher, dict)
     assert teacher["model_version"] == teacher_manifest["model_version"]
     assert teacher["encoder"] == teacher_manifest["model_name"]
+
+
+def test_the_students_bundle_passes_the_gates_and_names_its_teacher(
+    distilled: tuple[Path, dict[str, Any]], smoke_bundle: Path, tmp_path: Path
+) -> None:
+    from export.build import build_bundle
+    from tests.bundle_fixtures import smoke_config
+
+    out, _ = distilled
+    manifest = build_bundle(smoke_config(out, tmp_path / "student-bundle"))  # raises if a parity gate fails
+    teacher_manifest = json.loads((smoke_bundle / "manifest.json").read_text())
+    distillation = manifest["training"]["distillation"]
+    assert distillation["teacher"]["model_version"] == teacher_manifest["model_version"]
+    assert distillation["teacher"]["metrics"]["eval"]["validation"]["mcc"] == pytest.approx(
+        teacher_manifest["training"]["eval"]["validation"]["mcc"]
+    )
+    assert manifest["model_version"] != teacher_manifest["model_version"]
