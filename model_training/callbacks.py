@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import logging
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -30,6 +33,15 @@ class HistoryRecorder(L.Callback):
         self.history.append(row)
         shown = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k.endswith(("loss_epoch", "val/loss", "val/mcc")))
         log.info("epoch %d: %s", trainer.current_epoch, shown)
+
+
+def write_history_csv(path: Path, history: Sequence[dict[str, float]]) -> None:
+    """The epoch history as CSV, epoch first (the data of training_curves.png, for `dvc plots`)."""
+    columns = sorted({key for row in history for key in row}, key=lambda key: (key != "epoch", key))
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(history)
 
 
 def misclassified_rows(

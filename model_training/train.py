@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from chalice_app.chalicelib.labels import LABELS
-from model_training.callbacks import HistoryRecorder, WandbValidationReport, misclassified_rows
+from model_training.callbacks import HistoryRecorder, WandbValidationReport, misclassified_rows, write_history_csv
 from model_training.data import sha256_file
 from model_training.datamodule import ColaDataModule
 from model_training.metrics import classification_metrics, confusion_matrix
@@ -182,6 +182,7 @@ def _write_outputs(
     logger: Logger | bool,
 ) -> None:
     (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_history_csv(out / "history.csv", result["history"])
     figures = {}
     for split, ev in evaluations.items():
         fig = confusion_matrix_figure(ev["confusion_matrix"], LABELS, f"{result['run_name']}: {split}")
