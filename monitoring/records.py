@@ -14,6 +14,21 @@ from typing import Any
 from chalice_app.chalicelib.labels import LABELS
 from chalice_app.chalicelib.log_schema import LOG_SCHEMA_VERSION, PREDICTION_TYPE
 
+RECORD_FIELDS = (
+    "log_schema",
+    "type",
+    "timestamp",
+    "model_version",
+    "label",
+    "p_acceptable",
+    "latency_ms",
+    "n_chars",
+    "n_tokens",
+    "truncated",
+    "unknown_token_rate",
+)
+"""The fields of a prediction line that the report reads (a subset of log_schema.PREDICTION_FIELDS)."""
+
 
 class RecordError(ValueError):
     """A prediction line or document lacks a field the report needs, or holds a value of the wrong kind."""

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from monitoring.config import ElasticsearchSettings, parse_duration
-from monitoring.records import PredictionRecord, RecordError, is_prediction, parse_record
+from monitoring.records import RECORD_FIELDS, PredictionRecord, RecordError, is_prediction, parse_record
 
 MAX_PROBLEMS = 10
 
@@ -177,6 +177,7 @@ def _page_through(client: Any, settings: ElasticsearchSettings, query: dict[str,
                 sort=[{"@timestamp": {"order": "desc"}}],
                 size=min(settings.page_size, settings.max_records - summary.read),
                 track_total_hits=False,
+                source_includes=list(RECORD_FIELDS),  # what parse_record reads, not the whole document
                 **({"search_after": after} if after else {}),
             )
             pit_id = page.get("pit_id", pit_id)

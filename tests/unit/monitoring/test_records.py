@@ -77,3 +77,10 @@ def test_a_missing_field_is_named(line: dict[str, Any]) -> None:
     del line["n_tokens"]
     with pytest.raises(RecordError, match="n_tokens must be a non-negative integer, got None"):
         parse_record(line)
+
+
+def test_the_fields_read_are_fields_of_the_log_schema() -> None:
+    from chalice_app.chalicelib.log_schema import PREDICTION_FIELDS
+    from monitoring.records import RECORD_FIELDS
+
+    assert set(RECORD_FIELDS) <= set(PREDICTION_FIELDS)
