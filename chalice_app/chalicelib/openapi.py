@@ -7,6 +7,7 @@ from typing import Any
 
 from .errors import ERROR_CODES
 from .labels import LABELS
+from .validation import TEXT_PATTERN
 
 API_VERSION = "1.0.0"
 DESCRIPTION = (
@@ -70,7 +71,13 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
 
 def schemas(max_batch: int, max_text_chars: int) -> dict[str, Any]:
     """Component schemas, with the deployment's limits."""
-    text = {"type": "string", "minLength": 1, "maxLength": max_text_chars, "description": "Not only whitespace"}
+    text = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": max_text_chars,
+        "pattern": TEXT_PATTERN,
+        "description": "Not only whitespace (Python's str.isspace() characters); valid Unicode (no lone surrogates)",
+    }
     probabilities = {
         "type": "object",
         "properties": {label: {"type": "number", "minimum": 0, "maximum": 1} for label in LABELS},

@@ -7,12 +7,20 @@ The first problem found is reported; `field` names where it is (`text`, `texts`,
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import ApiError
 
 FIELDS = frozenset({"text", "texts"})
+
+TEXT_PATTERN = r"[^\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+"""Finds a character that is not whitespace (whitespace as Python's str.isspace() defines it; a test checks every
+code point). A text in which it finds nothing is refused with `empty_text`. The OpenAPI schema publishes it as the
+texts' `pattern` (ECMA-262 and Python's re read it alike), so clients and the server agree on "only whitespace";
+ECMA's `\\S` would not: it counts U+FEFF as whitespace and U+001C..U+001F and U+0085 as text."""
+_TEXT = re.compile(TEXT_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,7 @@ def _check_text(value: Any, where: str, max_text_chars: int) -> str:
         raise ApiError(
             "text_too_long", f"{where} has {len(value)} characters, at most {max_text_chars} are allowed", field=where
         )
-    if not value.strip():
+    if _TEXT.search(value) is None:
         raise ApiError("empty_text", f"{where} is empty or only whitespace", field=where)
     try:
         value.encode("utf-8")
