@@ -72,6 +72,13 @@ bench: $(STAMP) ## Benchmarks into bench/results/: training padding, serving (ev
 	$(PY) -m bench.padding
 	$(PY) -m bench.serving
 
+# Load test of BUNDLE: chalice local over HTTP, and the Lambda image (built with `make image` on a dockerd it
+# starts when none answers; debootstrap base) event by event. LOAD_ARGS="--requests 200 --no-container" for less.
+LOAD_ARGS ?=
+.PHONY: bench-load
+bench-load: $(STAMP) ## Load test of BUNDLE (chalice local at C=1,4,16; Lambda container: cold start, image size) into bench/results/load.*
+	$(PY) -m bench.load --bundle $(BUNDLE) $(LOAD_ARGS)
+
 check: lint typecheck ## Lint, format check and type check
 
 lint: $(STAMP) ## ruff lint and format check
@@ -83,7 +90,7 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff format .
 
 typecheck: $(STAMP) ## mypy (strict on the runtime package chalice_app)
-	$(VENV)/bin/mypy model_training export chalice_app infra monitoring scripts
+	$(VENV)/bin/mypy model_training export chalice_app infra monitoring scripts bench/load.py bench/load_client.py bench/lambda_container.py
 
 test: $(STAMP) ## The whole test suite (unit, data, slow and integration), with its own set-up
 	$(VENV)/bin/pytest tests

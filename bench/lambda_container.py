@@ -1,0 +1,184 @@
+"""The Lambda container image under load: built with `make image`, run as Lambda runs it, driven event by event.
+
+A Docker engine is used when one answers `docker info`; otherwise `dockerd` is started for the run (root and
+Debian's docker.io needed) with its images kept in artifacts/bench-load/docker-data, so later runs reuse the base
+image and the build cache. No registry is reachable here, so the base is a Debian bookworm root filesystem made
+with debootstrap (design.md), not the AWS Lambda base image: the image size is this image's, not production's.
+
+Each container runs read-only with a tmpfs /tmp and a 1 GiB memory limit, its runtime client (awslambdaric)
+talking to the Lambda Runtime API of tests/container/lambda_runtime_api.py. Lambda gives an instance one request
+at a time, so invocations are sent one after another (concurrency 1); more load on Lambda means more instances.
+Cold start: `docker run` → the first /predict answer (container start, interpreter, imports, bundle verification
+and model load on the first request, one prediction).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.container.lambda_runtime_api import RuntimeApi, api_gateway_event
+
+ROOT = Path(__file__).resolve().parents[1]
+STATE = ROOT / "artifacts" / "bench-load"
+BASE_IMAGE = "cola-bench-base:bookworm"
+IMAGE_NAME = "cola-acceptability-bench"
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+MEMORY = "1024m"
+
+
+class ContainerError(RuntimeError):
+    """The engine, the image or a container failed; the message says which and why."""
+
+
+def docker(*args: str, env: dict[str, str], timeout: float = 900) -> str:
+    """Run `docker ARGS`; its stdout, or ContainerError with its stderr."""
+    done = subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise ContainerError(f"docker {' '.join(args[:3])} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    return done.stdout
+
+
+@contextmanager
+def docker_engine() -> Iterator[dict[str, str]]:
+    """An environment whose DOCKER_HOST reaches an engine; a dockerd started here is stopped on exit."""
+    env = dict(os.environ)
+    if shutil.which("docker") and subprocess.run(["docker", "info"], env=env, capture_output=True).returncode == 0:
+        yield env
+        return
+    if not shutil.which("dockerd") or os.geteuid() != 0:
+        raise ContainerError("no Docker engine reachable and dockerd cannot be started (needs docker.io and root)")
+    run_dir = Path(tempfile.mkdtemp(prefix="bench-dockerd-"))  # short: the socket path must fit 108 bytes
+    data_root = STATE / "docker-data"
+    data_root.mkdir(parents=True, exist_ok=True)
+    with (STATE / "dockerd.log").open("w") as log:
+        daemon = subprocess.Popen(
+            [
+                "dockerd", "--bridge=none", "--iptables=false", "--ip6tables=false",
+                f"--host=unix://{run_dir / 'docker.sock'}", f"--data-root={data_root}",
+                f"--exec-root={run_dir / 'exec'}", f"--pidfile={run_dir / 'docker.pid'}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    env["DOCKER_HOST"] = f"unix://{run_dir / 'docker.sock'}"
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run(["docker", "info"], env=env, capture_output=True).returncode != 0:
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                raise ContainerError(f"dockerd did not start: {(STATE / 'dockerd.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield env
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def base_image(env: dict[str, str]) -> str:
+    """The Debian bookworm + python3 base (debootstrap, about 90 s once; kept in the engine afterwards)."""
+    if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], env=env, capture_output=True).returncode == 0:
+        return BASE_IMAGE
+    if not shutil.which("debootstrap"):
+        raise ContainerError("debootstrap is not installed (apt-get install debootstrap; .ci/run installs it)")
+    print(f"building the base image {BASE_IMAGE} with debootstrap ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-rootfs-") as rootfs:
+        subprocess.run(
+            ["debootstrap", "--variant=minbase", "--include=python3,python3-pip,ca-certificates", "bookworm", rootfs],
+            check=True,
+            capture_output=True,
+            timeout=900,
+        )
+        shutil.copy(CA_BUNDLE, Path(rootfs) / "etc/ssl/certs/ca-certificates.crt")
+        tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(
+            ["docker", "import", "-", BASE_IMAGE], stdin=tar.stdout, env=env, check=True, capture_output=True
+        )
+        tar.wait()
+    return BASE_IMAGE
+
+
+def build_image(env: dict[str, str], bundle: Path) -> str:
+    """`make image` of `bundle` on the base image; the tag (the bundle's model version)."""
+    base = base_image(env)
+    context = STATE / "image-context"
+    done = subprocess.run(
+        [
+            "make", "--no-print-directory", "image", f"BUNDLE={bundle}", f"BASE_IMAGE={base}",
+            f"IMAGE_NAME={IMAGE_NAME}", f"IMAGE_CONTEXT={context}", "DOCKER_BUILD_FLAGS=--network=host",
+        ],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise ContainerError(f"make image failed:\n{(done.stdout + done.stderr)[-4000:]}")
+    version = json.loads((bundle / "manifest.json").read_text())["model_version"]
+    return f"{IMAGE_NAME}:{version}"
+
+
+def image_size_bytes(env: dict[str, str], image: str) -> int:
+    """`docker image inspect`'s Size of the image."""
+    return int(json.loads(docker("image", "inspect", image, env=env))[0]["Size"])
+
+
+@dataclass
+class Container:
+    """One running container and the Runtime API it polls."""
+
+    env: dict[str, str]
+    api: RuntimeApi
+    container_id: str
+    cold_start_s: float
+
+    def invoke(self, body: bytes) -> tuple[int, bytes]:
+        """POST /predict as one API Gateway event: the handler's status and body (an `error` result raises)."""
+        event = api_gateway_event("POST", "/predict", body.decode("utf-8"), "application/json")
+        kind, result = self.api.invoke(f"bench-{uuid.uuid4().hex[:12]}", event)
+        if kind != "response":
+            raise ContainerError(f"the handler failed: {result}")
+        return int(result["statusCode"]), str(result["body"]).encode("utf-8")
+
+    def memory_usage(self) -> str:
+        """`docker stats`' memory usage of the container right now (as '123MiB / 1GiB')."""
+        return docker("stats", "--no-stream", "--format", "{{.MemUsage}}", self.container_id, env=self.env).strip()
+
+
+@contextmanager
+def started_container(env: dict[str, str], image: str, first_body: bytes) -> Iterator[Container]:
+    """Start a container like Lambda would and time it to its first answer to `first_body`."""
+    api = RuntimeApi()
+    container_id = ""
+    try:
+        started = time.perf_counter()
+        container_id = docker(
+            "run", "-d", "--network=host", "--read-only", "--tmpfs", "/tmp", f"--memory={MEMORY}",
+            "-e", f"AWS_LAMBDA_RUNTIME_API=127.0.0.1:{api.port}", image,
+            env=env, timeout=120,
+        ).strip()  # fmt: skip
+        container = Container(env, api, container_id, 0.0)
+        status, raw = container.invoke(first_body)
+        container.cold_start_s = time.perf_counter() - started
+        if status != 200:
+            raise ContainerError(f"the first answer was {status}: {raw[:500]!r}")
+        yield container
+    finally:
+        if container_id:
+            subprocess.run(["docker", "rm", "-f", container_id], env=env, capture_output=True)
+        api.close()
+
+
+def describe(env: dict[str, str], image: str) -> dict[str, Any]:
+    """Image facts for the report."""
+    return {"image": image, "base_image": BASE_IMAGE, "size_bytes": image_size_bytes(env, image), "memory": MEMORY}
