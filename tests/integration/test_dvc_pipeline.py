@@ -1,28 +1,35 @@
-"""dvc.yaml stays in step with the Makefile and the repository (fast: no training, no network).
+"""dvc.yaml stays in step with the Makefile and the repository, and DVC's experiment tools work on it.
 
 Each stage must run a Makefile target, so `dvc repro` and `make` execute the same commands; every dependency must
 exist (or be produced by an earlier stage); outputs must sit where training and export write them; `dvc dag` and
-`dvc status` must accept the file; .dvc/config must hold no credentials.
+`dvc status` must accept the file; .dvc/config must hold no credentials. Experiments: `dvc exp run -S training.lr=..`
+must reach a real setting of the composed config (queued in a throw-away clone, nothing trains), and `dvc metrics
+show` / `dvc plots show` must read what a real (smoke) training run writes.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from omegaconf import DictConfig, OmegaConf
 
 from tests.conftest import ROOT
 
 DVC = [sys.executable, "-m", "dvc"]
 # Stage → (Makefile target, the Python command `make -n` must show for it).
 EXPECTED = {
-    "train": ("train", "-m model_training.train model={model} run_name={run}"),
-    "export": ("export", "-m export.build model={model} run_name={run}"),
+    "train": ("train", "-m model_training.train model={encoder} run_name={run}"),
+    "export": ("export", "-m export.build model={encoder} run_name={run}"),
     "evaluate": ("evaluate-bundle", "-m export.evaluate artifacts/bundles/{run} dev=data/cola/raw/in_domain_dev.tsv"),
 }
 
@@ -115,3 +122,101 @@ def test_dvc_config_has_a_local_default_remote_and_no_secrets() -> None:
         ["git", "check-ignore", "-q", "artifacts/dvc-remote"], cwd=ROOT, capture_output=True, timeout=30
     )
     assert ignored.returncode == 0, "the local remote must not be tracked by git"
+
+
+def dvc(cwd: Path, *args: str, timeout: int = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*DVC, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def knobs(params: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of every leaf of params.yaml."""
+    paths: list[str] = []
+    for key, value in params.items():
+        paths += knobs(value, f"{prefix}{key}.") if isinstance(value, dict) else [f"{prefix}{key}"]
+    return paths
+
+
+def test_train_stage_takes_its_knobs_from_params_yaml() -> None:
+    pipeline, variables = load_pipeline()
+    train = pipeline["stages"]["train"]
+    assert "PARAMS=params.yaml" in shlex.split(train["cmd"])
+    assert any(isinstance(p, dict) and "params.yaml" in p and p["params.yaml"] is None for p in train["params"])
+    dry_run = subprocess.run(
+        [*shlex.split(resolve(train["cmd"], variables)), "-n", "STAMP="],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert "-m model_training.experiment_params params.yaml" in dry_run
+
+
+def test_every_params_yaml_knob_is_a_setting_of_the_composed_config(
+    compose_config: Callable[..., DictConfig],
+) -> None:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    cfg = compose_config()
+    paths = knobs(params)
+    assert "training.lr" in paths
+    missing = [path for path in paths if OmegaConf.select(cfg, path, default="<missing>") == "<missing>"]
+    assert missing == []
+
+
+@pytest.mark.integration
+def test_dvc_exp_run_set_param_is_parsed_and_recorded(tmp_path: Path) -> None:
+    """`dvc exp run -S training.lr=3e-5` queued in a clone of the repository: DVC accepts the knob and records it."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    for name in ("dvc.yaml", "params.yaml", "Makefile"):  # this checkout's versions, committed or not
+        shutil.copy(ROOT / name, clone / name)
+    subprocess.run(["git", "add", "-A"], cwd=clone, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "wip", "--allow-empty"],
+        cwd=clone, check=True,
+    )  # fmt: skip
+    dry = dvc(clone, "exp", "run", "--dry", "-S", "training.lr=3e-5", "train")
+    assert dry.returncode == 0, dry.stderr
+    assert "make --no-print-directory train MODEL=minilm RUN=minilm ARGS= PARAMS=params.yaml" in dry.stdout
+    queued = dvc(clone, "exp", "run", "--queue", "-S", "training.lr=3e-5", "-S", "model.dropout=0.1", "-n", "lr3e5")
+    assert queued.returncode == 0, queued.stderr
+    shown = dvc(clone, "exp", "show", "--json")
+    assert shown.returncode == 0, shown.stderr
+    experiments = [
+        rev for row in json.loads(shown.stdout) for exp in row.get("experiments") or [] for rev in exp["revs"]
+    ]
+    params = next(rev["data"]["params"]["params.yaml"]["data"] for rev in experiments if rev.get("name") == "lr3e5")
+    assert params["training"]["lr"] == pytest.approx(3e-5)
+    assert params["model"]["dropout"] == pytest.approx(0.1)
+    bad = dvc(clone, "exp", "run", "--queue", "-S", "training.no_such_knob=1")
+    assert bad.returncode != 0  # only the knobs params.yaml names can be set
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_metrics_and_plots_read_what_a_training_run_writes(smoke_export: Any, tmp_path: Path) -> None:
+    """A real smoke run's files where dvc.yaml expects them, in a throw-away DVC repository."""
+    _, variables = load_pipeline()
+    repo = tmp_path / "repo"
+    run_dir = repo / "artifacts" / "runs" / variables["run"]
+    shutil.copytree(smoke_export.run_dir, run_dir, ignore=shutil.ignore_patterns("checkpoints", "model", "wandb"))
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(ROOT / name, repo / name)
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    assert dvc(repo, "init", "-q").returncode == 0
+
+    metrics = dvc(repo, "metrics", "show", "--json")
+    assert metrics.returncode == 0, metrics.stderr
+    written = json.loads((run_dir / "metrics.json").read_text())
+    (workspace,) = json.loads(metrics.stdout).values()  # one revision: the workspace
+    shown = workspace["data"][f"artifacts/runs/{variables['run']}/metrics.json"]["data"]
+    assert shown["best"]["val_mcc"] == pytest.approx(written["best"]["val_mcc"])
+
+    plots = dvc(repo, "plots", "show", "--json")
+    assert plots.returncode == 0, plots.stderr
+    rendered = json.loads(plots.stdout)
+    assert not [e for e in rendered.get("errors") or [] if "history.csv" in json.dumps(e)], rendered["errors"]
+    epochs = len(written["history"])
+    for plot_id, fields in (("validation quality", 3), ("losses", 2)):
+        (plot,) = rendered["data"][plot_id]
+        values = plot["content"]["data"]["values"]
+        assert len(values) == epochs * fields  # one point per epoch and metric
+    curves = [d for name, data in rendered["data"].items() if name.endswith(".png") for d in data]
+    assert {d["type"] for d in curves} == {"image"}
+    assert len(curves) == 2  # training_curves.png and confusion_matrix.png
