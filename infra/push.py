@@ -5,7 +5,8 @@ The local image `IMAGE_NAME:<model version>` (the bundle manifest's `model_versi
 files have uncommitted changes, so a tag never claims a commit it does not match) and the model version. Both pushes
 must give one manifest digest; the reference `<registry>/<repository>@sha256:...` is printed as the last line of
 standard output (and written to --digest-file). Deploys use that reference, not a tag: a tag can be moved, a digest
-names the bytes.
+names the bytes. One image per commit: when the registry already has the commit's tag (a rerun of a release), its
+digest is reused and nothing is pushed (a `-dirty` revision is always pushed).
 
 Registries:
 - Amazon ECR (default): the account's registry in the region of the credentials (or --region). The repository must
