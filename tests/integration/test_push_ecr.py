@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,9 @@ from typing import Any
 import pytest
 
 from infra.push import PushError, ecr_credentials, ecr_digest
+from tests.conftest import ROOT
 from tests.support.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
+from tests.unit.infra.test_push import write_bundle
 
 boto3 = pytest.importorskip("boto3")
 
@@ -83,16 +87,56 @@ def test_refused_credentials_are_reported_as_such(server: MotoServer, ecr: Any) 
         ecr_credentials(ecr, REPOSITORY)
 
 
+MANIFEST = json.dumps(
+    {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": SHA},
+        "layers": [],
+    }
+)
+
+
 def test_a_pushed_commit_is_found_by_its_tag_and_an_unknown_tag_is_not(ecr: Any) -> None:
     ecr.create_repository(repositoryName=REPOSITORY)
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": SHA},
-            "layers": [],
-        }
-    )
-    put = ecr.put_image(repositoryName=REPOSITORY, imageManifest=manifest, imageTag="0123abcd")
+    put = ecr.put_image(repositoryName=REPOSITORY, imageManifest=MANIFEST, imageTag="0123abcd")
     assert ecr_digest(ecr, REPOSITORY, "0123abcd") == put["image"]["imageId"]["imageDigest"]
     assert ecr_digest(ecr, REPOSITORY, "never-pushed") is None
+
+
+@pytest.mark.parametrize("already_pushed", [True, False])
+def test_make_push_of_a_commit_already_in_ecr_reuses_its_digest(
+    ecr: Any, server: MotoServer, aws_env: dict[str, str], tmp_path: Path, already_pushed: bool
+) -> None:
+    """The rerun of a release: `python -m infra.push` in a clean clone finds the commit's image and pushes nothing.
+
+    The Docker CLI is deliberately missing: reuse must not need it, and a commit not yet in ECR must get as far as
+    asking for it (the push itself runs against a real registry in tests/container/test_push_registry.py).
+    """
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    revision = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    uri = ecr.create_repository(repositoryName=REPOSITORY)["repository"]["repositoryUri"]
+    if already_pushed:
+        put = ecr.put_image(repositoryName=REPOSITORY, imageManifest=MANIFEST, imageTag=revision)
+    write_bundle(tmp_path / "bundle")
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "infra.push", "--bundle", str(tmp_path / "bundle"), "--repository", REPOSITORY,
+            "--region", REGION, "--endpoint-url", server.endpoint, "--docker", "no-such-docker-cli",
+            "--digest-file", str(tmp_path / "digest.txt"),
+        ],
+        cwd=clone, env={**aws_env, "PYTHONPATH": str(clone)}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if already_pushed:
+        assert done.returncode == 0, done.stderr
+        reference = f"{uri}@{put['image']['imageId']['imageDigest']}"
+        assert done.stdout.strip().splitlines()[-1] == reference
+        assert (tmp_path / "digest.txt").read_text().strip() == reference
+        assert "not pushing it again" in done.stderr
+    else:
+        assert done.returncode == 1
+        assert "install Docker" in done.stderr
+        assert not (tmp_path / "digest.txt").exists()
