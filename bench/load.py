@@ -1,12 +1,12 @@
 """Load test of the serving API: a real `chalice local` over HTTP, and the Lambda container image event by event.
 
 `python -m bench.load [--bundle DIR] [--requests 2000] [--batch-requests 500] [--concurrency 1,4,16]
-[--keep-alive] [--container-requests 500] [--cold-starts 3] [--no-container] [--out bench/results/load]`
+[--new-connections] [--container-requests 500] [--cold-starts 3] [--no-container] [--out bench/results/load]`
 → OUT.json + OUT.md (`make bench-load`).
 
 HTTP: `chalice local` (what `make serve` runs) on the bundle, started on a free loopback port and stopped by its
 PID; for each body and each concurrency C, N POST /predict requests from C threads (bench/load_client.py: a
-new connection per request unless --keep-alive), after a warm-up: `--requests` single-sentence bodies,
+kept-alive connection per thread unless --new-connections), after a warm-up: `--requests` single-sentence bodies,
 `--batch-requests` batches of 32. Bodies cycle through the CoLA dev sentences.
 Container: bench/lambda_container.py (cold starts, image size, per-invocation latency at concurrency 1).
 Any error (a non-200 answer, a wrong number of predictions, a failed connection) fails the run (exit 1) after the
@@ -113,17 +113,17 @@ def http_runs(
     requests: dict[str, int],
     concurrencies: Sequence[int],
     log_path: Path,
-    keep_alive: bool = False,
+    new_connections: bool = False,
 ) -> list[dict[str, Any]]:
     """Every (body, concurrency) against one `chalice local` process; `requests` per body name."""
     rows = []
-    connection = "keep-alive" if keep_alive else "new per request"
+    connection = "new per request" if new_connections else "kept alive"
     with chalice_local(bundle, log_path) as base_url:
         url = base_url + "/predict"
         for name, body_list in bodies.items():
-            run_http_load(url, body_list, WARMUP_REQUESTS, 1, keep_alive)
+            run_http_load(url, body_list, WARMUP_REQUESTS, 1, new_connections)
             for concurrency in concurrencies:
-                result = run_http_load(url, body_list, requests[name], concurrency, keep_alive)
+                result = run_http_load(url, body_list, requests[name], concurrency, new_connections)
                 rows.append({"target": "chalice local", "body": name, "connection": connection, **result.summary()})
                 print(f"  chalice local {name} C={concurrency}: {brief(result)}", flush=True)
     return rows
@@ -200,8 +200,8 @@ def markdown(results: dict[str, Any]) -> str:
     elif results.get("container_skipped"):
         lines += [f"Container: not measured ({results['container_skipped']}).", ""]
     lines += [
-        "How: closed loop, C threads sending requests back to back (a new connection per request unless "
-        "`--keep-alive`: chalice local's two-write answers meet Nagle's algorithm on kept-alive connections, see "
+        "How: closed loop, C threads sending requests back to back, each over its own kept-alive connection "
+        "with quick ACKs (chalice local's two-write answers otherwise wait ~40 ms on Nagle's algorithm; see "
         "bench/load_client.py), every answer checked (200, one prediction per text); latency per request "
         f"including queueing in the server; throughput = requests / wall time. {WARMUP_REQUESTS} warm-up "
         "requests per body first. Bodies cycle through the CoLA dev sentences "
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", type=Path, default=default_bundle(), help="bundle to serve")
     parser.add_argument("--requests", type=int, default=2000, help="single-sentence requests per concurrency")
     parser.add_argument("--batch-requests", type=int, default=500, help="batch-32 requests per concurrency")
-    parser.add_argument("--keep-alive", action="store_true", help="one kept-alive connection per client thread")
+    parser.add_argument("--new-connections", action="store_true", help="a new connection per request")
     parser.add_argument("--concurrency", type=parse_concurrency, default=[1, 4, 16], help="e.g. 1,4,16")
     parser.add_argument("--container-requests", type=int, default=500, help="invocations per body in the container")
     parser.add_argument("--cold-starts", type=int, default=3, help="fresh containers whose cold start is timed")
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load test of {bundle} ({results['model_version']})", flush=True)
     log_path = ROOT / "artifacts" / "bench-load" / "chalice-local.log"
     requests = {"single": args.requests, f"batch{BATCH_SIZE}": args.batch_requests}
-    results["http"] = http_runs(bundle, bodies, requests, args.concurrency, log_path, args.keep_alive)
+    results["http"] = http_runs(bundle, bodies, requests, args.concurrency, log_path, args.new_connections)
     if args.no_container:
         results["container_skipped"] = "--no-container"
     else:

@@ -109,13 +109,18 @@ def test_a_server_that_is_not_there_gives_errors_not_a_crash() -> None:
     assert "ConnectionRefusedError" in result.error_samples[0]
 
 
-def test_keep_alive_works_with_a_server_that_closes_every_connection() -> None:
+def test_kept_alive_connections_survive_a_server_that_closes_every_connection() -> None:
     srv = PredictServer(protocol="HTTP/1.0")  # closes the connection after every answer
     try:
-        result = run_http_load(srv.url, single_bodies(SENTENCES), requests=20, concurrency=2, keep_alive=True)
+        result = run_http_load(srv.url, single_bodies(SENTENCES), requests=20, concurrency=2)
     finally:
         srv.close()
     assert (result.errors, len(result.latencies_s)) == (0, 20)
+
+
+def test_a_new_connection_per_request_works_too(server: PredictServer) -> None:
+    result = run_http_load(server.url, single_bodies(SENTENCES), requests=15, concurrency=3, new_connections=True)
+    assert (result.errors, len(result.latencies_s), server.requests) == (0, 15, 15)
 
 
 def test_an_exception_in_the_sender_is_an_error_of_that_request() -> None:
