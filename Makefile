@@ -43,6 +43,16 @@ train: $(STAMP) ## Fine-tune MODEL (minilm|mpnet) with conf/ defaults; ARGS="tra
 sweep: $(STAMP) ## Hydra multirun over learning rates; summary.json names the best run
 	$(PY) -m model_training.train -m model=$(MODEL) training.lr=5e-5,1e-4,2e-4 $(ARGS)
 
+# Distillation: the teacher is a published bundle (its fp32 ONNX model labels the transfer set once; the logits are
+# cached per teacher version in artifacts/distill/), the student is any encoder preset. Export the student with
+# `make export MODEL=$(STUDENT) RUN=distilled-$(STUDENT)`.
+TEACHER ?= mpnet
+STUDENT ?= minilm
+.PHONY: distill
+distill: $(STAMP) ## Distil the teacher bundle artifacts/bundles/$(TEACHER) into a $(STUDENT) student (artifacts/runs/distilled-$(STUDENT))
+	@test -f artifacts/bundles/$(TEACHER)/manifest.json || { echo "no teacher bundle in artifacts/bundles/$(TEACHER): run make train export MODEL=$(TEACHER)"; exit 1; }
+	$(PY) -m model_training.distill model=$(STUDENT) run_name=distilled-$(STUDENT) distill.teacher.bundle=$(CURDIR)/artifacts/bundles/$(TEACHER) $(ARGS)
+
 evaluate: $(STAMP) ## Evaluate the torch model of artifacts/runs/$(RUN) (FILES="name=path.tsv ..." for more)
 	$(PY) -m model_training.evaluate artifacts/runs/$(RUN) $(FILES)
 
