@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -103,10 +106,38 @@ def test_push_failures_are_explained(stderr: str, expected: str) -> None:
     assert stderr in message  # docker's own words are kept
 
 
+@pytest.fixture
+def empty_registry() -> Iterator[str]:
+    """A loopback HTTP server that answers 404 to everything: a registry without the commit's image.
+
+    A stand-in for the registry's "not found" only (the real registry is exercised in tests/container).
+    """
+
+    class NotFound(BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:
+            self.send_response(404)
+            self.end_headers()
+
+        do_GET = do_HEAD  # noqa: N815 (the handler protocol names it)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_without_a_docker_cli_the_push_says_to_install_docker(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], empty_registry: str
 ) -> None:
     write_bundle(tmp_path / "bundle")
-    code = main(["--bundle", str(tmp_path / "bundle"), "--registry", "127.0.0.1:9", "--docker", "no-such-docker-cli"])
+    # Whether the tree is clean (registry asked first) or dirty (no lookup), the push then needs the docker CLI.
+    code = main(["--bundle", str(tmp_path / "bundle"), "--registry", empty_registry, "--docker", "no-such-docker-cli"])
     assert code == 1
     assert "install Docker" in capsys.readouterr().err
