@@ -1,18 +1,21 @@
 """Prune a Chalice deployment package to what the API needs, then prove the pruned package still serves.
 
 `chalice package` installs the whole dependency closure of chalice_app/requirements.txt, and part of it the
-runtime never imports (measured: serving a prediction imports only chalice, numpy, onnxruntime and tokenizers).
-This removes
+runtime never imports (measured with the probe's sys.modules under python3.12: serving a prediction imports only
+chalice, numpy, onnxruntime and tokenizers; shipping logs adds elasticsearch, elastic_transport, urllib3 and
+sniffio; numpy's lazily loaded random, fft, polynomial, ma, testing and f2py are never imported). This removes
   - the distributions that nothing reaches from the requirements once the edges in CUT_EDGES are cut, found from
     the package's own *.dist-info metadata (Requires-Dist, markers evaluated for the packaging interpreter);
-  - files of the remaining distributions that match DROP_PATHS (test suites, type stubs, ONNX Runtime's offline
-    tools and its C API library), except licence files.
+  - files of the remaining distributions that match DROP_PATHS (test suites, type stubs, build-time headers,
+    ONNX Runtime's offline tools and its C API library, numpy and elasticsearch submodules never imported),
+    except licence files.
 The archive is rewritten at the highest deflate level. Shared libraries are not stripped: `strip` corrupts the
 auditwheel-patched ones (numpy's OpenBLAS failed to load: "ELF load command address/offset not page-aligned").
 Files that belong to no distribution (app.py, chalicelib/, Chalice's runtime copy) are never touched.
 
 `--check` unzips the result and runs scripts/package_probe.py on it under this interpreter without site-packages:
-it imports app.py and answers GET /health and POST /predict through the Chalice app object, as Lambda calls it.
+it imports app.py, answers GET /health and POST /predict through the Chalice app object, as Lambda calls it, and
+runs the ship_logs function through the Elasticsearch client (stored, then the documented error when unreachable).
 
     python scripts/prune_package.py DEPLOYMENT_ZIP [--requirements chalice_app/requirements.txt] [--check]
 """
@@ -45,6 +48,11 @@ CUT_EDGES: dict[tuple[str, str], str] = {
     ("onnxruntime", "protobuf"): "used by onnxruntime's offline tools (with onnx), not by `import onnxruntime`",
     ("onnxruntime", "flatbuffers"): "used by onnxruntime.tools (ORT-format conversion) only",
     ("onnxruntime", "packaging"): "imported by onnxruntime.backend only (which needs onnx, not packaged)",
+    ("elasticsearch", "anyio"): "imported by elasticsearch._async.helpers and .dsl only; the shipper uses the sync "
+    "client (anyio's idna goes with it: urllib3 imports idna only for a non-ASCII host name)",
+    ("elasticsearch", "python-dateutil"): "imported by elasticsearch.dsl only (tzdata goes with it; botocore, for "
+    "the Secrets Manager path, finds the Lambda runtime's own dateutil)",
+    ("elasticsearch", "typing-extensions"): "imported by elasticsearch.dsl only (urllib3 under TYPE_CHECKING only)",
 }
 """(distribution, dependency) edges the runtime never follows, each with the reason."""
 
@@ -58,6 +66,24 @@ DROP_PATHS: dict[str, str] = {
     "onnxruntime/quantization/*": "offline quantization (export/ quantizes the bundle)",
     "onnxruntime/datasets/*": "sample models",
     "onnxruntime/backend/*": "ONNX backend API; needs onnx, which is not packaged",
+    # numpy 2 imports these on attribute access only (numpy.__getattr__); neither the app nor onnxruntime asks.
+    "numpy/random/*": "random generators (lazy numpy submodule, never used: measured with the probe)",
+    "numpy/fft/*": "FFT (lazy numpy submodule, never used)",
+    "numpy/polynomial/*": "polynomials (lazy numpy submodule, never used)",
+    "numpy/ma/*": "masked arrays (lazy numpy submodule, never used)",
+    "numpy/f2py/*": "Fortran wrapper generator, a build tool",
+    "numpy/testing/*": "numpy's test helpers (lazy numpy submodule, never used)",
+    "numpy/_core/_simd.*": "SIMD test/introspection extension, imported by numpy's tests only",
+    "numpy/_core/_*_tests.*": "C test extensions, imported by numpy's tests only",
+    "numpy/_core/include/*": "C headers, for building extensions",
+    "numpy/_core/lib/*": "static npymath library and pkg-config files, for building extensions",
+    "*.pxd": "Cython declarations, for building extensions",
+    "numpy/_pyinstaller/*": "PyInstaller hook",
+    "elasticsearch/dsl/*": "the DSL (imported by `import elasticsearch.dsl` only; needs dateutil, not packaged)",
+    "elasticsearch/esql/*": "the ES|QL query builder (imported by `import elasticsearch.esql` only)",
+    "elasticsearch/helpers/*": "bulk/scan helpers; the shipper calls client.bulk itself",
+    "elasticsearch/_async/helpers.py": "async helpers; need anyio, not packaged",
+    "urllib3/contrib/emscripten/*": "urllib3 for Pyodide (browser) only",
 }
 """Path patterns (fnmatch, `*` crosses `/`) removed from the distributions that stay, each with the reason."""
 
@@ -268,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"pruned {args.zip}: {result.zipped_before / MB:.1f} → {result.zipped_after / MB:.1f} MB zipped, "
         f"{result.unzipped_before / MB:.1f} → {result.unzipped_after / MB:.1f} MB unzipped"
-        + (" (checked: imports and serves)" if args.check else "")
+        + (" (checked: imports, serves and ships logs)" if args.check else "")
     )
     report_path = args.report or args.zip.with_name("prune-report.json")
     report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

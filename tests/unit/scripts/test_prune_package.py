@@ -72,6 +72,12 @@ PACKAGE = {
             "numpy/LICENSE.txt": "BSD",
             "numpy/_core/tests/test_a.py": "def test(): pass",
             "numpy/_core/tests/LICENSE": "kept: licence files stay",
+            "numpy/random/_generator.cpython-312-x86_64-linux-gnu.so": "elf" * 50,
+            "numpy/__init__.pxd": "cdef",
+            "numpy/_core/_simd.cpython-312-x86_64-linux-gnu.so": "elf",
+            "numpy/_core/_umath_tests.cpython-312-x86_64-linux-gnu.so": "elf",
+            "numpy/_core/_multiarray_umath.cpython-312-x86_64-linux-gnu.so": "elf",
+            "numpy/linalg/__init__.py": "",
         },
     ),
     **dist(
@@ -90,10 +96,28 @@ PACKAGE = {
     **dist(
         "elasticsearch",
         "9.5.1",
-        {"elasticsearch/__init__.py": ""},
-        ["elastic-transport>=9", "typing-extensions", "aiohttp; extra == 'async'"],
+        {
+            "elasticsearch/__init__.py": "",
+            "elasticsearch/_async/client/__init__.py": "",
+            "elasticsearch/_async/helpers.py": "import anyio",
+            "elasticsearch/dsl/__init__.py": "import dateutil",
+        },
+        [
+            "anyio",
+            "elastic-transport>=9",
+            "python-dateutil",
+            "sniffio",
+            "typing-extensions",
+            "aiohttp; extra == 'async'",
+        ],
     ),
-    **dist("elastic-transport", "9.4.2", {"elastic_transport/__init__.py": ""}),
+    **dist("elastic-transport", "9.4.2", {"elastic_transport/__init__.py": ""}, ["sniffio", "urllib3>=2"]),
+    **dist("sniffio", "1.3.1", {"sniffio/__init__.py": ""}),
+    **dist("urllib3", "2.8.0", {"urllib3/__init__.py": "", "urllib3/contrib/emscripten/fetch.py": ""}),
+    **dist("anyio", "4.16.0", {"anyio/__init__.py": ""}, ["idna>=2.8", 'typing_extensions; python_version < "3.15"']),
+    **dist("idna", "3.20", {"idna/__init__.py": ""}),
+    **dist("python-dateutil", "4.0.0", {"dateutil/__init__.py": ""}, ["tzdata"]),
+    **dist("tzdata", "2026.6", {"tzdata/zoneinfo/UTC": "TZif"}),
     **dist("aiohttp", "3.14.5", {"aiohttp/__init__.py": ""}),
 }
 
@@ -127,11 +151,11 @@ def names(zip_path: Path) -> set[str]:
         return set(archive.namelist())
 
 
-def test_the_hub_stack_goes_and_a_dependency_shared_with_the_shipper_stays(package: Path, requirements: Path) -> None:
+def test_the_hub_stack_and_the_shippers_async_and_dsl_dependencies_go(package: Path, requirements: Path) -> None:
     with zipfile.ZipFile(package) as archive:
         dists = read_distributions(archive)
     keep = reachable(dists, read_requirements(requirements), environment=LINUX_312)
-    assert keep == {"numpy", "onnxruntime", "tokenizers", "elasticsearch", "elastic-transport", "typing-extensions"}
+    assert keep == {"numpy", "onnxruntime", "tokenizers", "elasticsearch", "elastic-transport", "sniffio", "urllib3"}
 
 
 def test_an_extra_asked_for_brings_its_dependencies(package: Path) -> None:
@@ -145,7 +169,7 @@ def test_without_cut_edges_the_hub_stack_is_reachable(package: Path, requirement
     with zipfile.ZipFile(package) as archive:
         dists = read_distributions(archive)
     keep = reachable(dists, read_requirements(requirements), cut=(), environment=LINUX_312)
-    assert {"huggingface-hub", "hf-xet", "protobuf"} <= keep
+    assert {"huggingface-hub", "hf-xet", "protobuf", "anyio", "idna", "python-dateutil", "tzdata"} <= keep
 
 
 def test_prune_removes_unreachable_distributions_and_dropped_paths_only(package: Path, requirements: Path) -> None:
@@ -161,6 +185,18 @@ def test_prune_removes_unreachable_distributions_and_dropped_paths_only(package:
         "numpy/__init__.pyi",
         "onnxruntime/capi/libonnxruntime.so.1.32.0",
         "onnxruntime/transformers/optimizer.py",
+        "numpy/random/_generator.cpython-312-x86_64-linux-gnu.so",
+        "numpy/__init__.pxd",
+        "numpy/_core/_simd.cpython-312-x86_64-linux-gnu.so",
+        "numpy/_core/_umath_tests.cpython-312-x86_64-linux-gnu.so",
+        "elasticsearch/_async/helpers.py",
+        "elasticsearch/dsl/__init__.py",
+        "urllib3/contrib/emscripten/fetch.py",
+        "anyio/__init__.py",
+        "idna/__init__.py",
+        "dateutil/__init__.py",
+        "tzdata/zoneinfo/UTC",
+        "typing_extensions.py",
     ):
         assert gone not in after, gone
     for kept in (
@@ -170,17 +206,31 @@ def test_prune_removes_unreachable_distributions_and_dropped_paths_only(package:
         "onnxruntime/ThirdPartyNotices.txt",
         "onnxruntime/capi/onnxruntime_pybind11_state.cpython-312-x86_64-linux-gnu.so",
         "tokenizers/tokenizers.abi3.so",
-        "typing_extensions.py",
+        "numpy/_core/_multiarray_umath.cpython-312-x86_64-linux-gnu.so",
+        "numpy/linalg/__init__.py",
+        "elasticsearch/_async/client/__init__.py",
         "elastic_transport/__init__.py",
+        "sniffio/__init__.py",
+        "urllib3/__init__.py",
         "numpy-2.4.6.dist-info/METADATA",
     ):
         assert kept in after, kept
-    assert set(result.removed_distributions) == {"huggingface-hub", "hf-xet", "protobuf", "aiohttp"}
+    assert set(result.removed_distributions) == {
+        *("huggingface-hub", "hf-xet", "protobuf", "aiohttp", "typing-extensions"),
+        *("anyio", "idna", "python-dateutil", "tzdata"),
+    }
     assert set(result.removed_paths) == {
         "*/tests/*",
         "*.pyi",
+        "*.pxd",
         "onnxruntime/capi/libonnxruntime.so*",
         "onnxruntime/transformers/*",
+        "numpy/random/*",
+        "numpy/_core/_simd.*",
+        "numpy/_core/_*_tests.*",
+        "elasticsearch/_async/helpers.py",
+        "elasticsearch/dsl/*",
+        "urllib3/contrib/emscripten/*",
     }
     assert result.unzipped_after < result.unzipped_before
     with zipfile.ZipFile(package) as archive:
@@ -211,7 +261,8 @@ def test_cli_prints_sizes_and_writes_the_report(package: Path, requirements: Pat
     assert "removed hf-xet" in done.stdout
     assert "MB zipped" in done.stdout
     report = json.loads(package.with_name("prune-report.json").read_text())
-    assert set(report["removed_distributions_zipped_mb"]) == {"huggingface-hub", "hf-xet", "protobuf", "aiohttp"}
+    removed = set(report["removed_distributions_zipped_mb"])
+    assert {"huggingface-hub", "hf-xet", "protobuf", "aiohttp", "tzdata"} <= removed
     assert report["zipped_mb"]["after"] <= report["zipped_mb"]["before"]
 
 
@@ -221,7 +272,14 @@ def test_cli_refuses_a_missing_zip(tmp_path: Path) -> None:
 
 
 PROBE_APP = """
-import json
+import base64, gzip, json, os, urllib.error, urllib.request
+
+class EsUnavailableError(RuntimeError):
+    pass
+
+class {UNAVAILABLE}(RuntimeError):
+    pass
+
 class App:
     def __call__(self, event, context):
         status = {STATUS}
@@ -231,22 +289,57 @@ class App:
         predictions = [{{"label": "acceptable"}} for _ in texts]
         return {{"statusCode": status, "body": json.dumps({{"predictions": predictions}})}}
 app = App()
+
+def ship_logs(event, context):
+    payload = json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))
+    lines = []
+    for log_event in payload["logEvents"][{SENT}]:
+        lines += [json.dumps({{"create": {{"_index": "app-logs", "_id": log_event["id"]}}}}), json.dumps(log_event)]
+    request = urllib.request.Request(
+        os.environ["ES_URL"] + "/_bulk", data=("\\n".join(lines) + "\\n").encode(), method="PUT"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            items = json.load(answer)["items"]
+    except urllib.error.URLError as err:
+        raise {UNAVAILABLE}(f"unavailable: {{err}}") from None
+    return {{"created": sum(item["create"]["status"] == 201 for item in items)}}
 """
 
 
-def test_check_serves_health_and_predict_from_the_unzipped_package(tmp_path: Path) -> None:
-    package = write_zip(tmp_path / "ok.zip", {"app.py": PROBE_APP.format(STATUS=200)})
+def probe_app(status: int = 200, sent: str = ":", unavailable: str = "EsUnavailableError") -> str:
+    """A stand-in app.py (the real one is probed in tests/integration): its answers, lines shipped, error raised."""
+    return PROBE_APP.format(STATUS=status, SENT=sent, UNAVAILABLE=unavailable)
+
+
+def test_check_serves_health_and_predict_and_ships_logs_from_the_unzipped_package(tmp_path: Path) -> None:
+    package = write_zip(tmp_path / "ok.zip", {"app.py": probe_app()})
     result = check(package)
     assert result["health_status"] == 200
     assert result["predict_status"] == 200
     assert result["model_version"] == "m-test"
     assert result["labels"] == ["acceptable", "acceptable"]
+    assert result["ship_created"] == result["ship_stored"] == 2
+    assert str(result["ship_unavailable_error"]).startswith("EsUnavailableError: unavailable:")
     assert result["forbidden_imported"] == []
+    assert result["imported_from_package"] == ["app"]
 
 
 def test_check_fails_when_the_package_does_not_serve(tmp_path: Path) -> None:
-    package = write_zip(tmp_path / "broken.zip", {"app.py": PROBE_APP.format(STATUS=503)})
+    package = write_zip(tmp_path / "broken.zip", {"app.py": probe_app(status=503)})
     with pytest.raises(PruneError, match="does not serve"):
+        check(package)
+
+
+def test_check_fails_when_a_log_line_is_not_stored(tmp_path: Path) -> None:
+    package = write_zip(tmp_path / "drops.zip", {"app.py": probe_app(sent=":1")})
+    with pytest.raises(PruneError, match=r"did not ship logs as documented.*'ship_stored': 1"):
+        check(package)
+
+
+def test_check_fails_when_an_unreachable_elasticsearch_is_not_the_documented_error(tmp_path: Path) -> None:
+    package = write_zip(tmp_path / "other-error.zip", {"app.py": probe_app(unavailable="ShipperCrashed")})
+    with pytest.raises(PruneError, match=r"did not ship logs as documented.*ShipperCrashed"):
         check(package)
 
 
