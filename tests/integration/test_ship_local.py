@@ -153,3 +153,36 @@ def test_serve_then_ship_then_search(chalice_local: tuple[str, Path], es: EsServ
     assert {b["key"]: b["doc_count"] for b in labels["aggregations"]["l"]["buckets"]} == {
         label: served.count(label) for label in set(served)
     }
+
+
+@pytest.mark.slow
+def test_serve_then_ship_then_report(
+    chalice_local: tuple[str, Path], es: EsServer, smoke_bundle: Path, tmp_path: Path
+) -> None:
+    """The whole local monitoring path: chalice local → its log → shipper → Elasticsearch → drift report."""
+    url, log = chalice_local
+    assert run([*MAKE, "-s", "es-setup", f"ES_URL={es.url}"]).returncode == 0
+    sentences = [line.split("\t")[3] for line in (ROOT / "data/cola/raw/in_domain_dev.tsv").read_text().splitlines()]
+    for start in range(0, 240, 16):  # the reference's own sentences: no drift expected
+        post(url, {"texts": sentences[start : start + 16]})
+    time.sleep(0.3)
+    assert run([sys.executable, "-m", "monitoring.ship_local", "--log", str(log), "--es-url", es.url]).returncode == 0
+    settings = tmp_path / "monitoring.yaml"
+    settings.write_text("signals:\n  latency_p95_ms: {warn: 60000, alert: 120000}\n")  # a busy CI box is not drift
+    out = tmp_path / "report.html"
+    command = [sys.executable, "-m", "monitoring.report", "--bundle", str(smoke_bundle), "--es-url", es.url]
+    report = subprocess.run(
+        [*command, "--out", str(out), "--config", str(settings)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["source"]["predictions"] == 240, summary["source"]
+    assert (
+        summary["bundle"]["model_version"] == json.loads((smoke_bundle / "manifest.json").read_text())["model_version"]
+    )
+    assert summary["status"] in {"OK", "WARN"}, (summary, report.stderr)
+    assert report.returncode == 0, report.stderr
+    assert "<img" in out.read_text()
