@@ -32,9 +32,10 @@ import pytest
 
 from infra import iam, smoke
 from tests.conftest import ROOT
+from tests.support.chalice_local import chalice_local
 from tests.support.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
 from tests.support.package_venv import run_cfn_lint
-from tests.support.processes import free_port, stop
+from tests.support.processes import free_port
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server", reason="moto[server] is a dev requirement")
@@ -62,24 +63,8 @@ class Api:
 @pytest.fixture(scope="module")
 def api(smoke_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """`chalice local` on the smoke bundle, ready when /health answers 200."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("api") / "chalice.log"
-    env = {**os.environ, "MODEL_DIR": str(smoke_bundle)}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(CHALICE), "local", "--stage", "local", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
-            cwd=ROOT / "chalice_app",
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        result = smoke.smoke_test(url, "?", attempts=60, wait_s=0.5)
-        assert result.health is not None, f"chalice local did not answer: {result.problems} {log.read_text()}"
-        yield Api(url, json.loads((smoke_bundle / "manifest.json").read_text())["model_version"])
-    finally:
-        stop(process)
+    with chalice_local(smoke_bundle, tmp_path_factory.mktemp("api") / "chalice.log") as server:
+        yield Api(server.base_url + "/", json.loads((smoke_bundle / "manifest.json").read_text())["model_version"])
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ shuffled and run together four sentences at a time (long, ungrammatical input) g
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
 import sys
@@ -22,8 +21,7 @@ import pytest
 
 from model_training.data import read_cola_tsv
 from tests.conftest import ROOT
-from tests.integration.test_chalice_local import APP_DIR, CHALICE, Server, wait_until_ready
-from tests.support.processes import free_port, stop
+from tests.support.chalice_local import Server, chalice_local
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -32,23 +30,8 @@ DEV = ROOT / "data" / "cola" / "raw" / "in_domain_dev.tsv"
 
 @pytest.fixture(scope="module")
 def server(smoke_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = free_port()
-    stdout_path = tmp_path_factory.mktemp("serve") / "stdout.log"
-    env = {**os.environ, "MODEL_DIR": str(smoke_bundle), "PYTHONUNBUFFERED": "1"}
-    with stdout_path.open("wb") as stdout:
-        process = subprocess.Popen(
-            [str(CHALICE), "local", "--stage", "local", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
-            cwd=APP_DIR,
-            env=env,
-            stdout=stdout,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", stdout_path)
-    try:
-        wait_until_ready(server)
-        yield server
-    finally:
-        stop(process)
+    with chalice_local(smoke_bundle, tmp_path_factory.mktemp("serve") / "stdout.log") as running:
+        yield running
 
 
 def predict_all(server: Server, texts: list[str], batch: int) -> None:

@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
+from tests.support.chalice_local import chalice_local as start_chalice_local
 from tests.support.cloudwatch_lines import as_stored, json_line, prediction_line
 from tests.support.es_server import EsServer
-from tests.support.processes import free_port, stop
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -93,30 +94,8 @@ def test_an_unreachable_elasticsearch_fails_clearly(tmp_path: Path) -> None:
 @pytest.fixture
 def chalice_local(smoke_bundle: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`chalice local` on the smoke bundle (as `make serve` runs it); its stdout goes to a file."""
-    port = free_port()
-    stdout_path = tmp_path / "serve.log"
-    env = {**os.environ, "MODEL_DIR": str(smoke_bundle), "PYTHONUNBUFFERED": "1"}
-    command = [str(VENV / "bin" / "chalice"), "local", "--stage", "local", "--host", "127.0.0.1", "--port", str(port)]
-    with stdout_path.open("wb") as stdout:
-        process = subprocess.Popen(
-            [*command, "--no-autoreload"], cwd=ROOT / "chalice_app", env=env, stdout=stdout, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=5) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"chalice local did not start: {stdout_path.read_text()}")
-            time.sleep(0.25)
-        yield url, stdout_path
-    finally:
-        stop(process)
+    with start_chalice_local(smoke_bundle, tmp_path / "serve.log") as server:
+        yield server.base_url, server.stdout_path
 
 
 def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
