@@ -136,7 +136,7 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff format .
 
 typecheck: $(STAMP) ## mypy (strict on the runtime package chalice_app)
-	$(VENV)/bin/mypy model_training export chalice_app infra monitoring scripts bench/load.py bench/load_client.py bench/lambda_container.py
+	$(VENV)/bin/mypy model_training export chalice_app infra monitoring scripts bench/load.py bench/load_client.py bench/lambda_container.py bench/machine.py
 
 test: $(STAMP) ## The whole test suite (unit, data, slow and integration), with its own set-up
 	$(VENV)/bin/pytest tests

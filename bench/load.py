@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -28,12 +27,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from bench import lambda_container
 from bench.load_client import Body, LoadResult, batch_bodies, run_http_load, run_load, single_bodies
+from bench.machine import machine_info
 from model_training.data import read_cola_tsv
 from tests.support.processes import free_port, stop
 
@@ -43,24 +42,6 @@ CHALICE = Path(sys.executable).parent / "chalice"
 READY_TIMEOUT_S = 60.0
 WARMUP_REQUESTS = 20
 BATCH_SIZE = 32
-
-
-def machine_info() -> dict[str, Any]:
-    """What the figures were measured on."""
-    versions: dict[str, str | None] = {}
-    for package in ("onnxruntime", "tokenizers", "numpy", "chalice"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    return {
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "platform": platform.platform(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        **versions,
-    }
 
 
 @contextmanager
@@ -262,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         "bundle": str(bundle),
         "model_version": manifest["model_version"],
         "model_file": manifest.get("serving", {}).get("model_file"),
-        "machine": machine_info(),
+        "machine": machine_info(("onnxruntime", "tokenizers", "numpy", "chalice")),
         "notes": list(args.note),
     }
     print(f"load test of {bundle} ({results['model_version']})", flush=True)

@@ -18,15 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.machine import machine_info
 from chalice_app.chalicelib.manifest import sha256_file
 from model_training.data import read_cola_tsv
 
@@ -34,25 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 DEV_FILE = ROOT / "data" / "cola" / "raw" / "in_domain_dev.tsv"
 TUTORIAL_CACHE = ROOT / "artifacts" / "bench" / "tutorial"
-
-
-def machine_info(threads: int) -> dict[str, Any]:
-    """What the figures were measured on (versions read without importing the libraries)."""
-    versions: dict[str, str | None] = {}
-    for package in ("onnxruntime", "torch", "transformers", "tokenizers", "numpy"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    return {
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "platform": platform.platform(),
-        "threads": threads,
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        **versions,
-    }
 
 
 def worker(argv: list[str], dev_json: str, threads: int) -> dict[str, Any]:
@@ -257,7 +237,7 @@ def main() -> None:
     rows = read_cola_tsv(DEV_FILE)
     dev_json = json.dumps({"sentences": [r.sentence for r in rows], "labels": [r.label for r in rows]})
 
-    machine = machine_info(args.threads)
+    machine = machine_info(("onnxruntime", "torch", "transformers", "tokenizers", "numpy"), threads=args.threads)
     notes: list[str] = []
     plans = variants(bundles, set(bundles) if args.tutorial_all else {minilm}, notes)
     measured = [measure(plan, dev_json, runs, cold_repeats, args.threads) for plan in plans]
