@@ -15,10 +15,7 @@ and model load on the first request, one prediction).
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from tests.container.lambda_runtime_api import RuntimeApi, api_gateway_event
+from tests.support import docker_engine as engine
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = ROOT / "artifacts" / "bench-load"
 BASE_IMAGE = "cola-bench-base:bookworm"
 IMAGE_NAME = "cola-acceptability-bench"
-CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 MEMORY = "1024m"
 
 
@@ -51,64 +48,23 @@ def docker(*args: str, env: dict[str, str], timeout: float = 900) -> str:
 
 @contextmanager
 def docker_engine() -> Iterator[dict[str, str]]:
-    """An environment whose DOCKER_HOST reaches an engine; a dockerd started here is stopped on exit."""
-    env = dict(os.environ)
-    if shutil.which("docker") and subprocess.run(["docker", "info"], env=env, capture_output=True).returncode == 0:
-        yield env
-        return
-    if not shutil.which("dockerd") or os.geteuid() != 0:
-        raise ContainerError("no Docker engine reachable and dockerd cannot be started (needs docker.io and root)")
-    run_dir = Path(tempfile.mkdtemp(prefix="bench-dockerd-"))  # short: the socket path must fit 108 bytes
+    """An environment whose DOCKER_HOST reaches an engine (a dockerd started here keeps its images in STATE)."""
     data_root = STATE / "docker-data"
     data_root.mkdir(parents=True, exist_ok=True)
-    with (STATE / "dockerd.log").open("w") as log:
-        daemon = subprocess.Popen(
-            [
-                "dockerd", "--bridge=none", "--iptables=false", "--ip6tables=false",
-                f"--host=unix://{run_dir / 'docker.sock'}", f"--data-root={data_root}",
-                f"--exec-root={run_dir / 'exec'}", f"--pidfile={run_dir / 'docker.pid'}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    env["DOCKER_HOST"] = f"unix://{run_dir / 'docker.sock'}"
     try:
-        deadline = time.monotonic() + 60
-        while subprocess.run(["docker", "info"], env=env, capture_output=True).returncode != 0:
-            if daemon.poll() is not None or time.monotonic() > deadline:
-                raise ContainerError(f"dockerd did not start: {(STATE / 'dockerd.log').read_text()[-2000:]}")
-            time.sleep(0.5)
-        yield env
-    finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-        shutil.rmtree(run_dir, ignore_errors=True)
+        with engine.docker_engine(data_root) as env:
+            yield env
+    except (engine.DockerUnavailableError, engine.DockerStartError) as err:
+        raise ContainerError(str(err)) from err
 
 
 def base_image(env: dict[str, str]) -> str:
     """The Debian bookworm + python3 base (debootstrap, about 90 s once; kept in the engine afterwards)."""
-    if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], env=env, capture_output=True).returncode == 0:
-        return BASE_IMAGE
-    if not shutil.which("debootstrap"):
-        raise ContainerError("debootstrap is not installed (apt-get install debootstrap; .ci/run installs it)")
-    print(f"building the base image {BASE_IMAGE} with debootstrap ...", flush=True)
-    with tempfile.TemporaryDirectory(prefix="bench-rootfs-") as rootfs:
-        subprocess.run(
-            ["debootstrap", "--variant=minbase", "--include=python3,python3-pip,ca-certificates", "bookworm", rootfs],
-            check=True,
-            capture_output=True,
-            timeout=900,
-        )
-        shutil.copy(CA_BUNDLE, Path(rootfs) / "etc/ssl/certs/ca-certificates.crt")
-        tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(
-            ["docker", "import", "-", BASE_IMAGE], stdin=tar.stdout, env=env, check=True, capture_output=True
-        )
-        tar.wait()
-    return BASE_IMAGE
+    print(f"base image {BASE_IMAGE} (built with debootstrap if the engine lacks it) ...", flush=True)
+    try:
+        return engine.debootstrap_base(env, BASE_IMAGE)
+    except engine.DockerUnavailableError as err:
+        raise ContainerError(str(err)) from err
 
 
 def build_image(env: dict[str, str], bundle: Path) -> str:

@@ -9,21 +9,17 @@ the host trusts. The build takes minutes, so every container test module uses th
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.support import docker_engine as engine
 
 BASE_IMAGE = "cola-test-base:bookworm"
 IMAGE_NAME = "cola-acceptability-test"
-CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 def docker(*args: str, env: dict[str, str], check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess[str]:
@@ -33,63 +29,22 @@ def docker(*args: str, env: dict[str, str], check: bool = True, timeout: int = 6
 @pytest.fixture(scope="session")
 def docker_env() -> Iterator[dict[str, str]]:
     """Environment whose DOCKER_HOST reaches an engine: an existing one, or a dockerd started for the session."""
-    env = dict(os.environ)
-    if shutil.which("docker") and docker("info", env=env, check=False).returncode == 0:
-        yield env
-        return
-    if not shutil.which("dockerd") or os.geteuid() != 0:
-        pytest.skip(
-            "no Docker engine reachable and dockerd cannot be started (needs docker.io and root; .ci/run installs it)"
-        )
-    state = Path(tempfile.mkdtemp(prefix="cola-dockerd-"))
-    socket = state / "docker.sock"
-    log = (state / "dockerd.log").open("w")
-    daemon = subprocess.Popen(
-        [
-            "dockerd", "--bridge=none", "--iptables=false", "--ip6tables=false",
-            f"--host=unix://{socket}", f"--data-root={state / 'data'}", f"--exec-root={state / 'exec'}",
-            f"--pidfile={state / 'docker.pid'}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    env["DOCKER_HOST"] = f"unix://{socket}"
-    deadline = time.monotonic() + 60
-    while docker("info", env=env, check=False).returncode != 0:
-        if daemon.poll() is not None or time.monotonic() > deadline:
-            daemon.kill()
-            pytest.fail(f"dockerd did not start: {(state / 'dockerd.log').read_text()[-2000:]}")
-        time.sleep(0.5)
-    yield env
-    daemon.terminate()
     try:
-        daemon.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        daemon.kill()
-    shutil.rmtree(state, ignore_errors=True)
+        with engine.docker_engine() as env:
+            yield env
+    except engine.DockerUnavailableError as err:
+        pytest.skip(str(err))
+    except engine.DockerStartError as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture(scope="session")
 def base_image(docker_env: dict[str, str]) -> str:
     """A Debian bookworm + python3 base image from debootstrap (no registry can be reached)."""
-    if docker("image", "inspect", BASE_IMAGE, env=docker_env, check=False).returncode == 0:
-        return BASE_IMAGE
-    if not shutil.which("debootstrap"):
-        pytest.fail("debootstrap is not installed (.ci/run installs it)")
-    with tempfile.TemporaryDirectory(prefix="cola-rootfs-") as rootfs:
-        subprocess.run(
-            ["debootstrap", "--variant=minbase", "--include=python3,python3-pip,ca-certificates", "bookworm", rootfs],
-            check=True,
-            capture_output=True,
-            timeout=900,
-        )
-        shutil.copy(CA_BUNDLE, Path(rootfs) / "etc/ssl/certs/ca-certificates.crt")
-        tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(
-            ["docker", "import", "-", BASE_IMAGE], stdin=tar.stdout, env=docker_env, check=True, capture_output=True
-        )
-        tar.wait()
-    return BASE_IMAGE
+    try:
+        return engine.debootstrap_base(docker_env, BASE_IMAGE)
+    except engine.DockerUnavailableError as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture(scope="session")
