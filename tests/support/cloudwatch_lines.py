@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,24 +16,12 @@ import pytest
 from chalice_app.chalicelib.cloudwatch import LogEvent, subscription_event
 from chalice_app.chalicelib.log_schema import prediction_record
 from chalice_app.chalicelib.logging_json import utc_timestamp
+from chalice_app.chalicelib.predictor import Prediction
 
 LOG_GROUP = "/aws/lambda/cola-acceptability-dev"
 LOG_STREAM = "2026/11/26/[$LATEST]0123456789abcdef0123456789abcdef"
 T0 = datetime(2026, 11, 26, 7, 2, 52, 123000, tzinfo=UTC)
 MODEL_VERSION = "m-0123456789ab"
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """What prediction_record reads from a predictor's answer."""
-
-    label: str
-    score: float
-    probabilities: dict[str, float]
-    n_chars: int
-    n_tokens: int
-    truncated: bool
-    unknown_token_rate: float
 
 
 def prediction_line(
