@@ -29,14 +29,17 @@ log = logging.getLogger(__name__)
 
 
 class TeacherHyperparams(L.Callback):
-    """Record the teacher's identity with the student's run (W&B config `teacher.*`): the link between the runs."""
+    """Record the teacher's identity with the student's run (W&B config `teacher.*`): the link between the runs.
 
-    def __init__(self, teacher: dict[str, Any]) -> None:
-        self.teacher = teacher
+    The teacher is known once the datamodule is built (its logits name it), so the callback reads it at fit start.
+    """
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.state = state
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         for logger in trainer.loggers:
-            logger.log_hyperparams({"teacher": self.teacher})
+            logger.log_hyperparams({"teacher": teacher_link(self.state["teacher"])})
 
 
 def transfer_split(train_split: datasets.Dataset, copies: list[str], teacher: TeacherLogits) -> datasets.Dataset:
@@ -110,13 +113,9 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
             }
         }
 
-    class _LinkTeacher(L.Callback):
-        def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-            TeacherHyperparams(teacher_link(state["teacher"])).on_fit_start(trainer, pl_module)
-
     return train(
         cfg,
-        [_LinkTeacher()],
+        [TeacherHyperparams(state)],
         build_datamodule=build_datamodule,
         build_module=build_module,
         extra_result=extra_result,
