@@ -10,13 +10,18 @@ import onnx
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 
+KEEPABLE_OPS = ("MatMul", "Attention")
+"""Op types `keep_fp32` can leave in fp32: the weight matrices (Attention is the fused QKV projection)."""
+
+
 def matching_matmuls(model_path: Path, patterns: list[str]) -> list[str]:
-    """Names of the MatMul nodes whose name matches any of the regular expressions (those stay in fp32)."""
+    """Names of the MatMul (and fused Attention) nodes whose name matches any of the regular expressions (those
+    stay in fp32)."""
     graph = onnx.load(str(model_path), load_external_data=False).graph
     return [
         node.name
         for node in graph.node
-        if node.op_type == "MatMul" and any(re.search(pattern, node.name) for pattern in patterns)
+        if node.op_type in KEEPABLE_OPS and any(re.search(pattern, node.name) for pattern in patterns)
     ]
 
 
@@ -34,6 +39,8 @@ def quantize(source: Path, target: Path, per_channel: bool = False, keep_fp32: l
             weight_type=QuantType.QInt8,
             per_channel=per_channel,
             nodes_to_exclude=excluded,
+            # Fused contrib ops (SkipLayerNormalization, ...) have no ONNX shape inference: their outputs are fp32.
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     finally:
         root.setLevel(level)

@@ -59,6 +59,7 @@ class ModelConfig:
     hub_revision: str | None = None
     tokenizer: str | None = None
     dropout: float | None = None
+    graph_fusion: str | None = None
     quantization: QuantizationConfig = field(default_factory=lambda: QuantizationConfig())
     fine_tuning: FineTuningConfig = field(default_factory=lambda: FineTuningConfig())
 
@@ -113,6 +114,10 @@ def _check_values(cfg: DictConfig) -> None:
             any([model.path, model.package, model.zip_parts, model.hub_id]),
             f"model {model.name!r} names no source: set model.path, model.package or model.hub_id "
             "(or pick a preset: model=minilm, model=mpnet)",
+        ),
+        (
+            model.get("graph_fusion") in (None, "bert"),
+            f"model.graph_fusion must be 'bert' or null, got {model.get('graph_fusion')!r}",
         ),
         (
             model.dropout is None or 0 <= model.dropout < 1,

@@ -62,12 +62,12 @@ def cache_path(cache_dir: Path, identity: dict[str, Any], sentences_hash: str) -
 
 def compute_logits(predictor: Predictor, sentences: list[str], batch_size: int) -> np.ndarray:
     """Teacher logits for every sentence, batched by length (little padding), returned in input order."""
-    encodings = predictor.tokenizer.encode_batch(sentences)
-    order = sorted(range(len(sentences)), key=lambda i: len(encodings[i].ids))
+    ids = [e.ids for e in predictor.tokenizer.encode_batch(sentences)]
+    order = sorted(range(len(sentences)), key=lambda i: len(ids[i]))
     logits = np.zeros((len(sentences), 2), dtype=np.float32)
     for start in tqdm(range(0, len(order), batch_size), desc="teacher logits", unit="batch"):
         rows = order[start : start + batch_size]
-        logits[rows] = predictor._logits([encodings[i] for i in rows])
+        logits[rows] = predictor.logits([ids[i] for i in rows])
     return logits
 
 

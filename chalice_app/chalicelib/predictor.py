@@ -77,6 +77,7 @@ class Predictor:
             str(self.bundle_dir / self.model_file), session_options(threads), providers=["CPUExecutionProvider"]
         )
         self.input_names = {i.name for i in self.session.get_inputs()}
+        self.output_names = [o.name for o in self.session.get_outputs()]
         batching = self.manifest.get("serving", {}).get("session_batch", {})
         self.session_batch: int = int(batching.get(self.model_file, 1 if "int8" in self.model_file else 0))
 
@@ -93,27 +94,32 @@ class Predictor:
         """
         if not texts:
             return []
-        encodings = self.tokenizer.encode_batch(texts)
-        step = self.session_batch or len(encodings)
-        logits = np.concatenate([self._logits(encodings[i : i + step]) for i in range(0, len(encodings), step)])
-        probs = softmax(logits.astype(np.float64))
-        return [self._prediction(text, encoding, p) for text, encoding, p in zip(texts, encodings, probs, strict=True)]
+        # One sentence (the API's common case) skips the batch encoder's thread-pool hand-off.
+        encodings = self.tokenizer.encode_batch(texts) if len(texts) > 1 else [self.tokenizer.encode(texts[0])]
+        ids = [e.ids for e in encodings]
+        step = self.session_batch or len(ids)
+        logits = np.concatenate([self.logits(ids[i : i + step]) for i in range(0, len(ids), step)])
+        probs = softmax(logits.astype(np.float64)).tolist()
+        return [
+            self._prediction(text, encoding, token_ids, p)
+            for text, encoding, token_ids, p in zip(texts, encodings, ids, probs, strict=True)
+        ]
 
-    def _logits(self, encodings: list[Any]) -> np.ndarray:
-        feeds = pad_batch([e.ids for e in encodings], self.pad_id)
-        (logits,) = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})
+    def logits(self, token_ids: list[list[int]]) -> np.ndarray:
+        """Raw logits of one session call over token id sequences (padded here): [len(token_ids), labels]."""
+        feeds = pad_batch(token_ids, self.pad_id)
+        (logits,) = self.session.run(self.output_names, {k: v for k, v in feeds.items() if k in self.input_names})
         return np.asarray(logits)
 
-    def _prediction(self, text: str, encoding: Any, probs: np.ndarray) -> Prediction:
-        index = int(np.argmax(probs))
-        ids = encoding.ids
+    def _prediction(self, text: str, encoding: Any, ids: list[int], probs: list[float]) -> Prediction:
+        index = max(range(len(probs)), key=probs.__getitem__)
         special = sum(encoding.special_tokens_mask)
         content = max(len(ids) - special, 0)
-        unknown = sum(1 for i in ids if i == self.unk_id) if self.unk_id is not None else 0
+        unknown = ids.count(self.unk_id) if self.unk_id is not None else 0
         return Prediction(
             label=LABELS[index],
-            score=float(probs[index]),
-            probabilities={name: float(p) for name, p in zip(LABELS, probs, strict=True)},
+            score=probs[index],
+            probabilities=dict(zip(LABELS, probs, strict=True)),
             n_chars=len(text),
             n_tokens=content,
             truncated=bool(encoding.overflowing),

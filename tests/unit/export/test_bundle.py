@@ -9,6 +9,7 @@ import hashlib
 import importlib.metadata
 import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -121,11 +122,26 @@ class TestOnnxModels:
         assert files["model.int8.onnx"]["bytes"] < files["model.onnx"]["bytes"] / 2
 
     def test_onnx_section_records_the_quantization_settings_resolved(self, manifest: dict[str, Any]) -> None:
-        # The minilm preset: per-channel dynamic int8, nothing kept in fp32; interpolations resolved to real values.
+        # The minilm preset: fused BERT graph, per-channel dynamic int8, nothing kept in fp32; interpolations
+        # resolved to real values. Six layers: one Attention, one BiasGelu and two SkipLayerNormalization each.
         assert manifest["onnx"] == {
             "opset": 17,
+            "graph_fusion": {
+                "model_type": "bert",
+                "ops": {"Attention": 6, "BiasGelu": 6, "SkipLayerNormalization": 12},
+            },
             "int8": {"per_channel": True, "keep_fp32": [], "fp32_nodes": 0},
         }
+
+    def test_served_graphs_run_fused_kernels(self, smoke_bundle: Path) -> None:
+        import onnx
+
+        fp32 = Counter(n.op_type for n in onnx.load(str(smoke_bundle / "model.onnx")).graph.node)
+        int8 = Counter(n.op_type for n in onnx.load(str(smoke_bundle / "model.int8.onnx")).graph.node)
+        assert fp32["Attention"] == 6 and fp32["Softmax"] == 0  # no unfused attention left behind
+        assert int8["QAttention"] == 6  # the fused QKV projection runs in int8
+        assert int8["EmbedLayerNormalization"] == int8["QEmbedLayerNormalization"] == 0  # embeddings left unfused
+        assert not [f for f in smoke_bundle.iterdir() if f.name.startswith(".")]  # the scratch export is gone
 
 
 @slow

@@ -231,6 +231,9 @@ class TestCheckConfig:
                 id="model-without-source",
             ),
             pytest.param(["model.dropout=1.0"], "model.dropout must be in [0, 1) or null, got 1.0", id="dropout"),
+            pytest.param(
+                ["model.graph_fusion=gpt2"], "model.graph_fusion must be 'bert' or null, got 'gpt2'", id="fusion"
+            ),
         ],
     )
     def test_invalid_values_fail_with_a_clear_message(
