@@ -135,9 +135,7 @@ def _export_graph(model: Any, fp32_path: Path, opset: int, graph_fusion: str | N
     try:
         export_onnx(model, exported, opset=opset)
         log.info("fusing the graph (onnxruntime transformer optimizer, model type %s)", graph_fusion)
-        ops = fuse_graph(
-            exported, fp32_path, graph_fusion, model.config.num_attention_heads, model.config.hidden_size
-        )
+        ops = fuse_graph(exported, fp32_path, graph_fusion, model.config.num_attention_heads, model.config.hidden_size)
     finally:
         exported.unlink(missing_ok=True)
     return {"model_type": graph_fusion, "ops": ops}

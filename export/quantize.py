@@ -9,7 +9,6 @@ from pathlib import Path
 import onnx
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-
 KEEPABLE_OPS = ("MatMul", "Attention")
 """Op types `keep_fp32` can leave in fp32: the weight matrices (Attention is the fused QKV projection)."""
 
