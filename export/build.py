@@ -21,7 +21,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from chalice_app.chalicelib.predictor import Predictor
 from export.bundle import publish, reference_distribution, write_manifest, write_serving_tokenizer
-from export.fusion import FusionError, fuse_graph
+from export.fusion import FusionError, fuse_graph, last_layer_for_cls_only
 from export.onnx_export import export_onnx
 from export.parity import ExportGateError, Gates, batches, check_gates, onnx_logits, parity_report, torch_logits
 from export.quantize import quantize
@@ -63,7 +63,7 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
 
     fp32_path, int8_path = staging / "model.onnx", staging / "model.int8.onnx"
     log.info("exporting ONNX (opset %d)", ex.opset)
-    fusion = _export_graph(model, fp32_path, ex.opset, ex.graph_fusion)
+    fusion = _export_graph(model, fp32_path, ex.opset, ex.graph_fusion, bool(ex.last_layer_cls_only))
     log.info("quantizing to int8 (per_channel=%s)", ex.quantization.per_channel)
     keep_fp32 = list(ex.quantization.keep_fp32)
     kept_fp32 = quantize(fp32_path, int8_path, ex.quantization.per_channel, keep_fp32)
@@ -125,9 +125,12 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
     return write_manifest(staging, content)
 
 
-def _export_graph(model: Any, fp32_path: Path, opset: int, graph_fusion: str | None) -> dict[str, Any] | None:
+def _export_graph(
+    model: Any, fp32_path: Path, opset: int, graph_fusion: str | None, cls_only: bool
+) -> dict[str, Any] | None:
     """Export the fp32 graph to `fp32_path`, fused with onnxruntime's transformer optimizer when `graph_fusion`
-    names a model type; returns what was fused (None when not)."""
+    names a model type (and its last layer cut to the [CLS] row when `cls_only`); returns what was done (None
+    when the graph was exported as it is)."""
     if not graph_fusion:
         export_onnx(model, fp32_path, opset=opset)
         return None
@@ -138,7 +141,10 @@ def _export_graph(model: Any, fp32_path: Path, opset: int, graph_fusion: str | N
         ops = fuse_graph(exported, fp32_path, graph_fusion, model.config.num_attention_heads, model.config.hidden_size)
     finally:
         exported.unlink(missing_ok=True)
-    return {"model_type": graph_fusion, "ops": ops}
+    if cls_only:
+        log.info("last layer: [CLS] row only after attention")
+        last_layer_for_cls_only(fp32_path)
+    return {"model_type": graph_fusion, "ops": ops, "last_layer_cls_only": cls_only}
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")

@@ -16,7 +16,9 @@ import logging
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import onnx
+from onnx import helper, numpy_helper
 
 FUSION_MODEL_TYPES = ("bert",)
 """Encoder families whose fusion is verified here (the parity gates check every export anyway)."""
@@ -75,3 +77,80 @@ def fused_op_counts(model_path: Path) -> dict[str, int]:
     graph = onnx.load(str(model_path), load_external_data=False).graph
     counts = Counter(node.op_type for node in graph.node if node.op_type in FUSED_OPS)
     return dict(sorted(counts.items()))
+
+
+def last_layer_for_cls_only(model_path: Path) -> dict[str, str]:
+    """Rewrite the fused graph in place so the last layer computes only the [CLS] row after its attention.
+
+    The classifier reads the final hidden state at position 0 only, so the last layer's attention output projection,
+    feed-forward block and layer norms are needed for that row alone (the attention itself still reads every key).
+    Two Slice nodes cut the attention output and the residual to position 0: about a ninth less work for a short
+    sentence, with identical fp32 logits. Refuses (FusionError) a graph whose head reads anything but position 0.
+    """
+    model = onnx.load(str(model_path))
+    graph = model.graph
+    attentions = [n for n in graph.node if n.op_type == "Attention"]
+    if not attentions:
+        raise FusionError(f"{model_path.name}: no fused Attention node; the [CLS]-only last layer needs graph fusion")
+    attention = attentions[-1]
+    attended, residual = attention.output[0], attention.input[0]
+    projection = _only_consumer(graph, attended, "MatMul")
+    skip_norm = _only_consumer(graph, projection.output[0], "SkipLayerNormalization")
+    if skip_norm.input[1] != residual:
+        raise FusionError(f"{model_path.name}: the last layer's residual is not its attention input; not rewritten")
+    _require_cls_head(graph, _last_hidden_state(graph, skip_norm), model_path)
+
+    constants = {"cls_slice_start": 0, "cls_slice_end": 1, "cls_slice_axis": 1}
+    graph.initializer.extend(numpy_helper.from_array(np.array([v], dtype=np.int64), k) for k, v in constants.items())
+    slices = [
+        helper.make_node("Slice", [name, *constants], [f"{name}_cls"], name=f"LastLayerCls_{part}")
+        for part, name in (("attention", attended), ("residual", residual))
+    ]
+    projection.input[0] = f"{attended}_cls"
+    skip_norm.input[1] = f"{residual}_cls"
+    nodes = list(graph.node)
+    at = nodes.index(projection)
+    del graph.node[:]
+    graph.node.extend([*nodes[:at], *slices, *nodes[at:]])
+    onnx.checker.check_model(model)
+    onnx.save(model, str(model_path))
+    return {"layer_attention": attention.name}
+
+
+def _only_consumer(graph: onnx.GraphProto, tensor: str, op_type: str) -> onnx.NodeProto:
+    consumers = [n for n in graph.node if tensor in n.input]
+    if len(consumers) != 1 or consumers[0].op_type != op_type:
+        found = ", ".join(n.op_type for n in consumers) or "none"
+        raise FusionError(f"{tensor} feeds {found}, not one {op_type}: not the fused BERT layer expected")
+    return consumers[0]
+
+
+def _last_hidden_state(graph: onnx.GraphProto, node: onnx.NodeProto) -> str:
+    """Follow single consumers from `node` to the last SkipLayerNormalization: the encoder's output."""
+    last = node
+    while True:
+        consumers = [n for n in graph.node if last.output[0] in n.input]
+        following = [n for n in consumers if n.op_type in ("MatMul", "BiasGelu", "Gelu", "SkipLayerNormalization")]
+        if not following:
+            return str(last.output[0])
+        last = following[0]
+
+
+def _require_cls_head(graph: onnx.GraphProto, hidden: str, model_path: Path) -> None:
+    constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    constants |= {
+        n.output[0]: numpy_helper.to_array(n.attribute[0].t)
+        for n in graph.node
+        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"
+    }
+    readers = [n for n in graph.node if hidden in n.input]
+    for reader in readers:
+        axis = next((helper.get_attribute_value(a) for a in reader.attribute if a.name == "axis"), 0)
+        index = constants.get(reader.input[1]) if reader.op_type == "Gather" and len(reader.input) > 1 else None
+        if index is None or axis != 1 or np.asarray(index).tolist() != 0:
+            raise FusionError(
+                f"{model_path.name}: the classifier reads the final hidden state through {reader.op_type} "
+                "(not position 0 alone); set export.last_layer_cls_only=false"
+            )
+    if not readers:
+        raise FusionError(f"{model_path.name}: nothing reads the final hidden state {hidden}")

@@ -129,6 +129,7 @@ class TestOnnxModels:
             "graph_fusion": {
                 "model_type": "bert",
                 "ops": {"Attention": 6, "BiasGelu": 6, "SkipLayerNormalization": 12},
+                "last_layer_cls_only": True,
             },
             "int8": {"per_channel": True, "keep_fp32": [], "fp32_nodes": 0},
         }
@@ -143,6 +144,16 @@ class TestOnnxModels:
         assert int8["QAttention"] == 6  # the fused QKV projection runs in int8
         assert int8["EmbedLayerNormalization"] == int8["QEmbedLayerNormalization"] == 0  # embeddings left unfused
         assert not [f for f in smoke_bundle.iterdir() if f.name.startswith(".")]  # the scratch export is gone
+
+    @pytest.mark.parametrize("name", MODEL_FILES)
+    def test_the_last_layer_after_attention_computes_the_cls_row_only(self, smoke_bundle: Path, name: str) -> None:
+        import onnx
+
+        slices = [n.name for n in onnx.load(str(smoke_bundle / name)).graph.node if n.op_type == "Slice"]
+        assert sorted(s for s in slices if s.startswith("LastLayerCls_")) == [
+            "LastLayerCls_attention",
+            "LastLayerCls_residual",
+        ]
 
 
 @slow
