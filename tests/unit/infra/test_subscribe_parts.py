@@ -1,4 +1,5 @@
-"""The pure parts of infra/subscribe.py: ARNs, the statement id, which policy statements count as the grant."""
+"""The pure parts of infra/subscribe.py: ARNs, the statement id, which policy statements count as the grant, the
+alias setting and which earlier destinations may hold a grant to retire."""
 
 from __future__ import annotations
 
@@ -8,7 +9,19 @@ from typing import Any
 import pytest
 
 from infra.aws_errors import SetupError
-from infra.subscribe import FunctionArn, Target, default_filter_name, grants_invoke
+from infra.deploy_template import TemplateOptions
+from infra.subscribe import (
+    DEFAULT_ALIAS,
+    FunctionArn,
+    Target,
+    check_alias,
+    check_unqualified,
+    default_filter_name,
+    grants_invoke,
+    main,
+    previous_qualifiers,
+)
+from tests.conftest import ROOT
 
 ARN = "arn:aws:lambda:eu-west-1:123456789012:function:cola-acceptability-prod-ship_logs"
 
@@ -67,3 +80,68 @@ def test_a_matching_statement_counts_whatever_its_id() -> None:
 )
 def test_a_statement_that_grants_something_else_does_not_count(change: dict[str, Any]) -> None:
     assert not grants_invoke({**GRANT, **change}, "logs.eu-west-1.amazonaws.com", SOURCE)
+
+
+def test_the_default_alias_is_the_one_the_container_deploy_creates() -> None:
+    assert DEFAULT_ALIAS == TemplateOptions().alias == "live"
+    assert f"\nSHIPPER_ALIAS ?= {DEFAULT_ALIAS}\n" in (ROOT / "Makefile").read_text()
+
+
+def test_the_destination_is_the_alias_arn_or_the_function() -> None:
+    function = FunctionArn.parse(ARN)
+    assert Target("/aws/lambda/api", 30, function, "f", alias="live").destination == ARN + ":live"
+    assert Target("/aws/lambda/api", 30, function, "f", alias="live").destination_name.endswith("ship_logs:live")
+    assert Target("/aws/lambda/api", 30, function, "f").destination == ARN
+
+
+@pytest.mark.parametrize("alias", ["live", "blue-green_2", "", "a" * 128])
+def test_alias_names_lambda_accepts_pass(alias: str) -> None:
+    assert check_alias(alias) == alias
+
+
+@pytest.mark.parametrize("alias", ["7", "$LATEST", "live:1", "a" * 129, "has space"])
+def test_versions_and_malformed_aliases_are_refused_with_what_to_pass(alias: str) -> None:
+    with pytest.raises(SetupError, match=r"is not an alias name .* pass --alias live, or --alias '' for the unqual"):
+        check_alias(alias)
+
+
+def test_a_bad_alias_fails_the_command_before_any_aws_call(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--stage", "dev", "--alias", "12", "--endpoint-url", "http://127.0.0.1:9"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("subscribe: error: --alias '12' is not an alias name")
+
+
+@pytest.mark.parametrize(
+    ("ref", "unqualified"),
+    [(ARN + ":live", ARN), ("cola-acceptability-prod-ship_logs:live", "cola-acceptability-prod-ship_logs")],
+)
+def test_a_qualified_shipper_is_refused_and_pointed_at_alias(ref: str, unqualified: str) -> None:
+    with pytest.raises(SetupError) as raised:
+        check_unqualified(ref)
+    assert str(raised.value) == (
+        f"--shipper-arn {ref} names the qualifier 'live': pass the function's unqualified name or ARN ({unqualified}) "
+        "and the alias with --alias live"
+    )
+
+
+@pytest.mark.parametrize("ref", [ARN, "cola-acceptability-prod-ship_logs", "arn:aws:s3:::not-a-function"])
+def test_unqualified_names_and_non_lambda_arns_pass_the_qualifier_check(ref: str) -> None:
+    check_unqualified(ref)  # a non-Lambda ARN is reported later, by the lookup
+
+
+def filters_to(destination: str, name: str = "f") -> list[dict[str, Any]]:
+    return [{"filterName": name, "destinationArn": destination}]
+
+
+def test_retiring_looks_at_the_function_when_targeting_the_alias_and_at_the_old_qualifier() -> None:
+    function = FunctionArn.parse(ARN)
+    on_alias = Target("/aws/lambda/api", 30, function, "f", alias="live")
+    unqualified = Target("/aws/lambda/api", 30, function, "f")
+    assert previous_qualifiers(on_alias, []) == [""]
+    assert previous_qualifiers(on_alias, filters_to(ARN + ":live")) == [""]
+    assert previous_qualifiers(on_alias, filters_to(ARN + ":blue")) == ["", "blue"]
+    assert previous_qualifiers(unqualified, filters_to(ARN + ":live")) == ["live"]
+    assert previous_qualifiers(unqualified, filters_to(ARN)) == []
+    assert previous_qualifiers(unqualified, filters_to(ARN + ":live", name="someone-elses")) == []
+    assert previous_qualifiers(unqualified, filters_to(ARN.replace("ship_logs", "other") + ":live")) == []
