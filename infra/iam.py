@@ -2,16 +2,18 @@
 
 The documents hold tokens in angle brackets, replaced by `render`: <ACCOUNT_ID>, <REGION>, <APP>, <STAGE>,
 <GITHUB_REPO> (owner/name), <DVC_BUCKET>, <ECR_REPOSITORY>, <ES_SECRET_NAME>. infra/iam/roles.json lists the roles
-of one stage (name, trust policy, permissions policy). An administrator creates them once:
+of one stage (name, trust policy, permissions policy, and extra inline policies some stages need). An administrator
+creates them once:
 
     python -m infra.iam render --stage dev --account 123456789012 --region eu-west-1 \\
         --github-repo owner/name --dvc-bucket my-dvc --ecr-repository cola-acceptability --es-secret-name es-api-key \\
         --out artifacts/iam/dev
 
 writes each role's trust and permissions policy with the tokens replaced (and the ECR repository policy), and
-prints the `aws iam` commands that create them. `python -m infra.iam chalice` writes .chalice/policy-<stage>.json
-from the API's execution policy (account and region `*`, as Chalice's own deploys use them), so the zip route
-(`chalice deploy`) and the image route grant the API the same rights.
+prints the `aws iam` commands that create them. `python -m infra.iam chalice` writes the policy files
+.chalice/config.json names for the zip route (`chalice deploy`): each Chalice function's file from the same
+document as its role on the image route (the API: .chalice/policy-<stage>.json; the log shipper:
+.chalice/policy-shipper-<stage>.json), with account and region `*` as Chalice's own deploys use them.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ import json
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from chalice.config import Config
 
 from infra import chalice_names
 
@@ -31,10 +35,25 @@ IAM_DIR = Path(__file__).resolve().parent / "iam"
 ROLES_FILE = IAM_DIR / "roles.json"
 TOKEN = re.compile(r"<([A-Z_]+)>")
 API_POLICY = "api-execution-policy.json"
+API_ROLE = "api"
+"""The role of the function behind the REST API; any other Chalice function's role has the function's name."""
+ZIP_ROUTE_SETTINGS = {"ES_SECRET_NAME": "ES_API_KEY_SECRET_ID"}
+"""Tokens the zip route takes from the function's environment_variables in .chalice/config.json. A statement that
+needs one the function does not set is left out: the function then reads no such resource."""
 
 
 class RenderError(ValueError):
     """A token has no value, or a value that would widen or break the policy."""
+
+
+@dataclass(frozen=True)
+class ExtraPolicy:
+    """An inline policy a role gets in some stages only, beside its permissions policy."""
+
+    name: str
+    document: str
+    stages: tuple[str, ...]
+    why: str
 
 
 @dataclass(frozen=True)
@@ -46,6 +65,18 @@ class Role:
     trust: str
     policy: str
     description: str
+    extra_policies: tuple[ExtraPolicy, ...] = ()
+    zip_route_omits: Mapping[str, str] = field(default_factory=dict)
+    """Statement Sid → why the zip route's policy file leaves it out (a resource only the image route creates)."""
+
+
+@dataclass(frozen=True)
+class ChalicePolicyFile:
+    """A policy file .chalice/config.json names for one function of one stage."""
+
+    stage: str
+    function: str
+    path: Path
 
 
 def load_document(name: str) -> dict[str, Any]:
@@ -59,7 +90,24 @@ def load_document(name: str) -> dict[str, Any]:
 def roles() -> list[Role]:
     """The roles of roles.json."""
     data = json.loads(ROLES_FILE.read_text())
-    return [Role(key=key, **spec) for key, spec in data["roles"].items()]
+    found = []
+    for key, spec in data["roles"].items():
+        extra = spec.pop("extra_policies", {})
+        policies = tuple(
+            ExtraPolicy(name=name, document=e["document"], stages=tuple(e["stages"]), why=e["why"])
+            for name, e in extra.items()
+        )
+        found.append(Role(key=key, extra_policies=policies, **spec))
+    return found
+
+
+def role_of_function(function: str) -> Role:
+    """The role of a Chalice function (`api_handler` → api, any other → the role named like the function)."""
+    key = API_ROLE if function == chalice_names.API_HANDLER else function
+    for role in roles():
+        if role.key == key:
+            return role
+    raise RenderError(f"Chalice function {function!r} has no role in {ROLES_FILE}: add one (trust and policy document)")
 
 
 def resource_policies() -> dict[str, str]:
@@ -105,10 +153,63 @@ def stage_values(stage: str, **values: str | None) -> dict[str, str]:
     return {"APP": names.app_name, "STAGE": stage, **given}
 
 
-def chalice_policy(stage: str) -> dict[str, Any]:
-    """What .chalice/policy-<stage>.json must hold: the API's execution policy for any account and region."""
-    rendered: dict[str, Any] = render(load_document(API_POLICY), stage_values(stage, account_id="*", region="*"))
+def _zip_route_values(stage: str, function: str, config: Mapping[str, Any]) -> dict[str, str]:
+    """ZIP_ROUTE_SETTINGS' tokens the function's environment sets (as Chalice merges it for that stage)."""
+    environment = Config(chalice_stage=stage, function_name=function, config_from_disk=dict(config))
+    variables = environment.environment_variables
+    values = {}
+    for token, variable in ZIP_ROUTE_SETTINGS.items():
+        value = str(variables.get(variable) or "").strip()
+        if value.startswith("arn:"):
+            raise RenderError(
+                f"{variable} of {function} in stage {stage} is an ARN ({value}): give the secret's name in "
+                ".chalice/config.json, as the image route's EsSecretName does (the policy names <name>-??????)"
+            )
+        if value:
+            values[token] = value
+    return values
+
+
+def chalice_policy(
+    stage: str, function: str = chalice_names.API_HANDLER, config: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What a function's Chalice policy file must hold: its role's document for any account and region, without
+    the statements the zip route has no use for (zip_route_omits, and those needing a setting the function lacks)."""
+    config = chalice_names.read_config() if config is None else config
+    role = role_of_function(function)
+    document = load_document(role.policy)
+    app = chalice_names.stage_names(stage, dict(config)).app_name
+    values = {"APP": app, "STAGE": stage, "ACCOUNT_ID": "*", "REGION": "*"}
+    values |= _zip_route_values(stage, function, config)
+    optional = set(ZIP_ROUTE_SETTINGS)
+    kept = [
+        statement
+        for statement in document["Statement"]
+        if statement.get("Sid") not in role.zip_route_omits and not (tokens_of(statement) - set(values)) & optional
+    ]
+    rendered: dict[str, Any] = render({**document, "Statement": kept}, values)
     return rendered
+
+
+def chalice_policy_files(config: Mapping[str, Any] | None = None) -> list[ChalicePolicyFile]:
+    """The policy file Chalice uses for each function of each stage that names one (resolved as Chalice does:
+    function, then stage, then top level); a ConfigError when functions with different roles share a file."""
+    config = chalice_names.read_config() if config is None else config
+    files: list[ChalicePolicyFile] = []
+    for stage in config.get("stages", {}):
+        for function in (chalice_names.API_HANDLER, chalice_names.SHIPPER):
+            name = Config(chalice_stage=stage, function_name=function, config_from_disk=dict(config)).iam_policy_file
+            if not name:
+                continue
+            entry = ChalicePolicyFile(stage, function, chalice_names.CHALICE_CONFIG.parent / name)
+            for other in files:
+                if other.path == entry.path and role_of_function(other.function).key != role_of_function(function).key:
+                    raise chalice_names.ConfigError(
+                        f"stage {stage}: {function} and {other.function} share {name}, but their roles differ: "
+                        f"set stages.{stage}.lambda_functions.{function}.iam_policy_file in .chalice/config.json"
+                    )
+            files.append(entry)
+    return files
 
 
 def _write(path: Path, document: Any) -> None:
@@ -129,6 +230,13 @@ def render_stage(out: Path, values: Mapping[str, str]) -> list[str]:
             f"--description {json.dumps(role.description)}",
             f"aws iam put-role-policy --role-name {name} --policy-name {name} --policy-document file://{policy}",
         ]
+        for extra in role.extra_policies:
+            if values["STAGE"] in extra.stages:
+                path = out / f"{role.key}-{extra.name}-policy.json"
+                _write(path, render(load_document(extra.document), values))
+                commands.append(
+                    f"aws iam put-role-policy --role-name {name} --policy-name {extra.name} --policy-document file://{path}"
+                )
     for target, document in resource_policies().items():
         path = out / f"{target}-policy.json"
         _write(path, render(load_document(document), values))
@@ -137,6 +245,19 @@ def render_stage(out: Path, values: Mapping[str, str]) -> list[str]:
                 f"aws ecr set-repository-policy --repository-name {values['ECR_REPOSITORY']} --policy-text file://{path}"
             )
     return commands
+
+
+def write_chalice_policies(check: bool) -> list[Path]:
+    """The Chalice policy files that differ from what infra/iam renders (rewritten unless `check`)."""
+    stale = []
+    for entry in chalice_policy_files():
+        expected = chalice_policy(entry.stage, entry.function)
+        current = json.loads(entry.path.read_text()) if entry.path.exists() else None
+        if current != expected:
+            stale.append(entry.path)
+            if not check:
+                _write(entry.path, expected)
+    return stale
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     rend.add_argument("--out", type=Path, required=True)
     for option in ("account-id", "region", "github-repo", "dvc-bucket", "ecr-repository", "es-secret-name"):
         rend.add_argument(f"--{option}", required=True)
-    chal = sub.add_parser("chalice", help="write .chalice/policy-<stage>.json for every stage that names one")
+    chal = sub.add_parser("chalice", help="write the policy files .chalice/config.json names (per stage and function)")
     chal.add_argument("--check", action="store_true", help="only check they are up to date (exit 1 if not)")
     args = parser.parse_args(argv)
     try:
@@ -164,31 +285,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             print("\n".join(render_stage(args.out, values)))
             return 0
-        stale = []
-        for stage, path in chalice_policy_files().items():
-            expected = chalice_policy(stage)
-            current = json.loads(path.read_text()) if path.exists() else None
-            if current != expected:
-                stale.append(str(path))
-                if not args.check:
-                    _write(path, expected)
-        verb = "out of date" if args.check else "written"
-        print(f"{verb}: {', '.join(stale)}" if stale else "Chalice policy files match infra/iam")
+        stale = write_chalice_policies(check=args.check)
+        verb = "out of date (run `python -m infra.iam chalice`)" if args.check else "written"
+        print(f"{verb}: {', '.join(map(str, stale))}" if stale else "Chalice policy files match infra/iam")
         return 1 if stale and args.check else 0
     except (RenderError, chalice_names.ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-
-
-def chalice_policy_files() -> dict[str, Path]:
-    """Stage → the iam_policy_file its .chalice/config.json names (stages without one are skipped)."""
-    config = chalice_names.read_config()
-    files = {}
-    for stage, settings in config.get("stages", {}).items():
-        name = settings.get("iam_policy_file") or config.get("iam_policy_file")
-        if name:
-            files[stage] = chalice_names.CHALICE_CONFIG.parent / name
-    return files
 
 
 if __name__ == "__main__":

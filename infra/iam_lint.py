@@ -1,10 +1,12 @@
-"""Lint the IAM documents of infra/iam with parliament (duo-labs), its community auditors included.
+"""Lint the IAM documents of infra/iam and Chalice's policy files with parliament (duo-labs), community auditors on.
 
-Every document is rendered first (tokens replaced with example values: parliament checks ARN formats).
+Every document of infra/iam is rendered first (tokens replaced with example values: parliament checks ARN formats);
+the policy files .chalice/config.json names are linted as `chalice deploy` would send them.
 Parliament audits identity policies; trust and resource policies have no Resource element by design, and it knows
 only a fixed list of federation sources (Cognito, Amazon, Facebook, Google, SAML), not GitHub's OIDC provider.
-Those findings, and its misreading of the account field `aws` in the Serverless transform's ARN, are the only
-ones accepted (EXPECTED below, each with its reason); anything else at any severity fails.
+Those findings, its misreading of the account field `aws` in the Serverless transform's ARN, and the registry
+login token that pushing to ECR needs are the only ones accepted (EXPECTED below, each with its reason); anything
+else at any severity fails.
 
     python -m infra.iam_lint            # exit 1 and list the findings when there are any
 """
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra import iam
+from infra import chalice_names, iam
 
 EXAMPLE_VALUES = {
     "ACCOUNT_ID": "123456789012",
@@ -40,6 +42,11 @@ EXPECTED: dict[tuple[str, str, str], str] = {
         "UNKNOWN_FEDERATION_SOURCE",
         "oidc-provider/token.actions.githubusercontent.com",
     ): "parliament knows no OIDC providers; this is GitHub's (aud and sub are checked by tests)",
+    (
+        "ecr-push-policy.json",
+        "CREDENTIALS_EXPOSURE",
+        '{"actions": ["ecr:getauthorizationtoken"]}',
+    ): "docker login needs ECR's registry token to push; the token grants only what the role's policy allows",
     (
         "deploy-policy.json",
         "INVALID_ARN",
@@ -79,7 +86,10 @@ def lint_document(name: str, document: Mapping[str, Any]) -> list[Finding]:
     findings = []
     for raw in policy.findings:
         finding = parliament.enhance_finding(raw)
-        findings.append(Finding(name, finding.issue, finding.severity, str(finding.detail)))
+        # Some auditors say what they found only in the location (CREDENTIALS_EXPOSURE: the actions).
+        location = {k: v for k, v in (finding.location or {}).items() if v is not None and k != "filepath"}
+        detail = " ".join(filter(None, [str(finding.detail), json.dumps(location, sort_keys=True) if location else ""]))
+        findings.append(Finding(name, finding.issue, finding.severity, detail))
     return findings
 
 
@@ -92,10 +102,14 @@ def is_expected(finding: Finding) -> bool:
 
 
 def documents() -> dict[str, Any]:
-    """Every document of infra/iam (roles.json aside), rendered with example values for the dev stage."""
+    """Every document of infra/iam (roles.json aside), rendered with example values for the dev stage, and the
+    Chalice policy files as they are on disk (named by their path from the repository root)."""
     values = {"APP": "cola-acceptability", "STAGE": "dev", **EXAMPLE_VALUES}
     names = sorted(p.name for p in iam.IAM_DIR.glob("*.json") if p != iam.ROLES_FILE)
-    return {name: iam.render(iam.load_document(name), values) for name in names}
+    found = {name: iam.render(iam.load_document(name), values) for name in names}
+    for entry in iam.chalice_policy_files():
+        found[str(entry.path.relative_to(chalice_names.ROOT))] = json.loads(entry.path.read_text())
+    return found
 
 
 def unexpected_findings() -> list[Finding]:
@@ -108,7 +122,7 @@ def main() -> int:
     findings = unexpected_findings()
     for finding in findings:
         print(finding)
-    print(f"parliament: {len(findings)} unexpected finding(s) in {len(documents())} documents of {iam.IAM_DIR}")
+    print(f"parliament: {len(findings)} unexpected finding(s) in {len(documents())} documents (infra/iam, .chalice)")
     return 1 if findings else 0
 
 

@@ -19,8 +19,6 @@ The template transform on the current app's own `chalice package` output runs fo
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -32,6 +30,7 @@ import pytest
 
 from infra import iam, smoke
 from tests.conftest import ROOT
+from tests.support import chalice_package
 from tests.support.chalice_local import chalice_local
 from tests.support.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
 from tests.support.package_venv import run_cfn_lint
@@ -47,7 +46,6 @@ APP = "cola-acceptability"
 STACK = f"{APP}-dev"
 REPOSITORY = "cola-acceptability"
 SECRET = "a-distinct-secret-key-value-for-this-test"
-CHALICE = Path(sys.executable).parent / "chalice"
 
 
 def image_uri(tag: str) -> str:
@@ -288,28 +286,15 @@ def test_the_smoke_test_checks_health_prediction_and_version(api: Api) -> None:
 def test_the_transform_handles_every_function_of_this_app(tmp_path: Path) -> None:
     """`chalice package` on a copy of the app as it is now (dependencies left out: only the template matters),
     then the transform and cfn-lint: every function the app defines must come out as an image."""
-    app = tmp_path / "app"
-    shutil.copytree(ROOT / "chalice_app", app, ignore=shutil.ignore_patterns("__pycache__", "bundle", ".chalice"))
-    (app / ".chalice").mkdir()
-    for path in (ROOT / ".chalice").glob("*.json"):
-        shutil.copy(path, app / ".chalice" / path.name)
-    (app / "requirements.txt").write_text("")
-    out = tmp_path / "out"
-    environment = {**os.environ, "AWS_DEFAULT_REGION": REGION}
-    command = [str(CHALICE), "package", "--stage", "dev", "--pkg-format", "cloudformation"]
-    package = subprocess.run(
-        [*command, "--template-format", "json", str(out)],
-        cwd=app, env=environment, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert package.returncode == 0, package.stdout + package.stderr
-    sam = json.loads((out / "sam.json").read_text())
+    sam_json = chalice_package.package(chalice_package.copy_app(tmp_path / "app"), "dev", tmp_path / "out", REGION)
+    sam = chalice_package.read_template(sam_json)
     handlers = {
         k: r["Properties"]["Handler"] for k, r in sam["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
     }
     assert handlers["APIHandler"] == "app.app"
     deploy_json = tmp_path / "deploy.json"
     transform = subprocess.run(
-        [sys.executable, "-m", "infra.deploy_template", str(out / "sam.json"), str(deploy_json), "--stage", "dev"],
+        [sys.executable, "-m", "infra.deploy_template", str(sam_json), str(deploy_json), "--stage", "dev"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert transform.returncode == 0, transform.stdout + transform.stderr

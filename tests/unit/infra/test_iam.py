@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from infra import iam, iam_lint
+from infra import chalice_names, iam, iam_lint
 from infra.deploy_template import TemplateOptions, transform
 from tests.unit.infra.test_deploy_template import APP, sample
 
@@ -111,12 +111,16 @@ def test_values_that_would_widen_or_break_a_policy_are_refused(token: str, value
         iam.render({"Resource": f"<{token}>"}, {token: value})
 
 
-def test_render_cli_writes_every_role_and_the_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["--stage", "dev", "--out", str(tmp_path), "--account-id", ACCOUNT, "--region", REGION]
+def render_cli(stage: str, out: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """`python -m infra.iam render` for stage into out; the commands it prints."""
+    args = ["--stage", stage, "--out", str(out), "--account-id", ACCOUNT, "--region", REGION]
     args += ["--github-repo", "acme/cola", "--dvc-bucket", "acme-dvc", "--ecr-repository", "cola-acceptability"]
-    code = iam.main(["render", *args, "--es-secret-name", "cola-es"])
-    assert code == 0
-    commands = capsys.readouterr().out
+    assert iam.main(["render", *args, "--es-secret-name", "cola-es"]) == 0
+    return capsys.readouterr().out
+
+
+def test_render_cli_writes_every_role_and_the_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    commands = render_cli("dev", tmp_path, capsys)
     for role in iam.roles():
         assert (tmp_path / f"{role.key}-trust.json").is_file()
         assert (tmp_path / f"{role.key}-policy.json").is_file()
@@ -125,33 +129,175 @@ def test_render_cli_writes_every_role_and_the_commands(tmp_path: Path, capsys: p
     assert "aws ecr set-repository-policy --repository-name cola-acceptability" in commands
 
 
-# Chalice's policy files ------------------------------------------------------------------------------------------
+def test_render_cli_gives_the_dev_deploy_role_push_rights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    commands = render_cli("dev", tmp_path, capsys).splitlines()
+    push = tmp_path / "deploy-ecr-push-policy.json"
+    expected = (
+        f"aws iam put-role-policy --role-name {APP}-dev-deploy --policy-name ecr-push --policy-document file://{push}"
+    )
+    assert expected in commands
+    values = {**VALUES, "ACCOUNT_ID": ACCOUNT, "REGION": REGION, "ECR_REPOSITORY": "cola-acceptability"}
+    assert json.loads(push.read_text()) == iam.render(iam.load_document("ecr-push-policy.json"), values)
 
 
-def test_chalice_policy_files_are_the_api_execution_policy() -> None:
-    files = iam.chalice_policy_files()
-    assert set(files) == {"dev", "prod"}
-    for stage, path in files.items():
-        assert json.loads(path.read_text()) == iam.chalice_policy(stage), f"{path}: run `python -m infra.iam chalice`"
+def test_render_cli_gives_prod_no_push_rights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    commands = render_cli("prod", tmp_path, capsys)
+    assert "ecr-push" not in commands
+    assert not (tmp_path / "deploy-ecr-push-policy.json").exists()
+
+
+# Chalice's policy files (the zip route) ---------------------------------------------------------------------------
+
+LOG_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def chalice_config_with_shipper(**environment: str) -> dict[str, Any]:
+    """.chalice/config.json with environment_variables added to dev's ship_logs function."""
+    config = chalice_names.read_config()
+    config["stages"]["dev"]["lambda_functions"]["ship_logs"]["environment_variables"] = environment
+    return config
+
+
+def test_chalice_config_gives_the_api_and_the_shipper_a_policy_file_each() -> None:
+    found = {(f.stage, f.function): f.path for f in iam.chalice_policy_files()}
+    chalice_dir = chalice_names.CHALICE_CONFIG.parent
+    assert found == {
+        (stage, function): chalice_dir / name
+        for stage in ("dev", "prod")
+        for function, name in (("api_handler", f"policy-{stage}.json"), ("ship_logs", f"policy-shipper-{stage}.json"))
+    }
+    assert all(path.is_file() for path in found.values())
+
+
+def test_chalice_policy_files_are_what_infra_iam_renders() -> None:
+    """They are generated, never edited: a change to infra/iam without `python -m infra.iam chalice` fails here."""
+    for entry in iam.chalice_policy_files():
+        expected = iam.chalice_policy(entry.stage, entry.function)
+        assert json.loads(entry.path.read_text()) == expected, f"{entry.path}: run `python -m infra.iam chalice`"
+
+
+def test_the_shippers_file_comes_from_its_image_route_role_document() -> None:
+    source = iam.load_document("ship-logs-execution-policy.json")
+    (logs,) = [s for s in source["Statement"] if s["Sid"] == "WriteOwnLogs"]
+    rendered = iam.chalice_policy("dev", chalice_names.SHIPPER)
+    assert rendered["Statement"] == [iam.render(logs, {"REGION": "*", "ACCOUNT_ID": "*", "APP": APP, "STAGE": "dev"})]
+
+
+def test_the_shipper_may_only_write_its_own_logs_when_no_secret_is_configured() -> None:
+    document = iam.chalice_policy("dev", chalice_names.SHIPPER)
+    assert {a for s in statements(document) for a in as_list(s["Action"])} == LOG_ACTIONS
+    group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{APP}-dev-ship_logs"
+    assert allows(document, "logs:PutLogEvents", f"{group}:log-stream:2026/11/26/[$LATEST]abc")
+    api_group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{APP}-dev"
+    assert not allows(document, "logs:PutLogEvents", f"{api_group}:log-stream:x")
+    assert not allows(document, "logs:PutLogEvents", group.replace("-dev-", "-prod-") + ":log-stream:x")
+
+
+@pytest.mark.parametrize("level", ["function", "stage"])
+def test_a_shipper_with_a_secret_may_read_that_secret_and_nothing_else(level: str) -> None:
+    """ES_API_KEY_SECRET_ID counts wherever Chalice merges it from for the function (its own or the stage's)."""
+    config = chalice_config_with_shipper()
+    target = config["stages"]["dev"] if level == "stage" else config["stages"]["dev"]["lambda_functions"]["ship_logs"]
+    target.setdefault("environment_variables", {})["ES_API_KEY_SECRET_ID"] = "cola-es"
+    document = iam.chalice_policy("dev", chalice_names.SHIPPER, config)
+    assert {a for s in statements(document) for a in as_list(s["Action"])} == LOG_ACTIONS | {
+        "secretsmanager:GetSecretValue"
+    }
+    (secret,) = [s for s in statements(document) if s["Action"] == "secretsmanager:GetSecretValue"]
+    assert secret["Resource"] == "arn:aws:secretsmanager:*:*:secret:cola-es-??????"
+    assert allows(
+        document, "secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:cola-es-AbCdEf"
+    )
+    assert not allows(
+        document, "secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:cola-db-AbCdEf"
+    )
+    assert not [a for s in statements(document) for a in as_list(s["Action"]) if a.startswith("sqs:")]
+    assert [f for f in iam_lint.lint_document("shipper.json", document) if not iam_lint.is_expected(f)] == []
+
+
+def test_a_secret_given_as_an_arn_is_refused_with_the_way_out() -> None:
+    arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:cola-es-AbCdEf"
+    with pytest.raises(iam.RenderError, match="give the secret's name"):
+        iam.chalice_policy("dev", chalice_names.SHIPPER, chalice_config_with_shipper(ES_API_KEY_SECRET_ID=arn))
+
+
+def test_a_secret_name_that_would_widen_the_policy_is_refused() -> None:
+    with pytest.raises(iam.RenderError, match="ES_SECRET_NAME"):
+        iam.chalice_policy("dev", chalice_names.SHIPPER, chalice_config_with_shipper(ES_API_KEY_SECRET_ID="cola-*"))
+
+
+def test_the_api_and_the_shipper_cannot_share_a_policy_file() -> None:
+    """What the zip route did before: the shipper fell back to the stage's file, the API's logs-only policy."""
+    config = chalice_names.read_config()
+    del config["stages"]["prod"]["lambda_functions"]["ship_logs"]["iam_policy_file"]
+    with pytest.raises(chalice_names.ConfigError, match=r"stages\.prod\.lambda_functions\.ship_logs\.iam_policy_file"):
+        iam.chalice_policy_files(config)
+
+
+def test_statements_the_zip_route_omits_exist_in_their_document() -> None:
+    """An omission naming a Sid that is gone would silently stop omitting anything."""
+    for role in iam.roles():
+        sids = {s.get("Sid") for s in statements(iam.load_document(role.policy))}
+        assert set(role.zip_route_omits) <= sids, role.key
+    (shipper,) = [r for r in iam.roles() if r.key == "ship_logs"]
+    assert set(shipper.zip_route_omits) == {"DeadLetterQueue"}
 
 
 def test_chalice_check_cli_reports_a_stale_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    stale = tmp_path / "policy-dev.json"
+    stale = tmp_path / "policy-shipper-dev.json"
     stale.write_text('{"Version": "2012-10-17", "Statement": []}')
-    monkeypatch.setattr(iam, "chalice_policy_files", lambda: {"dev": stale})
+    entry = iam.ChalicePolicyFile("dev", chalice_names.SHIPPER, stale)
+    monkeypatch.setattr(iam, "chalice_policy_files", lambda: [entry])
     assert iam.main(["chalice", "--check"]) == 1
     assert iam.main(["chalice"]) == 0
-    assert json.loads(stale.read_text()) == iam.chalice_policy("dev")
+    assert json.loads(stale.read_text()) == iam.chalice_policy("dev", chalice_names.SHIPPER)
+    assert iam.main(["chalice", "--check"]) == 0
+
+
+def test_parliament_lints_the_chalice_policy_files() -> None:
+    linted = set(iam_lint.documents())
+    assert {
+        ".chalice/policy-dev.json",
+        ".chalice/policy-shipper-dev.json",
+        ".chalice/policy-shipper-prod.json",
+    } <= linted
 
 
 # Least privilege and agreement with the template -------------------------------------------------------------------
 
 
+NO_RESOURCE_LEVEL = {"ecr:GetAuthorizationToken"}
+"""Actions IAM only grants on Resource "*" (they name no resource type)."""
+
+
 def test_no_document_allows_a_wildcard_action_or_any_resource() -> None:
+    """Resource "*" only in a statement of nothing but actions that cannot be narrowed to a resource."""
     for name, document in iam_lint.documents().items():
         for statement in statements(document):
-            assert not [a for a in as_list(statement["Action"]) if a == "*" or a.endswith(":*")], name
-            assert "*" not in as_list(statement.get("Resource", [])), name
+            actions = as_list(statement["Action"])
+            assert not [a for a in actions if a == "*" or a.endswith(":*")], name
+            if "*" in as_list(statement.get("Resource", [])):
+                assert set(actions) <= NO_RESOURCE_LEVEL, (name, statement)
+
+
+def test_the_dev_deploy_role_may_push_to_the_project_repository_only() -> None:
+    document = rendered("ecr-push-policy.json")
+    repository = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{VALUES['ECR_REPOSITORY']}"
+    push = ("ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage")
+    for action in (*push, "ecr:BatchCheckLayerAvailability", "ecr:DescribeImages", "ecr:DescribeRepositories"):
+        assert allows(document, action, repository), action
+        assert not allows(document, action, f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/someone-elses"), action
+        assert not allows(document, action, repository.replace(REGION, "us-east-1")), action
+    assert allows(document, "ecr:GetAuthorizationToken", "*")
+    for action in ("ecr:DeleteRepository", "ecr:BatchDeleteImage", "ecr:SetRepositoryPolicy", "ecr:PutLifecyclePolicy"):
+        assert not allows(document, action, repository), action
+
+
+def test_only_the_dev_deploy_role_gets_push_rights() -> None:
+    extras = {(role.key, extra.name): extra for role in iam.roles() for extra in role.extra_policies}
+    assert set(extras) == {("deploy", "ecr-push")}
+    assert extras["deploy", "ecr-push"].document == "ecr-push-policy.json"
+    assert extras["deploy", "ecr-push"].stages == ("dev",)
 
 
 def test_api_role_may_only_write_logs() -> None:
@@ -241,4 +387,5 @@ def test_roles_file_names_existing_documents() -> None:
     for role in iam.roles():
         assert (iam.IAM_DIR / role.trust).is_file(), role
         assert (iam.IAM_DIR / role.policy).is_file(), role
+        assert all((iam.IAM_DIR / extra.document).is_file() for extra in role.extra_policies), role
     assert {role.key for role in iam.roles()} == {"api", "ship_logs", "codedeploy", "deploy"}

@@ -16,6 +16,7 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
+from infra import iam
 from tests.conftest import ROOT
 
 RUNBOOK = (ROOT / "infra" / "RUNBOOK.md").read_text()
@@ -125,3 +126,22 @@ def test_no_secret_values_in_the_runbook() -> None:
     assert not re.search(r"AKIA[0-9A-Z]{16}", RUNBOOK)
     assert "aws_secret_access_key" not in RUNBOOK.lower()
     assert Path(ROOT / "infra" / "RUNBOOK.md").is_file()
+
+
+def test_role_policies_come_from_files_not_inline_json() -> None:
+    documents = [words[words.index("--policy-document") + 1] for words in COMMANDS if "--policy-document" in words]
+    assert documents
+    assert all(document.startswith("file://") for document in documents), documents
+
+
+def test_the_ecr_push_command_is_the_one_the_dev_render_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runbook shows the dev deploy role's push rights; `python -m infra.iam render` (run as the runbook runs
+    it, --out artifacts/iam/dev) prints the same command and writes the file it reads."""
+    (shown,) = [words for words in COMMANDS if "ecr-push" in words]
+    assert re.search(r'--out "artifacts/iam/\$stage"', RUNBOOK)
+    monkeypatch.chdir(tmp_path)
+    values = iam.stage_values("dev", account_id="123456789012", region="eu-west-1", github_repo="acme/cola")
+    values |= {"DVC_BUCKET": "acme-dvc", "ECR_REPOSITORY": "cola-acceptability", "ES_SECRET_NAME": "cola-es"}
+    printed = [shlex.split(c) for c in iam.render_stage(Path("artifacts/iam/dev"), values) if "ecr-push" in c]
+    assert [[word.replace("$APP", values["APP"]) for word in shown]] == printed
+    assert (tmp_path / "artifacts/iam/dev/deploy-ecr-push-policy.json").is_file()
