@@ -129,12 +129,10 @@ def measure_all(
             print(f"round {round_index + 1}/{rounds}: {plan['variant']} [{plan['model']}] ...", flush=True)
             fulls[i].append(worker([*plan["argv"], "--runs", str(runs)], dev_json, threads))
             print(f"  p50 {fulls[i][-1]['p50_ms']} ms", flush=True)
-    return [summarize(plan, fulls[i], dev_json, cold_repeats, threads) for i, plan in enumerate(plans)]
+    return [summarize(plan, fulls[i], cold_repeats, threads) for i, plan in enumerate(plans)]
 
 
-def summarize(
-    plan: dict[str, Any], fulls: list[dict[str, Any]], dev_json: str, cold_repeats: int, threads: int
-) -> dict[str, Any]:
+def summarize(plan: dict[str, Any], fulls: list[dict[str, Any]], cold_repeats: int, threads: int) -> dict[str, Any]:
     """One table row: the median-p50 round's figures, every round's p50, the median of the cold starts."""
     median_round = sorted(fulls, key=lambda full: full["p50_ms"])[(len(fulls) - 1) // 2]
     colds = [worker([*plan["argv"], "--cold-only"], "", threads)["cold_start_s"] for _ in range(cold_repeats)]

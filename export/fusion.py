@@ -20,8 +20,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-FUSION_MODEL_TYPES = ("bert",)
-"""Encoder families whose fusion is verified here (the parity gates check every export anyway)."""
+from model_training.schema import GRAPH_FUSION_TYPES
 
 FUSED_OPS = ("Attention", "EmbedLayerNormalization", "SkipLayerNormalization", "BiasGelu", "Gelu", "FastGelu")
 
@@ -36,9 +35,9 @@ def fuse_graph(source: Path, target: Path, model_type: str, num_heads: int, hidd
     Raises FusionError for an unknown model type or when no attention block fused (a graph the optimizer does not
     recognise would otherwise pass silently as "fused").
     """
-    if model_type not in FUSION_MODEL_TYPES:
+    if model_type not in GRAPH_FUSION_TYPES:
         raise FusionError(
-            f"graph fusion {model_type!r} is not supported (supported: {', '.join(FUSION_MODEL_TYPES)}); "
+            f"graph fusion {model_type!r} is not supported (supported: {', '.join(GRAPH_FUSION_TYPES)}); "
             "set model.graph_fusion=null to export the graph as it is"
         )
     from onnxruntime.transformers.fusion_options import FusionOptions  # heavy imports: only when fusing
@@ -136,17 +135,27 @@ def _last_hidden_state(graph: onnx.GraphProto, node: onnx.NodeProto) -> str:
         last = following[0]
 
 
+def _constant(graph: onnx.GraphProto, name: str) -> np.ndarray | None:
+    """The value of an initializer or Constant node output named `name` (None when it is computed)."""
+    for initializer in graph.initializer:
+        if initializer.name == name:
+            return numpy_helper.to_array(initializer)
+    for node in graph.node:
+        if (
+            node.op_type == "Constant"
+            and node.output[0] == name
+            and node.attribute
+            and node.attribute[0].name == "value"
+        ):
+            return numpy_helper.to_array(node.attribute[0].t)
+    return None
+
+
 def _require_cls_head(graph: onnx.GraphProto, hidden: str, model_path: Path) -> None:
-    constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    constants |= {
-        n.output[0]: numpy_helper.to_array(n.attribute[0].t)
-        for n in graph.node
-        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"
-    }
     readers = [n for n in graph.node if hidden in n.input]
     for reader in readers:
         axis = next((helper.get_attribute_value(a) for a in reader.attribute if a.name == "axis"), 0)
-        index = constants.get(reader.input[1]) if reader.op_type == "Gather" and len(reader.input) > 1 else None
+        index = _constant(graph, reader.input[1]) if reader.op_type == "Gather" and len(reader.input) > 1 else None
         if index is None or axis != 1 or np.asarray(index).tolist() != 0:
             raise FusionError(
                 f"{model_path.name}: the classifier reads the final hidden state through {reader.op_type} "

@@ -8,6 +8,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+GRAPH_FUSION_TYPES = ("bert",)
+"""model.graph_fusion values: encoder families whose onnxruntime fusion export/fusion.py has verified."""
+
 
 class ConfigError(ValueError):
     """The composed configuration is invalid; the message names the key and what to do."""
@@ -116,8 +119,9 @@ def _check_values(cfg: DictConfig) -> None:
             "(or pick a preset: model=minilm, model=mpnet)",
         ),
         (
-            model.get("graph_fusion") in (None, "bert"),
-            f"model.graph_fusion must be 'bert' or null, got {model.get('graph_fusion')!r}",
+            model.get("graph_fusion") in (None, *GRAPH_FUSION_TYPES),
+            f"model.graph_fusion must be {' or '.join(repr(t) for t in GRAPH_FUSION_TYPES)} or null, "
+            f"got {model.get('graph_fusion')!r}",
         ),
         (
             model.dropout is None or 0 <= model.dropout < 1,

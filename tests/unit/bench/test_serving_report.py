@@ -34,7 +34,7 @@ def plan(variant: str, tmp_path: Path) -> dict[str, Any]:
 def test_a_row_is_the_round_with_the_median_p50_and_keeps_every_rounds_p50(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr("bench.serving.ROOT", tmp_path)
     rounds = [full_run(1.3, 9.0), full_run(1.1, 2.0), full_run(1.2, 3.0)]
-    row = summarize(plan("predictor int8", tmp_path), rounds, dev_json="", cold_repeats=0, threads=2)
+    row = summarize(plan("predictor int8", tmp_path), rounds, cold_repeats=0, threads=2)
     assert row["p50_ms"] == 1.2
     assert row["p99_ms"] == 3.0  # from the same process as the median p50, not a mix of rounds
     assert row["p50_ms_rounds"] == [1.3, 1.1, 1.2]
@@ -42,8 +42,8 @@ def test_a_row_is_the_round_with_the_median_p50_and_keeps_every_rounds_p50(tmp_p
 
 def test_ratios_are_given_per_round_as_well_as_for_the_median_rows(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr("bench.serving.ROOT", tmp_path)
-    int8 = summarize(plan("predictor int8", tmp_path), [full_run(1.0, 2), full_run(1.25, 2)], "", 0, 2)
-    pipeline = summarize(plan("pipeline (torch)", tmp_path), [full_run(6.0, 9), full_run(5.0, 9)], "", 0, 2)
+    int8 = summarize(plan("predictor int8", tmp_path), [full_run(1.0, 2), full_run(1.25, 2)], 0, 2)
+    pipeline = summarize(plan("pipeline (torch)", tmp_path), [full_run(6.0, 9), full_run(5.0, 9)], 0, 2)
     result = comparison([int8, pipeline], "minilm")
     assert result["ratios"]["pipeline_p50_over_int8_rounds"] == [6.0, 4.0]
     assert result["ratios"]["pipeline_p50_over_int8"] == round(pipeline["p50_ms"] / int8["p50_ms"], 1)
@@ -51,8 +51,8 @@ def test_ratios_are_given_per_round_as_well_as_for_the_median_rows(tmp_path: Pat
 
 def test_targets_fail_below_five_times_the_pipeline_and_the_table_says_so(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr("bench.serving.ROOT", tmp_path)
-    int8 = summarize(plan("predictor int8", tmp_path), [full_run(1.2, 2)], "", 0, 2)
-    pipeline = summarize(plan("pipeline (torch)", tmp_path), [full_run(5.4, 9)], "", 0, 2)
+    int8 = summarize(plan("predictor int8", tmp_path), [full_run(1.2, 2)], 0, 2)
+    pipeline = summarize(plan("pipeline (torch)", tmp_path), [full_run(5.4, 9)], 0, 2)
     pipeline["cold_start_s"] = 3.0
     result = comparison([int8, pipeline], "minilm")
     assert result["targets"]["p50 >= 5x lower than the pipeline"] == "FAIL"  # 4.5x
