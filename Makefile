@@ -73,13 +73,16 @@ student: $(STAMP) ## Distil the teacher into $(STUDENT), export and evaluate the
 	$(MAKE) --no-print-directory distill
 	$(MAKE) --no-print-directory export evaluate-bundle MODEL=$(STUDENT) RUN=$(DISTILLED)
 
-# Exit 3 of select_served: the student did not beat the plain student (its run, else conf/distill's reference).
-served: $(STAMP) ## Choose the served run: the distilled student if it beats the plain student on dev MCC, else the plain one
+# The plain student is the yardstick: it must be trained on this machine (select_served --check-plain exits 3 when
+# it is missing or from another machine fingerprint), since fine-tuning results move with the CPU's float kernels.
+served: $(STAMP) ## Choose the served run: the distilled student if it beats the plain student (trained here) on dev MCC
 	@mkdir -p $(dir $(SERVED_FILE))
-	@set +e; $(PY) -m model_training.select_served --student $(DISTILLED) --plain $(STUDENT) > $(SERVED_FILE); rc=$$?; set -e; \
-	if [ $$rc -eq 3 ] && [ ! -f artifacts/bundles/$(STUDENT)/manifest.json ]; then \
-	  $(MAKE) --no-print-directory train export evaluate-bundle MODEL=$(STUDENT) RUN=$(STUDENT); \
-	elif [ $$rc -ne 0 ] && [ $$rc -ne 3 ]; then rm -f $(SERVED_FILE); exit $$rc; fi
+	@set +e; $(PY) -m model_training.select_served --check-plain --student $(DISTILLED) --plain $(STUDENT); rc=$$?; set -e; \
+	if [ $$rc -eq 3 ]; then $(MAKE) --no-print-directory train MODEL=$(STUDENT) RUN=$(STUDENT); \
+	elif [ $$rc -ne 0 ]; then exit $$rc; fi
+	@$(PY) -m model_training.select_served --student $(DISTILLED) --plain $(STUDENT) > $(SERVED_FILE) || { rm -f $(SERVED_FILE); exit 1; }
+	@run=$$(cat $(SERVED_FILE)); if [ ! artifacts/bundles/$$run/manifest.json -nt artifacts/runs/$$run/metrics.json ]; then \
+	  $(MAKE) --no-print-directory export evaluate-bundle MODEL=$(STUDENT) RUN=$$run; fi
 	@echo "serving $$(cat $(SERVED_FILE))"
 
 distill: $(STAMP) ## Distil the teacher bundle artifacts/bundles/$(TEACHER) into a $(STUDENT) student (artifacts/runs/distilled-$(STUDENT))

@@ -1,7 +1,10 @@
 """`python -m export.build [Hydra overrides]`: a trained run → a gated model bundle.
 
-Steps: ONNX fp32 export, int8 quantization, serving tokenizer, parity gates on the whole dev set, reference
-distribution from the served model, manifest. A failed gate leaves nothing behind and exits non-zero.
+Steps: ONNX fp32 export, serving tokenizer, fp32 parity with torch, int8 quantization and its gates (on the whole
+dev set), reference distribution from the served model, manifest. A failed fp32 gate means a broken export: it
+leaves nothing behind and exits non-zero. A failed int8 gate does not: the bundle ships without the int8 model and
+serves fp32, the manifest's `serving` section says why, and a warning gives the figures (the release's quality
+gate decides what may ship).
 """
 
 from __future__ import annotations
@@ -23,14 +26,41 @@ from chalice_app.chalicelib.predictor import Predictor
 from export.bundle import publish, reference_distribution, write_manifest, write_serving_tokenizer
 from export.fusion import FusionError, fuse_graph, last_layer_for_cls_only
 from export.onnx_export import export_onnx
-from export.parity import ExportGateError, Gates, batches, check_gates, onnx_logits, parity_report, torch_logits
+from export.parity import (
+    ExportGateError,
+    Gates,
+    batches,
+    fp32_gate_failures,
+    int8_gate_failures,
+    onnx_logits,
+    parity_report,
+    torch_logits,
+)
 from export.quantize import quantize
 from model_training.data import read_cola_tsv
+from model_training.machine import machine_description
 
 log = logging.getLogger(__name__)
 
-SESSION_BATCH = {"model.onnx": 0, "model.int8.onnx": 1}
+FP32_FILE, INT8_FILE = "model.onnx", "model.int8.onnx"
+SESSION_BATCH = {FP32_FILE: 0, INT8_FILE: 1}
 """Sentences per onnxruntime call when serving each file (0: the whole request at once)."""
+PRECISIONS = ("int8", "fp32")
+
+
+def serving_choice(preference: str, int8_built: bool, int8_failures: list[str]) -> dict[str, str]:
+    """Which model file the bundle serves and why: int8 when it is preferred, built and within its gates."""
+    if preference not in PRECISIONS:
+        raise ValueError(f"export.serve_precision must be one of {', '.join(PRECISIONS)}, got {preference!r}")
+    if preference == "fp32":
+        return {"model_file": FP32_FILE, "precision": "fp32", "reason": "export.serve_precision=fp32"}
+    if not int8_built:
+        reason = "no int8 model built (model.quantization.int8=false)"
+        return {"model_file": FP32_FILE, "precision": "fp32", "reason": reason}
+    if int8_failures:
+        reason = "int8 failed its gates: " + "; ".join(int8_failures)
+        return {"model_file": FP32_FILE, "precision": "fp32", "reason": reason}
+    return {"model_file": INT8_FILE, "precision": "int8", "reason": "int8 passed its gates"}
 
 
 def build_bundle(cfg: DictConfig) -> dict[str, Any]:
@@ -61,12 +91,9 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
     model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), attn_implementation="eager").eval()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
 
-    fp32_path, int8_path = staging / "model.onnx", staging / "model.int8.onnx"
+    fp32_path, int8_path = staging / FP32_FILE, staging / INT8_FILE
     log.info("exporting ONNX (opset %d)", ex.opset)
     fusion = _export_graph(model, fp32_path, ex.opset, ex.graph_fusion, bool(ex.last_layer_cls_only))
-    log.info("quantizing to int8 (per_channel=%s)", ex.quantization.per_channel)
-    keep_fp32 = list(ex.quantization.keep_fp32)
-    kept_fp32 = quantize(fp32_path, int8_path, ex.quantization.per_channel, keep_fp32)
     tokenizer_info = write_serving_tokenizer(model_dir / "tokenizer.json", staging / "tokenizer.json", ex.max_length)
 
     rows = read_cola_tsv(cfg.data.validation_file)
@@ -76,35 +103,46 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
     log.info("parity on %d dev sentences", len(rows))
     reference = torch_logits(model, feeds)
     fp32 = onnx_logits(str(fp32_path), feeds)
-    # int8 is judged as it is served: one sentence per call (its dynamic activation scales are batch-dependent).
-    int8 = onnx_logits(str(int8_path), batches(ids, tokenizer_info["pad_id"], SESSION_BATCH["model.int8.onnx"]))
-    fp32_report, int8_report = parity_report(reference, fp32, labels), parity_report(fp32, int8, labels)
+    fp32_report = parity_report(reference, fp32, labels)
     gates = Gates(**OmegaConf.to_container(ex.gates, resolve=True))  # type: ignore[arg-type]
+    failures = fp32_gate_failures(fp32_report, gates)
+    if failures:
+        raise ExportGateError("export gates failed:\n  - " + "\n  - ".join(failures))
+
+    quantization = ex.quantization
+    int8_report: dict[str, Any] | None = None
+    int8_failures: list[str] = []
+    int8_section: dict[str, Any] | None = None
+    if quantization.int8:
+        keep_fp32 = list(quantization.keep_fp32)
+        log.info("quantizing to int8 (per_channel=%s)", quantization.per_channel)
+        kept_fp32 = quantize(fp32_path, int8_path, quantization.per_channel, keep_fp32)
+        # int8 is judged as it is served: one sentence per call (its dynamic activation scales are batch-dependent).
+        int8 = onnx_logits(str(int8_path), batches(ids, tokenizer_info["pad_id"], SESSION_BATCH[INT8_FILE]))
+        int8_report = parity_report(fp32, int8, labels)
+        int8_failures = int8_gate_failures(int8_report, gates)
+        int8_section = {"per_channel": bool(quantization.per_channel), "keep_fp32": keep_fp32}
+        int8_section["fp32_nodes"] = len(kept_fp32)
+    serving = serving_choice(str(ex.serve_precision), bool(quantization.int8), int8_failures)
+    if int8_failures:
+        int8_path.unlink()  # a model that failed its gates does not ship
+        log.warning("int8 model failed its gates, the bundle serves fp32:\n  - %s", "\n  - ".join(int8_failures))
     parity = {
         "split": "validation",
         "n": len(rows),
         "fp32_vs_torch": fp32_report,
         "int8_vs_fp32": int8_report,
+        "int8_gate": None if int8_report is None else {"passed": not int8_failures, "failures": int8_failures},
         "gates": vars(gates),
     }
-    failures = check_gates(fp32_report, int8_report, gates)
-    if failures:
-        raise ExportGateError("export gates failed:\n  - " + "\n  - ".join(failures))
+    shipped = {name: batch for name, batch in SESSION_BATCH.items() if (staging / name).is_file()}
 
     content = {
         "model_name": cfg.model.name,
         "run_name": cfg.run_name,
         "tokenizer": tokenizer_info,
-        "serving": {"model_file": ex.serve_model_file, "session_batch": SESSION_BATCH},
-        "onnx": {
-            "opset": ex.opset,
-            "graph_fusion": fusion,
-            "int8": {
-                "per_channel": bool(ex.quantization.per_channel),
-                "keep_fp32": keep_fp32,
-                "fp32_nodes": len(kept_fp32),
-            },
-        },
+        "serving": {**serving, "session_batch": shipped},
+        "onnx": {"opset": ex.opset, "graph_fusion": fusion, "int8": int8_section},
         "training": {
             "best": run_metrics["best"],
             "eval": {
@@ -116,11 +154,13 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
             **({"distillation": run_metrics["distillation"]} if "distillation" in run_metrics else {}),
         },
         "parity": parity,
+        # Where the weights were trained and where the bundle was exported (bit-identical only on one fingerprint).
+        "machine": {"training": run_metrics.get("machine"), "export": machine_description()},
         "source_config": run_metrics["config"],
     }
     write_manifest(staging, content)
     # The reference distribution comes from the runtime predictor itself: exactly what serving will see.
-    predictor = Predictor(staging, model_file=ex.serve_model_file)
+    predictor = Predictor(staging, model_file=serving["model_file"])
     content["reference"] = reference_distribution(predictor.predict([r.sentence for r in rows]), "validation")
     return write_manifest(staging, content)
 
@@ -151,17 +191,36 @@ def _export_graph(
 def main(cfg: DictConfig) -> None:
     try:
         manifest = build_bundle(cfg)
-    except (ExportGateError, FileNotFoundError, FusionError) as err:
+    except (ExportGateError, FileNotFoundError, FusionError, ValueError) as err:
         log.error("%s", err)
         sys.exit(1)
-    p = manifest["parity"]
-    print(
-        f"bundle {manifest['model_version']} → {cfg.export.bundle_dir}\n"
-        f"  fp32 vs torch: max |Δlogit| {p['fp32_vs_torch']['max_abs_logit_diff']:.2e}, "
-        f"agreement {p['fp32_vs_torch']['prediction_agreement']:.4f}\n"
-        f"  MCC torch {p['fp32_vs_torch']['reference']['mcc']:.4f}, fp32 {p['int8_vs_fp32']['reference']['mcc']:.4f}, "
-        f"int8 {p['int8_vs_fp32']['candidate']['mcc']:.4f} (agreement {p['int8_vs_fp32']['prediction_agreement']:.4f})"
-    )
+    print(export_summary(manifest, str(cfg.export.bundle_dir)))
+
+
+def export_summary(manifest: dict[str, Any], bundle_dir: str) -> str:
+    """What `make export` prints: the version, the parity figures and which model is served (a warning when int8
+    was built but failed its gates)."""
+    p, serving = manifest["parity"], manifest["serving"]
+    fp32 = p["fp32_vs_torch"]
+    lines = [
+        f"bundle {manifest['model_version']} → {bundle_dir}",
+        f"  fp32 vs torch: max |Δlogit| {fp32['max_abs_logit_diff']:.2e}, "
+        f"agreement {fp32['prediction_agreement']:.4f}; MCC torch {fp32['reference']['mcc']:.4f}, "
+        f"fp32 {fp32['candidate']['mcc']:.4f}",
+    ]
+    int8 = p.get("int8_vs_fp32")
+    if int8 is not None:
+        lines.append(
+            f"  int8: MCC {int8['candidate']['mcc']:.4f}, agreement with fp32 {int8['prediction_agreement']:.4f} "
+            f"(gates: agreement ≥ {p['gates']['int8_min_agreement']}, MCC drop ≤ {p['gates']['int8_max_mcc_drop']})"
+        )
+    lines.append(f"  serves {serving['model_file']} ({serving['precision']}): {serving['reason']}")
+    if int8 is not None and not p["int8_gate"]["passed"]:
+        lines.append(
+            "WARNING: the int8 model failed its gates and was left out; this bundle serves fp32 (slower, same "
+            "predictions as torch). Tune model.quantization (per_channel, keep_fp32) and re-export."
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

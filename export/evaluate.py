@@ -19,6 +19,7 @@ from chalice_app.chalicelib.labels import LABELS
 from chalice_app.chalicelib.manifest import BundleError
 from chalice_app.chalicelib.predictor import Predictor
 from model_training.data import DataValidationError, read_cola_tsv
+from model_training.machine import machine_description
 
 
 def binary_report(gold: list[int], predicted: list[int]) -> dict[str, Any]:
@@ -42,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     except BundleError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    results: dict[str, Any] = {"model_version": predictor.model_version, "model_file": predictor.model_file}
+    results: dict[str, Any] = {
+        "model_version": predictor.model_version,
+        "model_file": predictor.model_file,
+        "machine": machine_description(),
+    }
     for spec in args.files:
         name, _, path = spec.rpartition("=") if "=" in spec else (Path(spec).stem, "", spec)
         try:

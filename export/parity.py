@@ -67,8 +67,8 @@ def parity_report(reference: np.ndarray, candidate: np.ndarray, labels: list[int
     }
 
 
-def check_gates(fp32: dict[str, Any], int8: dict[str, Any], gates: Gates) -> list[str]:
-    """Human-readable failures; empty when every gate passes."""
+def fp32_gate_failures(fp32: dict[str, Any], gates: Gates) -> list[str]:
+    """The fp32 ONNX model must compute what torch computes: a failure here means the export is broken."""
     failures = []
     if fp32["max_abs_logit_diff"] > gates.fp32_max_abs_logit_diff:
         failures.append(
@@ -79,6 +79,12 @@ def check_gates(fp32: dict[str, Any], int8: dict[str, Any], gates: Gates) -> lis
         failures.append(
             f"fp32 ONNX vs torch: prediction agreement {fp32['prediction_agreement']:.4f} < {gates.fp32_min_agreement}"
         )
+    return failures
+
+
+def int8_gate_failures(int8: dict[str, Any], gates: Gates) -> list[str]:
+    """The int8 model must stay close to fp32 in quality and predictions to be served instead of it."""
+    failures = []
     drop = int8["reference"]["mcc"] - int8["candidate"]["mcc"]
     if drop > gates.int8_max_mcc_drop:
         failures.append(
@@ -91,3 +97,8 @@ def check_gates(fp32: dict[str, Any], int8: dict[str, Any], gates: Gates) -> lis
             f"int8 vs fp32: prediction agreement {int8['prediction_agreement']:.4f} < {gates.int8_min_agreement}"
         )
     return failures
+
+
+def check_gates(fp32: dict[str, Any], int8: dict[str, Any], gates: Gates) -> list[str]:
+    """Human-readable failures of both models' gates; empty when every gate passes."""
+    return fp32_gate_failures(fp32, gates) + int8_gate_failures(int8, gates)

@@ -36,6 +36,7 @@ class DataConfig:
 class QuantizationConfig:
     """int8 export settings per encoder (conf/export interpolates them)."""
 
+    int8: bool = True
     per_channel: bool = False
     keep_fp32: list[str] = field(default_factory=list)
 

@@ -1,10 +1,9 @@
-"""Choose the served run: the distilled student when it beats the plain student on dev MCC.
+"""Choose the served run: the distilled student when it beats the plain student on dev MCC, on the same machine.
 
-`python -m model_training.select_served --student distilled-minilm --plain minilm [--plain-reference 0.4036]`
-prints the chosen run name (what `make all` writes to artifacts/served-run) and exits 0 when the student wins, 3
-when the plain student should be served instead. The plain student's MCC comes from its own run when one exists
-(artifacts/runs/<plain>/metrics.json), else from the reference the caller passes (conf/distill: the figure
-`make train` measured for the plain preset), so `make all` need not train both students.
+`python -m model_training.select_served --student distilled-minilm --plain minilm` prints the chosen run name (what
+`make all` writes to artifacts/served-run). Both runs must have been trained on one machine fingerprint
+(model_training.machine): fine-tuning results move with the CPU's float kernels, so a figure recorded elsewhere is
+no yardstick. `--check-plain` only asks whether such a plain run exists (exit 0) or must be trained first (exit 3).
 """
 
 from __future__ import annotations
@@ -15,11 +14,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import yaml
+NO_COMPARABLE_PLAIN = 3
 
-PLAIN_WINS = 3
-DISTILL_CONF = Path(__file__).resolve().parents[1] / "conf" / "distill" / "default.yaml"
+
+class NotComparableError(RuntimeError):
+    """The plain run is missing or was trained on another machine fingerprint."""
 
 
 @dataclass(frozen=True)
@@ -29,32 +30,50 @@ class Choice:
     run: str
     student_mcc: float
     plain_mcc: float
-    plain_source: str
+    fingerprint: str
 
     @property
     def student_wins(self) -> bool:
         return self.student_mcc > self.plain_mcc
 
 
-def best_val_mcc(run_dir: Path) -> float:
-    """Best validation MCC of a finished run; a clear error when the run is missing or unfinished."""
+def run_metrics(run_dir: Path) -> dict[str, Any]:
+    """metrics.json of a finished run; a clear error when the run is missing or unfinished."""
     metrics = run_dir / "metrics.json"
     if not metrics.is_file():
         raise FileNotFoundError(f"{run_dir} has no metrics.json: the run did not finish (make distill / make train)")
-    return float(json.loads(metrics.read_text())["best"]["val_mcc"])
+    content: dict[str, Any] = json.loads(metrics.read_text())
+    return content
 
 
-def choose(runs_dir: Path, student: str, plain: str, plain_reference: float | None) -> Choice:
-    """Compare the student's dev MCC with the plain student's (its run, else the reference)."""
-    student_mcc = best_val_mcc(runs_dir / student)
-    if (runs_dir / plain / "metrics.json").is_file():
-        plain_mcc, source = best_val_mcc(runs_dir / plain), f"run {runs_dir / plain}"
-    elif plain_reference is not None:
-        plain_mcc, source = plain_reference, "reference figure (no plain run here)"
-    else:
-        raise FileNotFoundError(f"no plain run {runs_dir / plain} and no --plain-reference to compare with")
+def run_fingerprint(metrics: dict[str, Any]) -> str | None:
+    machine = metrics.get("machine") or {}
+    return machine.get("fingerprint")
+
+
+def comparable_plain(runs_dir: Path, student: str, plain: str) -> dict[str, Any]:
+    """The plain run's metrics when it was trained on the student's machine fingerprint, else NotComparableError."""
+    student_print = run_fingerprint(run_metrics(runs_dir / student))
+    if not (runs_dir / plain / "metrics.json").is_file():
+        raise NotComparableError(f"no plain run {runs_dir / plain} to compare with")
+    plain_metrics = run_metrics(runs_dir / plain)
+    plain_print = run_fingerprint(plain_metrics)
+    if student_print is None or plain_print != student_print:
+        raise NotComparableError(
+            f"plain run {runs_dir / plain} was trained on machine {plain_print}, the student on {student_print}: "
+            "not comparable"
+        )
+    return plain_metrics
+
+
+def choose(runs_dir: Path, student: str, plain: str) -> Choice:
+    """Compare the student's best dev MCC with the plain student's, both trained on this machine fingerprint."""
+    student_metrics = run_metrics(runs_dir / student)
+    plain_metrics = comparable_plain(runs_dir, student, plain)
+    student_mcc = float(student_metrics["best"]["val_mcc"])
+    plain_mcc = float(plain_metrics["best"]["val_mcc"])
     winner = student if student_mcc > plain_mcc else plain
-    return Choice(winner, student_mcc, plain_mcc, source)
+    return Choice(winner, student_mcc, plain_mcc, str(run_fingerprint(student_metrics)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,23 +81,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs-dir", type=Path, default=Path("artifacts/runs"))
     parser.add_argument("--student", required=True, help="the distilled run, e.g. distilled-minilm")
     parser.add_argument("--plain", required=True, help="the plain student's run, e.g. minilm")
-    parser.add_argument("--plain-reference", type=float, default=None, help="plain dev MCC when it has no run")
-    parser.add_argument("--conf", type=Path, default=DISTILL_CONF, help="reference from plain_student_val_mcc here")
+    parser.add_argument("--check-plain", action="store_true", help="exit 3 when the plain run must be trained here")
     args = parser.parse_args(argv)
-    if args.plain_reference is None and args.conf.is_file():
-        args.plain_reference = yaml.safe_load(args.conf.read_text()).get("plain_student_val_mcc")
     try:
-        choice = choose(args.runs_dir, args.student, args.plain, args.plain_reference)
+        if args.check_plain:
+            comparable_plain(args.runs_dir, args.student, args.plain)
+            return 0
+        choice = choose(args.runs_dir, args.student, args.plain)
+    except NotComparableError as err:
+        print(f"select-served: {err}; train it here: make train RUN={args.plain}", file=sys.stderr)
+        return NO_COMPARABLE_PLAIN
     except (FileNotFoundError, KeyError, ValueError) as err:
         print(f"select-served: {err}", file=sys.stderr)
         return 2
     print(
         f"select-served: {args.student} dev MCC {choice.student_mcc:.4f} vs {args.plain} {choice.plain_mcc:.4f} "
-        f"({choice.plain_source}): serving {choice.run}",
+        f"(both trained on {choice.fingerprint}): serving {choice.run}",
         file=sys.stderr,
     )
     print(choice.run)
-    return 0 if choice.student_wins else PLAIN_WINS
+    return 0
 
 
 if __name__ == "__main__":

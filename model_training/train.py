@@ -25,6 +25,7 @@ from chalice_app.chalicelib.labels import LABELS
 from model_training.callbacks import HistoryRecorder, WandbValidationReport, misclassified_rows, write_history_csv
 from model_training.data import sha256_file
 from model_training.datamodule import ColaDataModule
+from model_training.machine import machine_description, machine_line
 from model_training.metrics import classification_metrics, confusion_matrix
 from model_training.module import AcceptabilityClassifier, predict_probabilities
 from model_training.plots import confusion_matrix_figure, training_curves_figure
@@ -159,11 +160,13 @@ def train(
         },
         "data": _data_checksums(cfg),
         "timing": {"train_seconds": round(train_seconds, 1), "epochs": len(history.history)},
+        "machine": machine_description(),
         "config": resolved,
         **(extra_result() if extra_result is not None else {}),
     }
     _write_outputs(out, result, evaluations, datamodule, logger)
     log.info("best val MCC %.4f at epoch %d; outputs in %s", result["best"]["val_mcc"], result["best"]["epoch"], out)
+    log.info("trained on %s", machine_line(result["machine"]))
     return result
 
 

@@ -9,7 +9,8 @@ from .runtime import Model
 from .settings import Settings
 
 PUBLISHED = ("model_name", "run_name", "created_at", "tokenizer", "training", "parity", "reference", "libraries")
-"""Manifest sections served as they are. Left out: source_config (the training machine's paths and config)."""
+"""Manifest sections served as they are. Left out: source_config (the training machine's paths and config) and
+machine (the training and export hosts)."""
 
 
 def model_info(model: Model, settings: Settings) -> dict[str, Any]:
@@ -26,6 +27,8 @@ def model_info(model: Model, settings: Settings) -> dict[str, Any]:
         "serving": {
             "model_file": model.model_file,
             "manifest_model_file": (manifest.get("serving") or {}).get("model_file"),
+            "manifest_precision": (manifest.get("serving") or {}).get("precision"),
+            "manifest_reason": (manifest.get("serving") or {}).get("reason"),
         },
         "limits": {
             "max_batch": settings.max_batch,

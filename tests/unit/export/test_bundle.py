@@ -64,6 +64,8 @@ class TestFilesAndManifest:
         assert manifest["run_name"] == "smoke-minilm"
         assert manifest["serving"] == {
             "model_file": "model.int8.onnx",
+            "precision": "int8",
+            "reason": "int8 passed its gates",
             "session_batch": {"model.onnx": 0, "model.int8.onnx": 1},  # int8: one sentence per call
         }
         assert manifest["tokenizer"] == {"max_length": 64, "pad_id": 0, "unk_id": 100}  # BERT uncased vocabulary
@@ -85,6 +87,19 @@ class TestFilesAndManifest:
         assert "confusion_matrix" not in training["eval"]["validation"]
         assert training["eval"]["validation"]["mcc"] == run["eval"]["validation"]["mcc"]
         assert manifest["source_config"] == run["config"]
+
+    def test_machine_section_names_where_it_was_trained_and_exported(
+        self, smoke_export: SmokeExport, manifest: dict[str, Any]
+    ) -> None:
+        run = json.loads((smoke_export.run_dir / "metrics.json").read_text())
+        machine = manifest["machine"]
+        assert machine["training"] == run["machine"]
+        for description in machine.values():
+            assert description["cpu"]["logical_cpus"] >= 1
+            assert re.fullmatch(r"fp-[0-9a-f]{12}", description["fingerprint"])
+            assert description["libraries"]["onnxruntime"] == importlib.metadata.version("onnxruntime")
+        assert machine["training"]["torch"]["cpu_capability"]  # e.g. AVX512, AVX2: the kernels torch trained with
+        assert machine["export"]["onnxruntime"]["providers"]
 
 
 @slow
@@ -172,6 +187,7 @@ class TestParityRecord:
     def test_int8_section_is_present_and_within_its_gates(self, manifest: dict[str, Any]) -> None:
         int8 = manifest["parity"]["int8_vs_fp32"]
         assert set(int8) == {"max_abs_logit_diff", "prediction_agreement", "reference", "candidate"}
+        assert manifest["parity"]["int8_gate"] == {"passed": True, "failures": []}
         assert int8["prediction_agreement"] >= 0.97
         assert int8["reference"]["mcc"] - int8["candidate"]["mcc"] <= 0.02
         # int8's reference is the fp32 ONNX model, which is fp32_vs_torch's candidate
