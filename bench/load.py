@@ -196,7 +196,8 @@ def markdown(results: dict[str, Any]) -> str:
         "Debian debootstrap one (no registry reachable), not public.ecr.aws/lambda/python:3.12, so its size is "
         "indicative.",
         "",
-        f"Machine: {m['processor']}, {m['cpu_count']} CPUs (load average {m['load_average_at_start']} at start), "
+        f"Machine: {m['processor']} ({m['fingerprint']}), {m['cpu_count']} CPUs "
+        f"(load average {m['load_average_at_start']} at start), "
         f"Python {m['python']}, onnxruntime {m['onnxruntime']}, chalice {m['chalice']}. The load generator runs on "
         "the same CPUs as the server.",
         "",

@@ -19,6 +19,7 @@ from transformers import AutoTokenizer
 
 from model_training.collate import PaddingCollator
 from model_training.data import read_cola_tsv
+from model_training.machine import machine_description
 from model_training.module import AcceptabilityClassifier
 from model_training.pretrained import resolve_pretrained
 from model_training.sampler import LengthGroupedBatchSampler
@@ -29,13 +30,16 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def machine_info() -> dict[str, Any]:
-    """What the figures were measured on."""
+    """What the figures were measured on (the full description with its fingerprint under `description`)."""
+    description = machine_description()
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cpu_count": torch.get_num_threads(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": description["cpu"]["model"],
+        "fingerprint": description["fingerprint"],
         "platform": platform.platform(),
+        "description": description,
     }
 
 
@@ -109,7 +113,8 @@ def main() -> None:
             f"{results[name]['speedup_vs_fixed']}x |\n"
             for name in variants
         )
-        + f"\nMachine: {results['machine']['processor']}, {results['machine']['cpu_count']} threads, "
+        + f"\nMachine: {results['machine']['processor']} ({results['machine']['fingerprint']}), "
+        f"{results['machine']['cpu_count']} threads, "
         f"torch {results['machine']['torch']}. Rerun: `make bench` (or `python -m bench.padding --model mpnet`).\n"
     )
     (RESULTS / "padding.md").write_text(table)

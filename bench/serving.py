@@ -231,7 +231,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"and MCC over all {results['dev_n']} dev "
         f"sentences. Threads: {m['threads']} (ORT intra-op, torch.set_num_threads, OMP_NUM_THREADS).",
         "",
-        f"Machine: {m['processor']}, {m['cpu_count']} CPUs (load average {m['load_average_at_start']} at start), "
+        f"Machine: {m['processor']} ({m['fingerprint']}), {m['cpu_count']} CPUs "
+        f"(load average {m['load_average_at_start']} at start), "
         f"Python {m['python']}, onnxruntime {m['onnxruntime']}, torch {m['torch']}, transformers "
         f"{m['transformers']}. Rerun: `make bench`.",
         "",

@@ -37,6 +37,7 @@ def test_load_tool_runs_clean_and_writes_its_results(smoke_bundle: Path, tmp_pat
         assert run["target"] == "chalice local"
     assert results["model_version"] == json.loads((smoke_bundle / "manifest.json").read_text())["model_version"]
     assert results["machine"]["cpu_count"] >= 1
+    assert results["machine"]["fingerprint"] == results["machine"]["description"]["fingerprint"]
     assert results["container_skipped"] == "--no-container"
     report = out.with_suffix(".md").read_text()
     assert "| chalice local | batch32 | 6 | 4 | 0 |" in report

@@ -59,7 +59,8 @@ def test_targets_fail_below_five_times_the_pipeline_and_the_table_says_so(tmp_pa
     assert result["targets"]["cold start >= 10x faster than the pipeline"] == "PASS"  # 15x
     machine = {
         "threads": 2,
-        "processor": "x86_64",
+        "processor": "Intel(R) Xeon(R) Processor",
+        "fingerprint": "fp-0123456789ab",
         "cpu_count": 2,
         "load_average_at_start": [0.1, 0.1, 0.1],
         "python": "3.11",
@@ -81,3 +82,4 @@ def test_targets_fail_below_five_times_the_pipeline_and_the_table_says_so(tmp_pa
     table = markdown(results)
     assert "torch pipeline p50 / int8 p50 = **4.5x** (rounds: 4.5x)" in table
     assert "p50 >= 5x lower than the pipeline: **FAIL**" in table
+    assert "Machine: Intel(R) Xeon(R) Processor (fp-0123456789ab), 2 CPUs" in table
