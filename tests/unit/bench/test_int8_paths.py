@@ -1,0 +1,64 @@
+"""bench.int8_paths runs and writes well-formed results: every setting quantised, compared with fp32 per path.
+
+Only the native path runs here (the emulated AVX2 path costs minutes per model); its refusal without qemu is
+checked instead."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import int8_paths
+from bench.int8_paths import SETTINGS, compare, main
+
+
+def test_compare_counts_agreement_and_mcc_drop() -> None:
+    fp32 = np.array([[2.0, 0.0], [0.0, 2.0], [0.0, 2.0], [2.0, 0.0]])
+    int8 = np.array([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0], [2.0, 0.0]])  # one flip, now wrong
+    result = compare(fp32, int8, [0, 1, 1, 0])
+    assert result["agreement"] == 0.75
+    assert result["fp32_mcc"] == 1.0
+    assert result["mcc_drop"] == pytest.approx(1.0 - result["int8_mcc"], abs=1e-4)
+    assert result["max_abs_logit_diff"] == 2.0
+
+
+@pytest.mark.slow
+def test_native_run_writes_json_and_markdown(smoke_bundle: Path, tmp_path: Path) -> None:
+    out = tmp_path / "int8_paths"
+    setting = "s8 per-channel"
+    assert (
+        main(["--bundle", f"smoke={smoke_bundle}", "--paths", "native", "--settings", setting, "--out", str(out)]) == 0
+    )
+    results = json.loads(out.with_suffix(".json").read_text())
+    (row,) = results["rows"]
+    assert (row["bundle"], row["path"], row["setting"]) == ("smoke", "native", setting)
+    assert 0.0 <= row["agreement"] <= 1.0
+    assert results["settings"] == {setting: SETTINGS[setting]}
+    assert "AVX2" in results["cpu_features_seen"]["native"] or results["machine"]["description"]["cpu"]["flags"] == []
+    assert results["machine"]["fingerprint"].startswith("fp-")
+    assert f"| smoke | {setting} | native |" in out.with_suffix(".md").read_text()
+
+
+def test_the_emulated_path_without_qemu_says_what_to_install(
+    smoke_bundle_dir_stub: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(SystemExit, match="apt-get install qemu-user-static"):
+        int8_paths.run_path("avx2", [], smoke_bundle_dir_stub, smoke_bundle_dir_stub / "out.npz")
+
+
+@pytest.fixture
+def smoke_bundle_dir_stub(tmp_path: Path) -> Path:
+    (tmp_path / "manifest.json").write_text(json.dumps({"tokenizer": {"pad_id": 0, "max_length": 64}}))
+    return tmp_path
+
+
+def test_unknown_settings_are_refused_with_the_choices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "model.onnx").write_bytes(b"")
+    with pytest.raises(SystemExit):
+        main(["--bundle", f"b={tmp_path}", "--settings", "fp4"])
+    assert "unknown setting ['fp4']: choose from s8 per-channel" in capsys.readouterr().err
