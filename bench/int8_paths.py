@@ -102,7 +102,8 @@ def logits_worker(models: list[str], tokenizer: str, pad_id: int, max_length: in
     from numpy._core._multiarray_umath import __cpu_features__ as features  # read from CPUID, as MLAS does
 
     seen = [name for name in ("AVX2", "AVX512F", "AVX512_CLX", "AVX512_SPR") if features.get(name)]
-    np.savez(out, cpu_features=np.array(seen), **results)
+    results["cpu_features"] = np.array(seen)
+    np.savez(out, **results)
 
 
 def run_path(path: str, models: list[Path], bundle: Path, out: Path) -> tuple[list[np.ndarray], list[str]]:

@@ -90,9 +90,9 @@ def report(ledger: list[dict[str, Any]]) -> str:
     lines += ["", "| model | seed | machine | dev MCC | served dev MCC | source |", "|---|---|---|---|---|---|"]
     for entry in sorted(ledger, key=lambda e: (e["model"], e["machine"], str(e["seed"]))):
         dev = "-" if entry["dev_mcc"] is None else f"{entry['dev_mcc']:.4f}"
-        served = "-" if entry.get("dev_mcc_served") is None else f"{entry['dev_mcc_served']:.4f}"
+        shown = "-" if entry.get("dev_mcc_served") is None else f"{entry['dev_mcc_served']:.4f}"
         lines.append(
-            f"| {entry['model']} | {entry['seed']} | {entry['machine']} | {dev} | {served} | {entry['source']} |"
+            f"| {entry['model']} | {entry['seed']} | {entry['machine']} | {dev} | {shown} | {entry['source']} |"
         )
     lines += [
         "",
