@@ -103,7 +103,7 @@ def logits_worker(models: list[str], tokenizer: str, pad_id: int, max_length: in
 
     seen = [name for name in ("AVX2", "AVX512F", "AVX512_CLX", "AVX512_SPR") if features.get(name)]
     results["cpu_features"] = np.array(seen)
-    np.savez(out, **results)
+    np.savez(out, **results)  # type: ignore[arg-type]  # numpy types the keyword catch-all as allow_pickle
 
 
 def run_path(path: str, models: list[Path], bundle: Path, out: Path) -> tuple[list[np.ndarray], list[str]]:
