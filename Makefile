@@ -121,6 +121,17 @@ bench: $(STAMP) ## Benchmarks into bench/results/: training padding, serving (ev
 	$(PY) -m bench.padding
 	$(PY) -m bench.serving
 
+# int8 against fp32 per CPU code path (native; AVX2 emulated by Debian's qemu-user-static) for several quantisation
+# settings; quality: record finished runs (seed, machine) and report dev MCC as mean ± sd.
+INT8_ARGS ?=
+RUNS ?= $(wildcard artifacts/runs/$(TEACHER) artifacts/runs/$(STUDENT) artifacts/runs/$(DISTILLED))
+.PHONY: bench-int8 bench-quality
+bench-int8: $(STAMP) ## int8 vs fp32 of BUNDLE per CPU code path and quantisation setting → bench/results/int8_paths.*
+	$(PY) -m bench.int8_paths --bundle $(notdir $(BUNDLE))=$(BUNDLE) $(INT8_ARGS)
+
+bench-quality: $(STAMP) ## Record RUNS (default: teacher, plain, student) in the quality ledger; bench/results/quality.md
+	$(PY) -m bench.quality add $(RUNS)
+
 # Load test of BUNDLE: chalice local over HTTP, and the Lambda image (built with `make image` on a dockerd it
 # starts when none answers; debootstrap base) event by event. LOAD_ARGS="--requests 200 --no-container" for less.
 LOAD_ARGS ?=
@@ -139,7 +150,7 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff format .
 
 typecheck: $(STAMP) ## mypy (strict on the runtime package chalice_app)
-	$(VENV)/bin/mypy model_training export chalice_app infra monitoring scripts bench/load.py bench/load_client.py bench/lambda_container.py bench/machine.py
+	$(VENV)/bin/mypy model_training export chalice_app infra monitoring scripts bench/load.py bench/load_client.py bench/lambda_container.py bench/machine.py bench/int8_paths.py bench/quality.py
 
 test: $(STAMP) ## The whole test suite (unit, data, slow and integration), with its own set-up
 	$(VENV)/bin/pytest tests
