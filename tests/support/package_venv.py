@@ -31,7 +31,12 @@ def cfn_lint() -> Path:
         if python312 is None:
             pytest.skip("python3.12 is not installed: .venv-package (cfn-lint) needs it")
         result = subprocess.run(
-            ["make", "--no-print-directory", f"PYTHON312={python312}", str(VENV_PACKAGE / ".installed")],
+            [
+                "make",
+                "--no-print-directory",
+                f"PYTHON312={python312}",
+                str((VENV_PACKAGE / ".installed").relative_to(ROOT)),
+            ],
             cwd=ROOT,
             capture_output=True,
             text=True,
