@@ -155,13 +155,15 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
         },
         "parity": parity,
         # Where the weights were trained and where the bundle was exported (bit-identical only on one fingerprint).
-        "machine": {"training": run_metrics.get("machine"), "export": machine_description()},
+        "machine": {"training": run_metrics.get("machine"), "export": None},
         "source_config": run_metrics["config"],
     }
     write_manifest(staging, content)
     # The reference distribution comes from the runtime predictor itself: exactly what serving will see.
     predictor = Predictor(staging, model_file=serving["model_file"])
     content["reference"] = reference_distribution(predictor.predict([r.sentence for r in rows]), "validation")
+    threads = predictor.session.get_session_options().intra_op_num_threads
+    content["machine"]["export"] = machine_description(onnxruntime_intra_op_threads=threads)
     return write_manifest(staging, content)
 
 

@@ -100,6 +100,7 @@ class TestFilesAndManifest:
             assert description["libraries"]["onnxruntime"] == importlib.metadata.version("onnxruntime")
         assert machine["training"]["torch"]["cpu_capability"]  # e.g. AVX512, AVX2: the kernels torch trained with
         assert machine["export"]["onnxruntime"]["providers"]
+        assert machine["export"]["settings"]["onnxruntime_intra_op_threads"] >= 1  # what the parity ran with
 
 
 @slow
