@@ -115,13 +115,14 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
     int8_section: dict[str, Any] | None = None
     if quantization.int8:
         keep_fp32 = list(quantization.keep_fp32)
-        log.info("quantizing to int8 (per_channel=%s)", quantization.per_channel)
-        kept_fp32 = quantize(fp32_path, int8_path, quantization.per_channel, keep_fp32)
+        per_channel, reduce_range = bool(quantization.per_channel), bool(quantization.reduce_range)
+        log.info("quantizing to int8 (per_channel=%s, reduce_range=%s)", per_channel, reduce_range)
+        kept_fp32 = quantize(fp32_path, int8_path, per_channel, keep_fp32, reduce_range)
         # int8 is judged as it is served: one sentence per call (its dynamic activation scales are batch-dependent).
         int8 = onnx_logits(str(int8_path), batches(ids, tokenizer_info["pad_id"], SESSION_BATCH[INT8_FILE]))
         int8_report = parity_report(fp32, int8, labels)
         int8_failures = int8_gate_failures(int8_report, gates)
-        int8_section = {"per_channel": bool(quantization.per_channel), "keep_fp32": keep_fp32}
+        int8_section = {"per_channel": per_channel, "reduce_range": reduce_range, "keep_fp32": keep_fp32}
         int8_section["fp32_nodes"] = len(kept_fp32)
     serving = serving_choice(str(ex.serve_precision), bool(quantization.int8), int8_failures)
     if int8_failures:

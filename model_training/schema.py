@@ -38,6 +38,7 @@ class QuantizationConfig:
 
     int8: bool = True
     per_channel: bool = False
+    reduce_range: bool = False
     keep_fp32: list[str] = field(default_factory=list)
 
 

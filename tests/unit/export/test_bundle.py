@@ -147,7 +147,7 @@ class TestOnnxModels:
                 "ops": {"Attention": 6, "BiasGelu": 6, "SkipLayerNormalization": 12},
                 "last_layer_cls_only": True,
             },
-            "int8": {"per_channel": True, "keep_fp32": [], "fp32_nodes": 0},
+            "int8": {"per_channel": True, "reduce_range": False, "keep_fp32": [], "fp32_nodes": 0},
         }
 
     def test_served_graphs_run_fused_kernels(self, smoke_bundle: Path) -> None:
