@@ -138,7 +138,7 @@ class TestOnnxModels:
         assert files["model.int8.onnx"]["bytes"] < files["model.onnx"]["bytes"] / 2
 
     def test_onnx_section_records_the_quantization_settings_resolved(self, manifest: dict[str, Any]) -> None:
-        # The minilm preset: fused BERT graph, per-channel dynamic int8, nothing kept in fp32; interpolations
+        # The minilm preset: fused BERT graph, per-channel 7-bit dynamic int8, nothing kept in fp32; interpolations
         # resolved to real values. Six layers: one Attention, one BiasGelu and two SkipLayerNormalization each.
         assert manifest["onnx"] == {
             "opset": 17,
@@ -147,7 +147,7 @@ class TestOnnxModels:
                 "ops": {"Attention": 6, "BiasGelu": 6, "SkipLayerNormalization": 12},
                 "last_layer_cls_only": True,
             },
-            "int8": {"per_channel": True, "reduce_range": False, "keep_fp32": [], "fp32_nodes": 0},
+            "int8": {"per_channel": True, "reduce_range": True, "keep_fp32": [], "fp32_nodes": 0},
         }
 
     def test_served_graphs_run_fused_kernels(self, smoke_bundle: Path) -> None:
