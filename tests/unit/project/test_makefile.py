@@ -17,10 +17,30 @@ def test_every_target_has_a_help_line() -> None:
 
 
 def test_make_help_lists_every_target() -> None:
-    shown = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    shown = re.sub(r"\x1b\[[0-9;]*m", "", shown)  # colour codes
+    shown = help_text()
     for target in TARGETS:
         assert re.search(rf"\b{re.escape(target)}\b", shown), target
+
+
+SECTIONS = ("train", "bundle", "serve", "deliver", "monitor", "develop")
+
+
+def help_text() -> str:
+    shown = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return re.sub(r"\x1b\[[0-9;]*m", "", shown)
+
+
+def test_every_help_line_names_a_known_section() -> None:
+    sections = re.findall(r"^[a-zA-Z0-9_-]+:.*## \[([a-z]+)\] ", MAKEFILE, flags=re.MULTILINE)
+    assert len(sections) == len(TARGETS)
+    assert set(sections) <= set(SECTIONS)
+
+
+def test_make_help_is_grouped_in_sections_and_fits_80_columns() -> None:
+    shown = help_text()
+    headings = [line.removesuffix(":") for line in shown.splitlines() if line and not line.startswith(" ")]
+    assert headings == list(SECTIONS)
+    assert max(len(line) for line in shown.splitlines()) <= 80
 
 
 def test_readme_set_up_is_make_all_then_make_test() -> None:
