@@ -175,6 +175,23 @@ def measure(
     return rows, seen
 
 
+def merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Results of several runs in one file: new rows replace old ones of the same bundle, path and setting."""
+
+    def key(row: dict[str, Any]) -> tuple[str, str, str]:
+        return row["bundle"], row["path"], row["setting"]
+
+    replaced = {key(r) for r in new["rows"]}
+    return {
+        "commands": [*old.get("commands", []), *new["commands"]],
+        "machine": new["machine"],
+        "bundles": {**old.get("bundles", {}), **new["bundles"]},
+        "settings": {**old.get("settings", {}), **new["settings"]},
+        "cpu_features_seen": {**old.get("cpu_features_seen", {}), **new["cpu_features_seen"]},
+        "rows": [r for r in old["rows"] if key(r) not in replaced] + new["rows"],
+    }
+
+
 def markdown(results: dict[str, Any]) -> str:
     lines = [
         "# int8 vs fp32 per CPU code path (dev set, one sentence per call as served)",
@@ -202,7 +219,9 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Machine: {m['processor']} ({m['fingerprint']}), {m['cpu_count']} CPUs, onnxruntime {m['onnxruntime']}; "
         f"the avx2 path is the same machine under `{' '.join(PATHS['avx2'])}`. CPU features each path saw "
-        f"(CPUID, as onnxruntime's MLAS reads it): {results['cpu_features_seen']}. Rerun: `{results['command']}`.",
+        f"(CPUID, as onnxruntime's MLAS reads it): {results['cpu_features_seen']}.",
+        "",
+        "Rerun: " + "; ".join(f"`{c}`" for c in results["commands"]) + ".",
     ]
     return "\n".join(lines) + "\n"
 
@@ -213,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated names of SETTINGS")
     parser.add_argument("--paths", default="native,avx2", help="comma-separated: native, avx2")
     parser.add_argument("--out", type=Path, default=RESULTS / "int8_paths")
+    parser.add_argument("--append", action="store_true", help="merge into the results at --out (same rows replaced)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tokenizer", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--pad-id", type=int, default=0, help=argparse.SUPPRESS)
@@ -235,14 +255,18 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown {what} {unknown}: choose from {', '.join(known)}")
     with tempfile.TemporaryDirectory(prefix="int8-paths-") as work:
         rows, seen = measure(bundles, settings, paths, Path(work))
+    command = "python -m bench.int8_paths " + " ".join(argv if argv is not None else sys.argv[1:])
     results = {
-        "command": "python -m bench.int8_paths " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "commands": [command],
         "machine": machine_info(("onnxruntime", "numpy")),
         "bundles": {name: str(path) for name, path in bundles.items()},
         "settings": {name: SETTINGS[name] for name in settings},
         "cpu_features_seen": seen,
         "rows": rows,
     }
+    previous = args.out.with_suffix(".json")
+    if args.append and previous.is_file():
+        results = merge(json.loads(previous.read_text()), results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown(results))

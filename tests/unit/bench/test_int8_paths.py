@@ -62,3 +62,22 @@ def test_unknown_settings_are_refused_with_the_choices(tmp_path: Path, capsys: p
     with pytest.raises(SystemExit):
         main(["--bundle", f"b={tmp_path}", "--settings", "fp4"])
     assert "unknown setting ['fp4']: choose from s8 per-channel" in capsys.readouterr().err
+
+
+def test_appended_runs_replace_rows_of_the_same_bundle_path_and_setting() -> None:
+    def row(path: str, agreement: float) -> dict[str, object]:
+        return {"bundle": "b", "path": path, "setting": "s8 per-channel", "agreement": agreement}
+
+    old = {"commands": ["first"], "rows": [row("native", 0.97), row("avx2", 0.95)], "cpu_features_seen": {"a": []}}
+    new = {
+        "commands": ["second"],
+        "machine": {},
+        "bundles": {},
+        "settings": {},
+        "cpu_features_seen": {"native": ["AVX2"]},
+        "rows": [row("native", 0.98)],
+    }
+    merged = int8_paths.merge(old, new)
+    assert merged["commands"] == ["first", "second"]
+    assert merged["rows"] == [row("avx2", 0.95), row("native", 0.98)]
+    assert merged["cpu_features_seen"] == {"a": [], "native": ["AVX2"]}
