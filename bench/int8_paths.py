@@ -56,29 +56,17 @@ PATHS = {"native": [], "avx2": [QEMU, "-cpu", "Haswell"]}
 
 
 def quantize_variant(source: Path, target: Path, setting: dict[str, Any]) -> None:
-    """Quantise `source` with one setting (the export's quantiser, with the extra knobs)."""
-    import logging
+    """Quantise `source` with one setting, through the export's own quantiser."""
+    from export.quantize import quantize
 
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from export.quantize import matching_matmuls
-
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.WARNING)
-    try:
-        quantize_dynamic(
-            str(source),
-            str(target),
-            weight_type=getattr(QuantType, setting["weight_type"]),
-            per_channel=setting["per_channel"],
-            reduce_range=setting["reduce_range"],
-            nodes_to_exclude=matching_matmuls(source, setting.get("keep_fp32", [])),
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
-    finally:
-        root.setLevel(level)
+    quantize(
+        source,
+        target,
+        per_channel=setting["per_channel"],
+        keep_fp32=setting.get("keep_fp32", []),
+        reduce_range=setting["reduce_range"],
+        weight_type=setting["weight_type"],
+    )
 
 
 def logits_worker(models: list[str], tokenizer: str, pad_id: int, max_length: int, out: str) -> None:

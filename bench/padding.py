@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,9 @@ import torch
 from hydra import compose, initialize_config_dir
 from transformers import AutoTokenizer
 
+from bench.machine import machine_info
 from model_training.collate import PaddingCollator
 from model_training.data import read_cola_tsv
-from model_training.machine import machine_description
 from model_training.module import AcceptabilityClassifier
 from model_training.pretrained import resolve_pretrained
 from model_training.sampler import LengthGroupedBatchSampler
@@ -27,20 +26,6 @@ from model_training.train import pretrained_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-
-
-def machine_info() -> dict[str, Any]:
-    """What the figures were measured on (the full description with its fingerprint under `description`)."""
-    description = machine_description()
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cpu_count": torch.get_num_threads(),
-        "processor": description["cpu"]["model"],
-        "fingerprint": description["fingerprint"],
-        "platform": platform.platform(),
-        "description": description,
-    }
 
 
 def measure(module: AcceptabilityClassifier, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
@@ -101,7 +86,7 @@ def main() -> None:
     base = results["fixed 128 (the tutorial)"]["samples_per_s"]
     for name in variants:
         results[name]["speedup_vs_fixed"] = round(results[name]["samples_per_s"] / base, 2)
-    results["machine"] = machine_info()
+    results["machine"] = machine_info(("torch",), threads=torch.get_num_threads())
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "padding.json").write_text(json.dumps(results, indent=2) + "\n")
     table = (
@@ -114,7 +99,7 @@ def main() -> None:
             for name in variants
         )
         + f"\nMachine: {results['machine']['processor']} ({results['machine']['fingerprint']}), "
-        f"{results['machine']['cpu_count']} threads, "
+        f"{results['machine']['threads']} threads, "
         f"torch {results['machine']['torch']}. Rerun: `make bench` (or `python -m bench.padding --model mpnet`).\n"
     )
     (RESULTS / "padding.md").write_text(table)

@@ -122,8 +122,12 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
         int8 = onnx_logits(str(int8_path), batches(ids, tokenizer_info["pad_id"], SESSION_BATCH[INT8_FILE]))
         int8_report = parity_report(fp32, int8, labels)
         int8_failures = int8_gate_failures(int8_report, gates)
-        int8_section = {"per_channel": per_channel, "reduce_range": reduce_range, "keep_fp32": keep_fp32}
-        int8_section["fp32_nodes"] = len(kept_fp32)
+        int8_section = {
+            "per_channel": per_channel,
+            "reduce_range": reduce_range,
+            "keep_fp32": keep_fp32,
+            "fp32_nodes": len(kept_fp32),
+        }
     serving = serving_choice(str(ex.serve_precision), bool(quantization.int8), int8_failures)
     if int8_failures:
         int8_path.unlink()  # a model that failed its gates does not ship

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import shutil
 import time
@@ -15,8 +14,8 @@ from tokenizers import Tokenizer
 from chalice_app.chalicelib.labels import LABELS
 from chalice_app.chalicelib.manifest import MANIFEST_FILE, SCHEMA_VERSION, model_version, sha256_file
 from chalice_app.chalicelib.predictor import Prediction
+from model_training.machine import library_versions
 
-LIBRARIES = ("torch", "transformers", "onnx", "onnxruntime", "tokenizers", "numpy", "lightning")
 N_TOKENS_BIN_EDGES = (0, 4, 6, 8, 10, 12, 15, 20, 30, 45, 63)
 """Input length bins (word pieces) of the reference: fine where CoLA sentences lie (median about 8), coarse above.
 The last bin is open-ended: it also holds every count above 63 (monitoring/drift.py bins recent inputs alike)."""
@@ -42,16 +41,6 @@ def write_serving_tokenizer(source: Path, target: Path, max_length: int) -> dict
     if pad_id is None:
         raise ValueError(f"{source}: pad token {pad_token!r} is not in the vocabulary")
     return {"max_length": max_length, "pad_id": pad_id, "unk_id": tokenizer.token_to_id(unk_token)}
-
-
-def library_versions() -> dict[str, str]:
-    versions = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
 
 
 def reference_distribution(predictions: list[Prediction], split: str) -> dict[str, Any]:

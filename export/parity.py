@@ -97,8 +97,3 @@ def int8_gate_failures(int8: dict[str, Any], gates: Gates) -> list[str]:
             f"int8 vs fp32: prediction agreement {int8['prediction_agreement']:.4f} < {gates.int8_min_agreement}"
         )
     return failures
-
-
-def check_gates(fp32: dict[str, Any], int8: dict[str, Any], gates: Gates) -> list[str]:
-    """Human-readable failures of both models' gates; empty when every gate passes."""
-    return fp32_gate_failures(fp32, gates) + int8_gate_failures(int8, gates)

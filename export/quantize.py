@@ -30,10 +30,12 @@ def quantize(
     per_channel: bool = False,
     keep_fp32: list[str] | None = None,
     reduce_range: bool = False,
+    weight_type: str = "QInt8",
 ) -> list[str]:
     """Quantize weights to int8 (activations quantized on the fly), leaving the MatMuls that match `keep_fp32`
     (regular expressions over node names) in fp32; returns those nodes' names. `reduce_range` stores weights in
-    7 bits, which keeps u8 x s8 products clear of the int16 saturation of AVX2 kernels without VNNI."""
+    7 bits, which keeps u8 x s8 products clear of the int16 saturation of AVX2 kernels without VNNI; `weight_type`
+    names a QuantType (QInt8 or QUInt8)."""
     excluded = matching_matmuls(source, keep_fp32) if keep_fp32 else []
     root = logging.getLogger()
     level = root.level
@@ -42,7 +44,7 @@ def quantize(
         quantize_dynamic(
             str(source),
             str(target),
-            weight_type=QuantType.QInt8,
+            weight_type=QuantType[weight_type],
             per_channel=per_channel,
             reduce_range=reduce_range,
             nodes_to_exclude=excluded,

@@ -43,23 +43,18 @@ LIBRARIES = ("torch", "lightning", "transformers", "tokenizers", "onnx", "onnxru
 
 def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
     """CPU model, vendor and the kernel-relevant feature flags (from /proc/cpuinfo where it exists)."""
-    model, vendor, flags = platform.processor() or platform.machine(), None, set[str]()
-    ids: dict[str, str] = {}  # family/model/stepping: a virtual machine's model name is often generic
+    # The first processor's entries (all processors of a machine are alike); family/model/stepping because a
+    # virtual machine's model name is often generic.
+    first: dict[str, str] = {}
     if cpuinfo.is_file():
         for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
             key, _, value = line.partition(":")
-            key, value = key.strip(), value.strip()
-            if key == "model name" and model in (platform.processor(), platform.machine()):
-                model = value
-            elif key == "vendor_id" and vendor is None:
-                vendor = value
-            elif key in ("flags", "Features") and not flags:
-                flags = set(value.split())
-            elif key in ("cpu family", "model", "stepping", "CPU part") and key not in ids:
-                ids[key] = value
+            first.setdefault(key.strip(), value.strip())
+    flags = set((first.get("flags") or first.get("Features") or "").split())
+    ids = {k: first[k] for k in ("cpu family", "model", "stepping") if k in first}
     return {
-        "model": model,
-        "vendor": vendor,
+        "model": first.get("model name") or platform.processor() or platform.machine(),
+        "vendor": first.get("vendor_id"),
         "family_model_stepping": "/".join(ids.get(k, "?") for k in ("cpu family", "model", "stepping")),
         "architecture": platform.machine(),
         "flags": [flag for flag in CPU_FLAGS if flag in flags],

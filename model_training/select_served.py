@@ -32,10 +32,6 @@ class Choice:
     plain_mcc: float
     fingerprint: str
 
-    @property
-    def student_wins(self) -> bool:
-        return self.student_mcc > self.plain_mcc
-
 
 def run_metrics(run_dir: Path) -> dict[str, Any]:
     """metrics.json of a finished run; a clear error when the run is missing or unfinished."""
@@ -51,16 +47,16 @@ def run_fingerprint(metrics: dict[str, Any]) -> str | None:
     return machine.get("fingerprint")
 
 
-def comparable_plain(runs_dir: Path, student: str, plain: str) -> dict[str, Any]:
+def comparable_plain(student_metrics: dict[str, Any], plain_dir: Path) -> dict[str, Any]:
     """The plain run's metrics when it was trained on the student's machine fingerprint, else NotComparableError."""
-    student_print = run_fingerprint(run_metrics(runs_dir / student))
-    if not (runs_dir / plain / "metrics.json").is_file():
-        raise NotComparableError(f"no plain run {runs_dir / plain} to compare with")
-    plain_metrics = run_metrics(runs_dir / plain)
+    student_print = run_fingerprint(student_metrics)
+    if not (plain_dir / "metrics.json").is_file():
+        raise NotComparableError(f"no plain run {plain_dir} to compare with")
+    plain_metrics = run_metrics(plain_dir)
     plain_print = run_fingerprint(plain_metrics)
     if student_print is None or plain_print != student_print:
         raise NotComparableError(
-            f"plain run {runs_dir / plain} was trained on machine {plain_print}, the student on {student_print}: "
+            f"plain run {plain_dir} was trained on machine {plain_print}, the student on {student_print}: "
             "not comparable"
         )
     return plain_metrics
@@ -69,7 +65,7 @@ def comparable_plain(runs_dir: Path, student: str, plain: str) -> dict[str, Any]
 def choose(runs_dir: Path, student: str, plain: str) -> Choice:
     """Compare the student's best dev MCC with the plain student's, both trained on this machine fingerprint."""
     student_metrics = run_metrics(runs_dir / student)
-    plain_metrics = comparable_plain(runs_dir, student, plain)
+    plain_metrics = comparable_plain(student_metrics, runs_dir / plain)
     student_mcc = float(student_metrics["best"]["val_mcc"])
     plain_mcc = float(plain_metrics["best"]["val_mcc"])
     winner = student if student_mcc > plain_mcc else plain
@@ -85,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.check_plain:
-            comparable_plain(args.runs_dir, args.student, args.plain)
+            comparable_plain(run_metrics(args.runs_dir / args.student), args.runs_dir / args.plain)
             return 0
         choice = choose(args.runs_dir, args.student, args.plain)
     except NotComparableError as err:

@@ -7,7 +7,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from export.parity import Gates, batches, check_gates, parity_report
+from export.parity import Gates, batches, fp32_gate_failures, int8_gate_failures, parity_report
+
+
+def check_gates(fp32: dict[str, Any], int8: dict[str, Any], gates: Gates) -> list[str]:
+    """Both models' gate failures, fp32 first (what the export checks, in that order)."""
+    return fp32_gate_failures(fp32, gates) + int8_gate_failures(int8, gates)
 
 
 def report(diff: float = 0.0, agreement: float = 1.0, mcc: float = 0.5, candidate_mcc: float | None = None) -> dict:
