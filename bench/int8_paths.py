@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from bench.machine import machine_info
-from model_training.data import read_cola_tsv
+from model_training.data.cola import read_cola_tsv
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

@@ -33,7 +33,7 @@ from typing import Any
 from bench import lambda_container
 from bench.load_client import Body, LoadResult, batch_bodies, run_http_load, run_load, single_bodies
 from bench.machine import machine_info
-from model_training.data import read_cola_tsv
+from model_training.data.cola import read_cola_tsv
 from tests.support.processes import free_port, stop
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,11 +17,11 @@ from hydra import compose, initialize_config_dir
 from transformers import AutoTokenizer
 
 from bench.machine import machine_info
-from model_training.collate import PaddingCollator
-from model_training.data import read_cola_tsv
-from model_training.module import AcceptabilityClassifier
-from model_training.pretrained import resolve_pretrained
-from model_training.sampler import LengthGroupedBatchSampler
+from model_training.data.cola import read_cola_tsv
+from model_training.data.collate import PaddingCollator
+from model_training.data.sampler import LengthGroupedBatchSampler
+from model_training.models.classifier import AcceptabilityClassifier
+from model_training.models.pretrained import resolve_pretrained
 from model_training.train import pretrained_spec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,7 +27,7 @@ from typing import Any
 
 from bench.machine import machine_info
 from chalice_app.chalicelib.manifest import sha256_file
-from model_training.data import read_cola_tsv
+from model_training.data.cola import read_cola_tsv
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

@@ -37,7 +37,7 @@ from export.parity import (
     torch_logits,
 )
 from export.quantize import quantize
-from model_training.data import read_cola_tsv
+from model_training.data.cola import read_cola_tsv
 from model_training.machine import machine_description
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import numpy as np
 from chalice_app.chalicelib.labels import LABELS
 from chalice_app.chalicelib.manifest import BundleError
 from chalice_app.chalicelib.predictor import Predictor
-from model_training.data import DataValidationError, read_cola_tsv
+from model_training.data.cola import DataValidationError, read_cola_tsv
 from model_training.machine import machine_description
 
 

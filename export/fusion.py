@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from model_training.schema import GRAPH_FUSION_TYPES
+from model_training.config_schema import GRAPH_FUSION_TYPES
 
 FUSED_OPS = ("Attention", "EmbedLayerNormalization", "SkipLayerNormalization", "BiasGelu", "Gelu", "FastGelu")
 

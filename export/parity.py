@@ -10,7 +10,7 @@ import onnxruntime as ort
 import torch
 
 from chalice_app.chalicelib.predictor import pad_batch
-from model_training.metrics import classification_metrics
+from model_training.models.metrics import classification_metrics
 
 
 class ExportGateError(RuntimeError):

@@ -1,9 +1,9 @@
 """Distil a fine-tuned teacher into a small student: `python -m model_training.distill [overrides]` (conf/distill.yaml).
 
-The transfer set is the training sentences plus perturbed copies (model_training.augment); the teacher's logits on
-all of them come from its bundle, computed once and cached (model_training.teacher). The student trains with the
-ordinary loop (model_training.train) on the mixed soft/gold loss (model_training.distill_loss); metrics.json gets a
-`distillation` section with the teacher's version and metrics, which the export copies into the bundle manifest.
+The transfer set is the training sentences plus perturbed copies (distillation/transfer_set.py); the teacher's
+logits on all of them come from its bundle, computed once and cached (distillation/teacher_logits.py). The student
+trains with the ordinary loop (model_training.train) on the mixed soft/gold loss (distillation/loss.py); metrics.json
+gets a `distillation` section with the teacher's version and metrics, which the export copies into the bundle manifest.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import lightning as L
 from omegaconf import DictConfig
 from transformers import PreTrainedTokenizerBase
 
-from model_training.augment import transfer_sentences
-from model_training.datamodule import ColaDataModule
-from model_training.distill_loss import NO_LABEL
-from model_training.module import DistilledClassifier
-from model_training.teacher import TeacherLogits, load_or_compute
+from model_training.data.datamodule import ColaDataModule
+from model_training.distillation.loss import NO_LABEL
+from model_training.distillation.teacher_logits import TeacherLogits, load_or_compute
+from model_training.distillation.transfer_set import transfer_sentences
+from model_training.models.classifier import DistilledClassifier
 from model_training.train import train
 
 log = logging.getLogger(__name__)

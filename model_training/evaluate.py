@@ -17,9 +17,9 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from chalice_app.chalicelib.labels import LABELS
-from model_training.collate import PaddingCollator
-from model_training.data import DataValidationError, read_cola_tsv, sha256_file
-from model_training.metrics import classification_metrics, confusion_matrix
+from model_training.data.cola import DataValidationError, read_cola_tsv, sha256_file
+from model_training.data.collate import PaddingCollator
+from model_training.models.metrics import classification_metrics, confusion_matrix
 from model_training.plots import confusion_matrix_figure
 
 

@@ -23,14 +23,14 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from chalice_app.chalicelib.labels import LABELS
 from model_training.callbacks import HistoryRecorder, WandbValidationReport, misclassified_rows, write_history_csv
-from model_training.data import sha256_file
-from model_training.datamodule import ColaDataModule
+from model_training.config_schema import check_config
+from model_training.data.cola import sha256_file
+from model_training.data.datamodule import ColaDataModule
 from model_training.machine import machine_description, machine_line
-from model_training.metrics import classification_metrics, confusion_matrix
-from model_training.module import AcceptabilityClassifier, predict_probabilities
+from model_training.models.classifier import AcceptabilityClassifier, predict_probabilities
+from model_training.models.metrics import classification_metrics, confusion_matrix
+from model_training.models.pretrained import PretrainedSpec, resolve_pretrained
 from model_training.plots import confusion_matrix_figure, training_curves_figure
-from model_training.pretrained import PretrainedSpec, resolve_pretrained
-from model_training.schema import check_config
 
 log = logging.getLogger(__name__)
 

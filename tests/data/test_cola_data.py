@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from model_training.data import ColaRow, read_cola_tsv, sha256_file
+from model_training.data.cola import ColaRow, read_cola_tsv, sha256_file
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "cola"
 RAW_DIR = DATA_DIR / "raw"

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from model_training.data import read_cola_tsv
+from model_training.data.cola import read_cola_tsv
 from tests.conftest import ROOT
 from tests.support.chalice_local import Server, chalice_local
 

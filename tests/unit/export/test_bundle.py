@@ -238,7 +238,7 @@ class TestReferenceDistribution:
     ) -> None:
         from chalice_app.chalicelib.predictor import Predictor
         from export.bundle import reference_distribution
-        from model_training.data import read_cola_tsv
+        from model_training.data.cola import read_cola_tsv
         from tests.conftest import ROOT
 
         sentences = [r.sentence for r in read_cola_tsv(ROOT / "data" / "cola" / "raw" / "in_domain_dev.tsv")]

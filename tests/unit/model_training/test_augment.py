@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from model_training.augment import PERTURBATIONS, perturb, sentences_sha256, transfer_sentences
+from model_training.distillation.transfer_set import PERTURBATIONS, perturb, sentences_sha256, transfer_sentences
 
 SENTENCES = [
     "The cat sat on the mat.",

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import torch
 
-from model_training.collate import PaddingCollator
+from model_training.data.collate import PaddingCollator
 
 PAD = 1  # not 0, so the tests prove the pad id comes from the tokenizer and is not hard-coded
 

@@ -1,4 +1,4 @@
-"""Specification of the Hydra configuration in conf/ and of its validation by model_training.schema."""
+"""Specification of the Hydra configuration in conf/ and of its validation by model_training.config_schema."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from model_training.schema import ConfigError, check_config
+from model_training.config_schema import ConfigError, check_config
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CONF_DIR = REPO_ROOT / "conf"

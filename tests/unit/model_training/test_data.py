@@ -8,7 +8,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from model_training.data import (
+from model_training.data.cola import (
     ColaRow,
     DataValidationError,
     load_local_split,

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model_training.distill_loss import NO_LABEL, distillation_loss
+from model_training.distillation.loss import NO_LABEL, distillation_loss
 
 STUDENT = torch.tensor([[2.0, -1.0], [0.5, 0.3], [-1.0, 1.5]])
 TEACHER = torch.tensor([[1.0, 0.0], [-0.5, 2.0], [0.0, 3.0]])

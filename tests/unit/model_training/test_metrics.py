@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from model_training.metrics import MatthewsCorrCoef, classification_metrics, confusion_matrix
+from model_training.models.metrics import MatthewsCorrCoef, classification_metrics, confusion_matrix
 
 
 def mcc(preds: list[int], target: list[int]) -> float:

@@ -12,7 +12,7 @@ import huggingface_hub.constants
 import pytest
 import yaml
 
-from model_training.pretrained import (
+from model_training.models.pretrained import (
     WEIGHTS_FILE,
     PretrainedModelError,
     PretrainedSpec,

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from model_training.sampler import LengthGroupedBatchSampler
+from model_training.data.sampler import LengthGroupedBatchSampler
 
 _RNG = random.Random(7)
 LENGTHS = [_RNG.randint(3, 60) for _ in range(1000)]

@@ -11,7 +11,7 @@ import pytest
 
 from chalice_app.chalicelib.predictor import Predictor, softmax
 from export.bundle import write_manifest
-from model_training.teacher import load_or_compute, teacher_identity
+from model_training.distillation.teacher_logits import load_or_compute, teacher_identity
 
 pytestmark = pytest.mark.slow
 

@@ -115,7 +115,7 @@ def test_wandb_offline_run_has_metrics_plots_table_and_checkpoint(
 
 
 def test_invalid_config_fails_before_any_work(compose_config: Callable[..., DictConfig]) -> None:
-    from model_training.schema import ConfigError
+    from model_training.config_schema import ConfigError
 
     with pytest.raises(ConfigError, match=r"training.lr must be > 0"):
         train_module.train(compose_config("training.lr=-1"))

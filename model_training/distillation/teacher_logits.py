@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from chalice_app.chalicelib.predictor import Predictor
-from model_training.augment import sentences_sha256
+from model_training.distillation.transfer_set import sentences_sha256
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, get_linear_schedule_with_warmup
 
 from chalice_app.chalicelib.labels import ID2LABEL, LABEL2ID
-from model_training.distill_loss import distillation_loss
-from model_training.metrics import classification_metrics, confusion_matrix
+from model_training.distillation.loss import distillation_loss
+from model_training.models.metrics import classification_metrics, confusion_matrix
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
 
@@ -109,7 +109,7 @@ def predict_probabilities(model: torch.nn.Module, loader: Any) -> torch.Tensor:
 
 
 class DistilledClassifier(AcceptabilityClassifier):
-    """The same classifier trained on teacher soft targets plus gold labels (model_training.distill_loss)."""
+    """The same classifier trained on teacher soft targets plus gold labels (model_training.distillation.loss)."""
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model_training.data import sha256_file
+from model_training.data.cola import sha256_file
 
 WEIGHTS_FILE = "model.safetensors"
 

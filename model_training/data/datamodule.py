@@ -9,9 +9,9 @@ import lightning as L
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
-from model_training.collate import PaddingCollator
-from model_training.data import load_splits
-from model_training.sampler import LengthGroupedBatchSampler
+from model_training.data.cola import load_splits
+from model_training.data.collate import PaddingCollator
+from model_training.data.sampler import LengthGroupedBatchSampler
 
 
 class ColaDataModule(L.LightningDataModule):

@@ -1,0 +1,1 @@
+"""CoLA data: reading and validating the TSVs, tokenised batches, length-grouped sampling."""

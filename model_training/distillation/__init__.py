@@ -1,0 +1,1 @@
+"""Knowledge distillation: the transfer set, the teacher's cached logits, the loss."""

@@ -1,0 +1,1 @@
+"""The LightningModules and what they are built from: pretrained encoders, metrics."""
