@@ -1,5 +1,6 @@
-"""infra/RUNBOOK.md stays runnable: every `aws` command names a real operation and real parameters, the names it
-uses are the ones infra/iam and the workflows use, and the repository paths it points to exist.
+"""docs/delivery.md (the delivery guide with its runbook) stays runnable: every `aws` command names a real operation
+and real parameters, the names it uses are the ones infra/iam and the workflows use, and the repository paths it
+points to exist.
 
 No AWS call is made: botocore's service models (the same ones AWS CLI v2 is generated from) say which operations
 and parameters exist. The JSON documents inside the commands are parsed where they are plain JSON.
@@ -19,7 +20,7 @@ from botocore import xform_name
 from infra import iam
 from tests.conftest import ROOT
 
-RUNBOOK = (ROOT / "infra" / "RUNBOOK.md").read_text()
+RUNBOOK = (ROOT / "docs" / "delivery.md").read_text()
 CLI_OPTIONS = {"--region", "--output", "--query", "--profile", "--endpoint-url", "--no-cli-pager"}
 CLI_ONLY = {("s3", "*"), ("cloudformation", "wait"), ("ecr", "get-login-password")}
 SERVICE_OF_CLI = {"s3api": "s3"}  # AWS CLI command groups named unlike their botocore service
@@ -125,7 +126,7 @@ def test_make_targets_it_uses_exist() -> None:
 def test_no_secret_values_in_the_runbook() -> None:
     assert not re.search(r"AKIA[0-9A-Z]{16}", RUNBOOK)
     assert "aws_secret_access_key" not in RUNBOOK.lower()
-    assert Path(ROOT / "infra" / "RUNBOOK.md").is_file()
+    assert Path(ROOT / "docs" / "delivery.md").is_file()
 
 
 def test_role_policies_come_from_files_not_inline_json() -> None:
