@@ -30,12 +30,11 @@ marks: dict[str, float] = {}
 
 def load_predictor(args: argparse.Namespace) -> Predict:
     """This project's torch-free runtime: onnxruntime + tokenizers + numpy, bundle verified on load."""
-    from chalice_app.chalicelib.labels import LABEL2ID
-    from chalice_app.chalicelib.predictor import Predictor
+    from chalice_app.chalicelib.api.predictor import Predictor
 
     marks["imported"] = time.perf_counter()
     predictor = Predictor(Path(args.bundle), model_file=args.model_file, threads=args.threads)
-    return lambda texts: [LABEL2ID[p.label] for p in predictor.predict(texts)]
+    return lambda texts: [predictor.labels.index(p.label) for p in predictor.predict(texts)]
 
 
 def load_pipeline(args: argparse.Namespace) -> Predict:
@@ -191,7 +190,7 @@ def main() -> None:
         dev = json.load(sys.stdin)
         result.update(measure(predict, dev["sentences"], dev["labels"], args.runs))
         if args.variant == "predictor":  # how much of the load is the manifest's sha256 check (page cache warm)
-            from chalice_app.chalicelib.manifest import verify_bundle
+            from chalice_app.chalicelib.contract.manifest import verify_bundle
 
             started = time.perf_counter()
             verify_bundle(Path(args.bundle))

@@ -74,7 +74,7 @@ def logits_worker(models: list[str], tokenizer: str, pad_id: int, max_length: in
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
-    from chalice_app.chalicelib.predictor import pad_batch
+    from chalice_app.chalicelib.api.predictor import pad_batch
 
     tok = Tokenizer.from_file(tokenizer)
     tok.enable_truncation(max_length)

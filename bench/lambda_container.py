@@ -6,7 +6,7 @@ image and the build cache. No registry is reachable here, so the base is a Debia
 with debootstrap (design.md), not the AWS Lambda base image: the image size is this image's, not production's.
 
 Each container runs read-only with a tmpfs /tmp and a 1 GiB memory limit, its runtime client (awslambdaric)
-talking to the Lambda Runtime API of tests/container/lambda_runtime_api.py. Lambda gives an instance one request
+talking to the Lambda Runtime API of devtools/lambda_runtime_api.py. Lambda gives an instance one request
 at a time, so invocations are sent one after another (concurrency 1); more load on Lambda means more instances.
 Cold start: `docker run` → the first /predict answer (container start, interpreter, imports, bundle verification
 and model load on the first request, one prediction).
@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.container.lambda_runtime_api import RuntimeApi, api_gateway_event
-from tests.support import docker_engine as engine
+from chalice_app.chalicelib.contract.manifest import load_manifest
+from devtools import docker_engine as engine
+from devtools.lambda_runtime_api import RuntimeApi, api_gateway_event
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = ROOT / "artifacts" / "bench-load"
@@ -80,7 +81,7 @@ def build_image(env: dict[str, str], bundle: Path) -> str:
     )  # fmt: skip
     if done.returncode != 0:
         raise ContainerError(f"make image failed:\n{(done.stdout + done.stderr)[-4000:]}")
-    version = json.loads((bundle / "manifest.json").read_text())["model_version"]
+    version = load_manifest(bundle)["model_version"]
     return f"{IMAGE_NAME}:{version}"
 
 

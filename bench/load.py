@@ -17,70 +17,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import statistics
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bench import lambda_container
 from bench.load_client import Body, LoadResult, batch_bodies, run_http_load, run_load, single_bodies
 from bench.machine import machine_info
+from chalice_app.chalicelib.contract.manifest import load_manifest
+from devtools.chalice_local import chalice_local
 from model_training.data.cola import read_cola_tsv
-from tests.support.processes import free_port, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_FILE = ROOT / "data" / "cola" / "raw" / "in_domain_dev.tsv"
-CHALICE = Path(sys.executable).parent / "chalice"
-READY_TIMEOUT_S = 60.0
 WARMUP_REQUESTS = 20
 BATCH_SIZE = 32
-
-
-@contextmanager
-def chalice_local(bundle: Path, log_path: Path) -> Iterator[str]:
-    """A `chalice local` on `bundle` at a free port; yields its base URL, stops it by PID on exit."""
-    port = free_port()
-    env = {**os.environ, "MODEL_DIR": str(bundle), "PYTHONUNBUFFERED": "1"}
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(CHALICE), "local", "--stage", "local", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
-            cwd=ROOT / "chalice_app",
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(base_url, process, log_path)
-        yield base_url
-    finally:
-        stop(process)
-
-
-def wait_until_healthy(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    """Poll GET /health until 200; fail with the server's output if it exits or does not get there in time."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    last: object = None
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"chalice local exited with {process.returncode}: {log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(base_url + "/health", timeout=10) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
-            last = err
-        time.sleep(0.25)
-    raise RuntimeError(f"chalice local not healthy after {READY_TIMEOUT_S} s: {last}")
 
 
 def body_sets(sentences: Sequence[str]) -> dict[str, list[Body]]:
@@ -99,7 +53,8 @@ def http_runs(
     """Every (body, concurrency) against one `chalice local` process; `requests` per body name."""
     rows = []
     connection = "new per request" if new_connections else "kept alive"
-    with chalice_local(bundle, log_path) as base_url:
+    with chalice_local(bundle, log_path) as server:
+        base_url = server.base_url
         url = base_url + "/predict"
         for name, body_list in bodies.items():
             run_http_load(url, body_list, WARMUP_REQUESTS, 1, new_connections)
@@ -237,13 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.requests, args.batch_requests, args.container_requests, args.cold_starts) < 1:
         parser.error("--requests, --batch-requests, --container-requests and --cold-starts must be at least 1")
 
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest = load_manifest(bundle)
     bodies = body_sets([row.sentence for row in read_cola_tsv(DEV_FILE)])
     results: dict[str, Any] = {
         "command": "python -m bench.load " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "bundle": str(bundle),
         "model_version": manifest["model_version"],
-        "model_file": manifest.get("serving", {}).get("model_file"),
+        "model_file": manifest["serving"]["model_file"],
         "machine": machine_info(("onnxruntime", "tokenizers", "numpy", "chalice")),
         "notes": list(args.note),
     }

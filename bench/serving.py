@@ -4,7 +4,7 @@
 Default bundles: every artifacts/bundles/*/ with a manifest.json. Each variant runs in a fresh process
 (bench._serving_worker) with the same thread count, on the same machine, in one go:
 
-  predictor fp32 / int8   chalice_app.chalicelib.predictor on model.onnx / model.int8.onnx (no torch)
+  predictor fp32 / int8   chalice_app.chalicelib.api.predictor on model.onnx / model.int8.onnx (no torch)
   pipeline (torch)        transformers pipeline("text-classification") on the bundle's training run
   tutorial (torch, 128)   import torch + AutoTokenizer padding="max_length" 128 + ONNX with a fixed sequence
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import machine_info
-from chalice_app.chalicelib.manifest import sha256_file
+from chalice_app.chalicelib.contract.manifest import load_manifest, sha256_file
 from model_training.data.cola import read_cola_tsv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,12 +72,15 @@ def variants(bundles: dict[str, Path], tutorial_for: set[str], notes: list[str])
     """Every (variant, model) to measure: its worker arguments and the files it loads."""
     planned = []
     for name, bundle in bundles.items():
-        manifest = json.loads((bundle / "manifest.json").read_text())
-        parity = manifest.get("parity", {})
+        manifest = load_manifest(bundle)
+        int8 = manifest["parity"]["int8_vs_fp32"]
         for precision, model_file, manifest_mcc in (
-            ("fp32", "model.onnx", parity.get("int8_vs_fp32", {}).get("reference", {}).get("mcc")),
-            ("int8", "model.int8.onnx", parity.get("int8_vs_fp32", {}).get("candidate", {}).get("mcc")),
+            ("fp32", "model.onnx", manifest["parity"]["fp32_vs_torch"]["candidate"]["mcc"]),
+            ("int8", "model.int8.onnx", int8["candidate"]["mcc"] if int8 else None),
         ):
+            if model_file not in manifest["files"]:
+                notes.append(f"{name}: no {model_file} in the bundle (its int8 model did not pass the gates)")
+                continue
             planned.append(
                 {
                     "variant": f"predictor {precision}",
@@ -87,11 +90,11 @@ def variants(bundles: dict[str, Path], tutorial_for: set[str], notes: list[str])
                     "manifest_mcc": manifest_mcc,
                 }
             )
-        run_model = ROOT / "artifacts" / "runs" / str(manifest.get("run_name", name)) / "model"
+        run_model = ROOT / "artifacts" / "runs" / manifest["run_name"] / "model"
         if not (run_model / "config.json").is_file():
             notes.append(f"{name}: no training run at {run_model.relative_to(ROOT)}; pipeline and tutorial skipped")
             continue
-        torch_mcc = parity.get("fp32_vs_torch", {}).get("reference", {}).get("mcc")
+        torch_mcc = manifest["parity"]["fp32_vs_torch"]["reference"]["mcc"]
         planned.append(
             {
                 "variant": "pipeline (torch)",

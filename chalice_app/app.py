@@ -1,8 +1,8 @@
 """The CoLA acceptability API on Chalice: POST /predict, GET /health, GET /model, GET /openapi.json.
 
 Chalice's layout: this file is the deployment package's `app` module and imports `chalicelib.*`. Every answer is
-JSON; errors are `{"error": {"code", "message"}}` (chalicelib.errors lists the codes); each prediction writes one
-JSON line to stdout (chalicelib.log_schema). Settings come from the environment (chalicelib.settings).
+JSON; errors are `{"error": {"code", "message"}}` (chalicelib.api.errors lists the codes); each prediction writes one
+JSON line to stdout (chalicelib.contract.log_line). Settings come from the environment (chalicelib.api.settings).
 """
 
 from __future__ import annotations
@@ -16,18 +16,13 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Chalice, Request, Response
 
 if TYPE_CHECKING:  # mypy runs from the repository root, where chalicelib is the package chalice_app.chalicelib
-    from chalice_app.chalicelib import (
-        errors,
-        log_schema,
-        logging_json,
-        model_info,
-        openapi,
-        runtime,
-        shipper,
-        validation,
-    )
+    from chalice_app.chalicelib.api import errors, model_info, openapi, runtime, validation
+    from chalice_app.chalicelib.contract import json_logging, log_line
+    from chalice_app.chalicelib.shipper import handler as shipper
 else:  # Lambda, `chalice local` and the tests run this file with chalice_app/ on sys.path
-    from chalicelib import errors, log_schema, logging_json, model_info, openapi, runtime, shipper, validation
+    from chalicelib.api import errors, model_info, openapi, runtime, validation
+    from chalicelib.contract import json_logging, log_line
+    from chalicelib.shipper import handler as shipper
 
 app = Chalice(app_name="cola-acceptability")
 RUNTIME = runtime.Runtime()
@@ -57,7 +52,7 @@ def api_view(view: View) -> Callable[[], Response]:
             response = errors.error_response(err, request_id)
         except Exception:
             message = f"unhandled exception in {view.__name__}"
-            logging_json.log_error("internal_error", message, request_id, with_traceback=True)
+            json_logging.log_error("internal_error", message, request_id, with_traceback=True)
             body = errors.error_body("internal_error", "An internal server error occurred.", request_id=request_id)
             response = Response(body=body, status_code=500)
         response.headers["X-Request-Id"] = request_id
@@ -85,9 +80,9 @@ def predict(request: Request | None, request_id: str) -> Response:
     inference_started = time.perf_counter()
     predictions = model.predict(body.texts)
     finished = time.perf_counter()
-    timestamp = logging_json.utc_timestamp()
-    logging_json.write_lines(
-        log_schema.prediction_record(
+    timestamp = json_logging.utc_timestamp()
+    json_logging.write_lines(
+        log_line.prediction_record(
             prediction,
             text,
             timestamp=timestamp,
@@ -144,9 +139,12 @@ def model_metadata(request: Request | None, request_id: str) -> Response:
 def openapi_document(request: Request | None, request_id: str) -> Response:
     """The OpenAPI 3.1 document of these routes."""
     settings = RUNTIME.settings()
-    return Response(
-        body=openapi.build_openapi(app.routes, max_batch=settings.max_batch, max_text_chars=settings.max_text_chars)
-    )
+    try:
+        labels: list[str] | None = list(RUNTIME.model().manifest["labels"])
+    except errors.ApiError:  # the document still describes the API while no model can be served
+        labels = None
+    limits = {"max_batch": settings.max_batch, "max_text_chars": settings.max_text_chars}
+    return Response(body=openapi.build_openapi(app.routes, labels=labels, **limits))
 
 
 def _raw_body(request: Request | None) -> bytes | str:
@@ -161,5 +159,5 @@ def _raw_body(request: Request | None) -> bytes | str:
 
 @app.lambda_function(name="ship_logs")
 def ship_logs(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The log shipper: a CloudWatch Logs subscription event into Elasticsearch (chalicelib.shipper)."""
+    """The log shipper: a CloudWatch Logs subscription event into Elasticsearch (chalicelib.shipper.handler)."""
     return shipper.handle(event)

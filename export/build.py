@@ -16,14 +16,28 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from chalice_app.chalicelib.predictor import Predictor
-from export.bundle import publish, reference_distribution, write_manifest, write_serving_tokenizer
+from chalice_app.chalicelib.api.predictor import Predictor
+from chalice_app.chalicelib.contract.drift_reference import reference_distribution
+from chalice_app.chalicelib.contract.manifest import (
+    FP32_FILE,
+    INT8_FILE,
+    SESSION_BATCH,
+    Int8Settings,
+    Manifest,
+    ManifestContent,
+    ParityReport,
+    ParitySection,
+    ServingSection,
+    TrainingSection,
+    write_manifest,
+)
+from export.bundle import publish, write_serving_tokenizer
 from export.fusion import FusionError, fuse_graph, last_layer_for_cls_only
 from export.onnx_export import export_onnx
 from export.parity import (
@@ -38,32 +52,33 @@ from export.parity import (
 )
 from export.quantize import quantize
 from model_training.data.cola import read_cola_tsv
-from model_training.machine import machine_description
+from model_training.machine import library_versions, machine_description
 
 log = logging.getLogger(__name__)
 
-FP32_FILE, INT8_FILE = "model.onnx", "model.int8.onnx"
-SESSION_BATCH = {FP32_FILE: 0, INT8_FILE: 1}
-"""Sentences per onnxruntime call when serving each file (0: the whole request at once)."""
 PRECISIONS = ("int8", "fp32")
 
 
-def serving_choice(preference: str, int8_built: bool, int8_failures: list[str]) -> dict[str, str]:
+def serving_choice(preference: str, int8_built: bool, int8_failures: list[str]) -> ServingSection:
     """Which model file the bundle serves and why: int8 when it is preferred, built and within its gates."""
     if preference not in PRECISIONS:
         raise ValueError(f"export.serve_precision must be one of {', '.join(PRECISIONS)}, got {preference!r}")
     if preference == "fp32":
-        return {"model_file": FP32_FILE, "precision": "fp32", "reason": "export.serve_precision=fp32"}
+        return _serving(FP32_FILE, "export.serve_precision=fp32")
     if not int8_built:
-        reason = "no int8 model built (model.quantization.int8=false)"
-        return {"model_file": FP32_FILE, "precision": "fp32", "reason": reason}
+        return _serving(FP32_FILE, "no int8 model built (model.quantization.int8=false)")
     if int8_failures:
-        reason = "int8 failed its gates: " + "; ".join(int8_failures)
-        return {"model_file": FP32_FILE, "precision": "fp32", "reason": reason}
-    return {"model_file": INT8_FILE, "precision": "int8", "reason": "int8 passed its gates"}
+        return _serving(FP32_FILE, "int8 failed its gates: " + "; ".join(int8_failures))
+    return _serving(INT8_FILE, "int8 passed its gates")
 
 
-def build_bundle(cfg: DictConfig) -> dict[str, Any]:
+def _serving(model_file: str, reason: str) -> ServingSection:
+    """The serving section without session_batch (added once the shipped files are known)."""
+    precision: Literal["int8", "fp32"] = "int8" if model_file == INT8_FILE else "fp32"
+    return {"model_file": model_file, "precision": precision, "reason": reason, "session_batch": {}}
+
+
+def build_bundle(cfg: DictConfig) -> Manifest:
     """Build, gate and publish the bundle described by cfg.export; returns its manifest."""
     ex = cfg.export
     run_dir, bundle_dir = Path(ex.run_dir), Path(ex.bundle_dir)
@@ -83,7 +98,7 @@ def build_bundle(cfg: DictConfig) -> dict[str, Any]:
     return manifest
 
 
-def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], staging: Path) -> dict[str, Any]:
+def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], staging: Path) -> Manifest:
     ex = cfg.export
     model_dir = run_dir / "model"
     # Eager attention exports as plain MatMul/Softmax ops, which onnxruntime fuses; SDPA exports as a decomposed
@@ -97,22 +112,22 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
     tokenizer_info = write_serving_tokenizer(model_dir / "tokenizer.json", staging / "tokenizer.json", ex.max_length)
 
     rows = read_cola_tsv(cfg.data.validation_file)
-    labels = [r.label for r in rows]
+    gold = [r.label for r in rows]
     ids = tokenizer([r.sentence for r in rows], truncation=True, max_length=ex.max_length)["input_ids"]
     feeds = batches(ids, tokenizer_info["pad_id"], ex.eval_batch_size)
     log.info("parity on %d dev sentences", len(rows))
     reference = torch_logits(model, feeds)
     fp32 = onnx_logits(str(fp32_path), feeds)
-    fp32_report = parity_report(reference, fp32, labels)
+    fp32_report = parity_report(reference, fp32, gold)
     gates = Gates(**OmegaConf.to_container(ex.gates, resolve=True))  # type: ignore[arg-type]
     failures = fp32_gate_failures(fp32_report, gates)
     if failures:
         raise ExportGateError("export gates failed:\n  - " + "\n  - ".join(failures))
 
     quantization = ex.quantization
-    int8_report: dict[str, Any] | None = None
+    int8_report: ParityReport | None = None
     int8_failures: list[str] = []
-    int8_section: dict[str, Any] | None = None
+    int8_section: Int8Settings | None = None
     if quantization.int8:
         keep_fp32 = list(quantization.keep_fp32)
         per_channel, reduce_range = bool(quantization.per_channel), bool(quantization.reduce_range)
@@ -120,7 +135,7 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
         kept_fp32 = quantize(fp32_path, int8_path, per_channel, keep_fp32, reduce_range)
         # int8 is judged as it is served: one sentence per call (its dynamic activation scales are batch-dependent).
         int8 = onnx_logits(str(int8_path), batches(ids, tokenizer_info["pad_id"], SESSION_BATCH[INT8_FILE]))
-        int8_report = parity_report(fp32, int8, labels)
+        int8_report = parity_report(fp32, int8, gold)
         int8_failures = int8_gate_failures(int8_report, gates)
         int8_section = {
             "per_channel": per_channel,
@@ -132,7 +147,7 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
     if int8_failures:
         int8_path.unlink()  # a model that failed its gates does not ship
         log.warning("int8 model failed its gates, the bundle serves fp32:\n  - %s", "\n  - ".join(int8_failures))
-    parity = {
+    parity: ParitySection = {
         "split": "validation",
         "n": len(rows),
         "fp32_vs_torch": fp32_report,
@@ -141,32 +156,33 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
         "gates": vars(gates),
     }
     shipped = {name: batch for name, batch in SESSION_BATCH.items() if (staging / name).is_file()}
-
-    content = {
+    training: TrainingSection = {
+        "best": run_metrics["best"],
+        "eval": {k: {m: v for m, v in e.items() if m != "confusion_matrix"} for k, e in run_metrics["eval"].items()},
+        "data": run_metrics["data"],
+        "encoder": run_metrics["model"],
+    }
+    if "distillation" in run_metrics:  # a distilled student names its teacher (version, metrics) and how it was taught
+        training["distillation"] = run_metrics["distillation"]
+    labels = [str(name) for name in run_metrics.get("labels") or cfg.data.labels]
+    content: ManifestContent = {
+        "labels": labels,
         "model_name": cfg.model.name,
         "run_name": cfg.run_name,
         "tokenizer": tokenizer_info,
         "serving": {**serving, "session_batch": shipped},
         "onnx": {"opset": ex.opset, "graph_fusion": fusion, "int8": int8_section},
-        "training": {
-            "best": run_metrics["best"],
-            "eval": {
-                k: {m: v for m, v in e.items() if m != "confusion_matrix"} for k, e in run_metrics["eval"].items()
-            },
-            "data": run_metrics["data"],
-            "encoder": run_metrics["model"],
-            # A distilled student names its teacher (version, metrics) and how it was taught.
-            **({"distillation": run_metrics["distillation"]} if "distillation" in run_metrics else {}),
-        },
+        "training": training,
         "parity": parity,
         # Where the weights were trained and where the bundle was exported (bit-identical only on one fingerprint).
         "machine": {"training": run_metrics.get("machine"), "export": None},
         "source_config": run_metrics["config"],
+        "libraries": library_versions(),
     }
     write_manifest(staging, content)
     # The reference distribution comes from the runtime predictor itself: exactly what serving will see.
     predictor = Predictor(staging, model_file=serving["model_file"])
-    content["reference"] = reference_distribution(predictor.predict([r.sentence for r in rows]), "validation")
+    content["reference"] = reference_distribution(predictor.predict([r.sentence for r in rows]), labels, "validation")
     threads = predictor.session.get_session_options().intra_op_num_threads
     content["machine"]["export"] = machine_description(onnxruntime_intra_op_threads=threads)
     return write_manifest(staging, content)
@@ -204,7 +220,7 @@ def main(cfg: DictConfig) -> None:
     print(export_summary(manifest, str(cfg.export.bundle_dir)))
 
 
-def export_summary(manifest: dict[str, Any], bundle_dir: str) -> str:
+def export_summary(manifest: Manifest, bundle_dir: str) -> str:
     """What `make export` prints: the version, the parity figures and which model is served (a warning when int8
     was built but failed its gates)."""
     p, serving = manifest["parity"], manifest["serving"]
@@ -222,7 +238,7 @@ def export_summary(manifest: dict[str, Any], bundle_dir: str) -> str:
             f"(gates: agreement ≥ {p['gates']['int8_min_agreement']}, MCC drop ≤ {p['gates']['int8_max_mcc_drop']})"
         )
     lines.append(f"  serves {serving['model_file']} ({serving['precision']}): {serving['reason']}")
-    if int8 is not None and not p["int8_gate"]["passed"]:
+    if int8 is not None and p["int8_gate"] is not None and not p["int8_gate"]["passed"]:
         lines.append(
             "WARNING: the int8 model failed its gates and was left out; this bundle serves fp32 (slower, same "
             "predictions as torch). Tune model.quantization (per_channel, keep_fp32) and re-export."

@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from chalice_app.chalicelib.labels import LABELS
-from chalice_app.chalicelib.manifest import BundleError
-from chalice_app.chalicelib.predictor import Predictor
+from chalice_app.chalicelib.api.predictor import Predictor
+from chalice_app.chalicelib.contract.manifest import BundleError
 from model_training.data.cola import DataValidationError, read_cola_tsv
 from model_training.machine import machine_description
 
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 2
         sentences, gold = [r.sentence for r in rows], [r.label for r in rows]
-        predicted = [LABELS.index(p.label) for p in predictor.predict(sentences)]
+        predicted = [predictor.labels.index(p.label) for p in predictor.predict(sentences)]
         report = results[name] = {"file": path, **binary_report(gold, predicted)}
         print(
             f"{name}: n={report['n']} MCC {report['mcc']:.4f} accuracy {report['accuracy']:.4f} "

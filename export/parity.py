@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 import torch
 
-from chalice_app.chalicelib.predictor import pad_batch
+from chalice_app.chalicelib.api.predictor import pad_batch
+from chalice_app.chalicelib.contract.manifest import ParityReport
 from model_training.models.metrics import classification_metrics
 
 
@@ -56,7 +56,7 @@ def quality(logits: np.ndarray, labels: list[int]) -> dict[str, float]:
     return {k.split("/", 1)[1]: round(float(v), 6) for k, v in computed.items()}
 
 
-def parity_report(reference: np.ndarray, candidate: np.ndarray, labels: list[int]) -> dict[str, Any]:
+def parity_report(reference: np.ndarray, candidate: np.ndarray, labels: list[int]) -> ParityReport:
     """How far `candidate` logits are from `reference` logits, and both models' quality."""
     agree = float(np.mean(reference.argmax(-1) == candidate.argmax(-1)))
     return {
@@ -67,7 +67,7 @@ def parity_report(reference: np.ndarray, candidate: np.ndarray, labels: list[int
     }
 
 
-def fp32_gate_failures(fp32: dict[str, Any], gates: Gates) -> list[str]:
+def fp32_gate_failures(fp32: ParityReport, gates: Gates) -> list[str]:
     """The fp32 ONNX model must compute what torch computes: a failure here means the export is broken."""
     failures = []
     if fp32["max_abs_logit_diff"] > gates.fp32_max_abs_logit_diff:
@@ -82,7 +82,7 @@ def fp32_gate_failures(fp32: dict[str, Any], gates: Gates) -> list[str]:
     return failures
 
 
-def int8_gate_failures(int8: dict[str, Any], gates: Gates) -> list[str]:
+def int8_gate_failures(int8: ParityReport, gates: Gates) -> list[str]:
     """The int8 model must stay close to fp32 in quality and predictions to be served instead of it."""
     failures = []
     drop = int8["reference"]["mcc"] - int8["candidate"]["mcc"]

@@ -34,6 +34,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalice_app.chalicelib.contract.manifest import BundleError, load_manifest
 from infra import aws_errors, chalice_names, deploy_template, iam, smoke
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -401,13 +402,10 @@ def expected_model_version(bundle: Path | None, given: str | None) -> str:
         return given
     if bundle is None:
         raise DeployError("pass --model-version or --bundle (the bundle inside the image): the smoke test checks it")
-    manifest = bundle / "manifest.json"
     try:
-        return str(json.loads(manifest.read_text())["model_version"])
-    except FileNotFoundError:
-        raise DeployError(f"{manifest} not found: pass BUNDLE= (the bundle built into the image)") from None
-    except (ValueError, KeyError) as err:
-        raise DeployError(f"{manifest} has no model_version: {err}") from None
+        return load_manifest(bundle)["model_version"]
+    except BundleError as err:
+        raise DeployError(f"{err}; pass BUNDLE= (the bundle built into the image)") from None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -51,7 +51,7 @@ DEPLOYMENT_TYPES = (
 """The traffic-shifting types SAM's DeploymentPreference knows (CodeDeployDefault.Lambda<Type>)."""
 ZIP_ONLY_PROPERTIES = ("CodeUri", "InlineCode", "Handler", "Runtime", "Layers")
 SHIPPER_ENVIRONMENT = {"ES_URL": "EsUrl", "ES_API_KEY_SECRET_ID": "EsSecretName"}
-"""Environment variable of the shipper (chalicelib.shipper_settings) → the template parameter that sets it."""
+"""Environment variable of the shipper (chalicelib.shipper.settings) → the template parameter that sets it."""
 ECR_IMAGE_URI_PATTERN = (
     r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[a-f0-9]{64})$"
 )

@@ -38,7 +38,7 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalice_app.chalicelib.manifest import BundleError, load_manifest
+from chalice_app.chalicelib.contract.manifest import BundleError, load_manifest
 from infra.aws_errors import ACCESS_DENIED, SetupError, error_code, explain
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ filter no longer uses it.
 
 Which lines the filter sends (--lines, LINES= for make; --filter-pattern sets any pattern):
 - all (default, pattern ""): every event of the API function. The shipper routes each line to its family of indices
-  (chalicelib.index_fields): prediction lines to `predictions-*`, Lambda's START/END/REPORT lines to `platform-*`
+  (contract/index_fields.py): prediction lines to `predictions-*`, Lambda's START/END/REPORT lines to `platform-*`
   (durations, memory, cold starts), error lines, other diagnostic lines and plain-text output such as a crash's
   traceback to `app-logs-*`. Errors are the lines one most needs next to the predictions, and a JSON pattern could
   not select the plain-text ones (CloudWatch evaluates JSON patterns only on events that are JSON).
@@ -44,7 +44,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalice_app.chalicelib.log_schema import ERROR_TYPE, PREDICTION_TYPE
+from chalice_app.chalicelib.contract.log_line import ERROR_TYPE, PREDICTION_TYPE
 from infra.aws_errors import SetupError, error_code, explain
 from infra.chalice_names import DEFAULT_RETENTION_DAYS, ConfigError, check_retention, stage_names
 from infra.deploy_template import TemplateOptions

@@ -10,6 +10,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from devtools.moto_server import dummy_aws_env
+
 pytest_plugins = ["tests.bundle_fixtures", "tests.support.es_server"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,3 +40,16 @@ def compose_config(tmp_path: Path) -> Callable[..., DictConfig]:
             )
 
     return _compose
+
+
+@pytest.fixture
+def dummy_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """This process's AWS_* variables replaced by dummy credentials (no profile, no instance metadata); returns
+    the whole environment for subprocesses."""
+    env = dummy_aws_env(tmp_path)
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        if key.startswith("AWS_"):
+            monkeypatch.setenv(key, value)
+    return env

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools import docker_engine as engine
 from tests.conftest import ROOT
-from tests.support import docker_engine as engine
 
 BASE_IMAGE = "cola-test-base:bookworm"
 IMAGE_NAME = "cola-acceptability-test"

@@ -2,7 +2,7 @@
 
 The image is the session's `make image` build (tests/container/conftest.py: a real Docker engine, a debootstrap
 Debian base since no registry is reachable). The container runs as Lambda runs it: read-only root, a tmpfs /tmp,
-a memory limit, and the Lambda Runtime API (tests/container/lambda_runtime_api.py) feeding it API Gateway proxy
+a memory limit, and the Lambda Runtime API (devtools/lambda_runtime_api.py) feeding it API Gateway proxy
 events.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from devtools.lambda_runtime_api import RuntimeApi, api_gateway_event
 from tests.container.conftest import docker
-from tests.container.lambda_runtime_api import RuntimeApi, api_gateway_event
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

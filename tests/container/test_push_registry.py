@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pytest
 
+from devtools.processes import free_port, stop
 from infra.push import Credentials, Docker, PushError, logged_in, push_tags, registry_digest
 from tests.conftest import ROOT
 from tests.container.conftest import IMAGE_NAME
-from tests.support.processes import free_port, stop
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

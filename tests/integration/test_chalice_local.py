@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.chalice_local import Server, chalice_local
+from devtools.chalice_local import Server, chalice_local
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import zipfile
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.python312 import find_python312
 from scripts.prune_package import LICENSE_FILE
 from tests.conftest import ROOT
 
@@ -37,16 +37,6 @@ PRUNED_TOP_LEVEL = (
 )
 NEVER_IMPORTED = ("numpy/random/", "numpy/fft/", "numpy/f2py/", "elasticsearch/dsl/")
 PACKAGE_TIMEOUT_S = 900
-
-
-def find_python312() -> str | None:
-    """A working python3.12 (a pyenv shim may exist without the version being selected)."""
-    pyenv = Path("~/.pyenv/versions").expanduser()
-    candidates = [shutil.which("python3.12"), *sorted(str(p) for p in pyenv.glob("3.12*/bin/python3.12"))]
-    for candidate in candidates:
-        if candidate and subprocess.run([candidate, "-c", ""], capture_output=True).returncode == 0:
-            return candidate
-    return None
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,9 @@ from typing import Any
 
 import pytest
 
+from devtools.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
 from infra import iam, iam_lint
 from infra.deploy_template import TemplateOptions, transform
-from tests.support.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
 from tests.unit.infra.test_deploy_template import APP, sample
 
 boto3 = pytest.importorskip("boto3")

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
+from devtools.moto_server import MotoServer, dummy_aws_env, moto_server
+from devtools.processes import free_port
 from tests.conftest import ROOT
-from tests.support.moto_server import MotoServer, dummy_aws_env, moto_server
-from tests.support.processes import free_port
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server", reason="moto[server] is a dev requirement")

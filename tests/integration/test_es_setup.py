@@ -1,4 +1,4 @@
-"""`python -m monitoring.es_setup` (what `make es-setup` runs) against a real Elasticsearch-API server (noida-db).
+"""`python -m monitoring.elastic.es_setup` (`make es-setup`) against a real Elasticsearch-API server (noida-db).
 
 noida-db has no ILM API: it answers PUT _ilm/policy with 400 "no handler found", so these tests also prove that
 the installer skips the retention policy with a clear message and installs the templates without
@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from monitoring.templates import FAMILIES, index_template
+from devtools.processes import free_port
+from monitoring.elastic.index_templates import FAMILIES, index_template
 from tests.conftest import ROOT
 from tests.support.es_server import EsServer
-from tests.support.processes import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 def es_setup(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("ES_URL", None)
-    command = [sys.executable, "-m", "monitoring.es_setup", *args]
+    command = [sys.executable, "-m", "monitoring.elastic.es_setup", *args]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 

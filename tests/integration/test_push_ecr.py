@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from devtools.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
 from infra.push import PushError, ecr_credentials, ecr_digest
 from tests.conftest import ROOT
-from tests.support.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
 from tests.unit.infra.test_push import write_bundle
 
 boto3 = pytest.importorskip("boto3")
@@ -40,15 +39,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
 
 
 @pytest.fixture
-def aws_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def aws_env(dummy_aws: dict[str, str]) -> dict[str, str]:
     """This process's environment reduced to dummy credentials (no profile, no instance metadata)."""
-    env = dummy_aws_env(tmp_path)
-    for key in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(key)
-    for key, value in env.items():
-        if key.startswith("AWS_"):
-            monkeypatch.setenv(key, value)
-    return env
+    return dummy_aws
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
-from chalice_app.chalicelib.predictor import Prediction
-from monitoring.report import main
+from chalice_app.chalicelib.api.predictor import Prediction
+from monitoring.drift.report import main
 from tests.support.es_server import EsServer
 from tests.support.prediction_logs import drifted_predictions, log_lines, reference_predictions, write_reference_bundle
 

@@ -1,6 +1,6 @@
 """From `make serve` to the drift report: the real Chalice dev server on the session's smoke bundle writes its
 prediction lines to stdout (a file here, what `make serve` tees into artifacts/monitoring/predictions.log), and
-`python -m monitoring.report` judges them against the bundle's own reference.
+`python -m monitoring.drift.report` judges them against the bundle's own reference.
 
 Undrifted: the whole dev set, the reference's own sentences, gives PSI 0 and exit 0. Drifted: the same words
 shuffled and run together four sentences at a time (long, ungrammatical input) gives ALERT and exit 1.
@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from devtools.chalice_local import Server, chalice_local
 from model_training.data.cola import read_cola_tsv
 from tests.conftest import ROOT
-from tests.support.chalice_local import Server, chalice_local
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -57,7 +57,17 @@ def new_lines(server: Server, since: int, path: Path, predictions: int) -> int:
 def report(bundle: Path, log: Path) -> tuple[int, dict[str, Any], str]:
     out = log.with_suffix(".html")
     result = subprocess.run(
-        [sys.executable, "-m", "monitoring.report", "--bundle", str(bundle), "--log", str(log), "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "monitoring.drift.report",
+            "--bundle",
+            str(bundle),
+            "--log",
+            str(log),
+            "--out",
+            str(out),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

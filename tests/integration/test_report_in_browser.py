@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from monitoring.plots import DPI, RECENT_COLOR, REFERENCE_COLOR, SIZE_INCHES
-from monitoring.report import main
+from monitoring.drift.plots import DPI, RECENT_COLOR, REFERENCE_COLOR, SIZE_INCHES
+from monitoring.drift.report import main
 from tests.support.prediction_logs import (
     drifted_predictions,
     log_lines,

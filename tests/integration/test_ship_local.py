@@ -1,6 +1,6 @@
 """The local monitoring path: `make serve`'s log → CloudWatch-shaped events → the shipper → Elasticsearch.
 
-Everything is real: `make ship-local` and `python -m monitoring.ship_local` run as processes against a noida-db
+Everything is real: `make ship-local` and `python -m monitoring.elastic.ship_local` run as processes against a noida-db
 Elasticsearch-API server, and the end-to-end test starts `chalice local` (what `make serve` runs) on the session's
 smoke bundle, sends it requests, and ships what it printed.
 """
@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
+from devtools.chalice_local import chalice_local as start_chalice_local
+from devtools.processes import free_port
 from tests.conftest import ROOT
-from tests.support.chalice_local import chalice_local as start_chalice_local
 from tests.support.cloudwatch_lines import as_stored, json_line, prediction_line
 from tests.support.es_server import EsServer
-from tests.support.processes import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +63,17 @@ def test_make_ship_local_ships_a_serve_log_and_a_second_run_adds_nothing(es: EsS
 
 
 def test_standard_input_in_small_batches(es: EsServer) -> None:
-    command = [sys.executable, "-m", "monitoring.ship_local", "--log", "-", "--es-url", es.url, "--batch-size", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "monitoring.elastic.ship_local",
+        "--log",
+        "-",
+        "--es-url",
+        es.url,
+        "--batch-size",
+        "2",
+    ]
     environ = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         command, cwd=ROOT, env=environ, input="".join(SERVE_LOG), capture_output=True, text=True, timeout=120
@@ -72,7 +82,9 @@ def test_standard_input_in_small_batches(es: EsServer) -> None:
 
 
 def test_a_missing_log_file_says_how_to_make_one(es: EsServer, tmp_path: Path) -> None:
-    done = run([sys.executable, "-m", "monitoring.ship_local", "--log", str(tmp_path / "nope.log"), "--es-url", es.url])
+    done = run(
+        [sys.executable, "-m", "monitoring.elastic.ship_local", "--log", str(tmp_path / "nope.log"), "--es-url", es.url]
+    )
     assert done.returncode == 1
     assert "no log file at" in done.stderr
     assert "make serve | tee" in done.stderr
@@ -83,7 +95,7 @@ def test_an_unreachable_elasticsearch_fails_clearly(tmp_path: Path) -> None:
     log.write_text("".join(SERVE_LOG))
     url = f"http://127.0.0.1:{free_port()}"
     done = run(
-        [sys.executable, "-m", "monitoring.ship_local", "--log", str(log), "--es-url", url],
+        [sys.executable, "-m", "monitoring.elastic.ship_local", "--log", str(log), "--es-url", url],
         ES_MAX_RETRIES="1",
         ES_RETRY_BACKOFF_S="0.01",
     )
@@ -118,7 +130,9 @@ def test_serve_then_ship_then_search(chalice_local: tuple[str, Path], es: EsServ
     predictions = [line for line in logged if line["type"] == "prediction"]
     assert len(predictions) == 4
 
-    shipped = totals(run([sys.executable, "-m", "monitoring.ship_local", "--log", str(log), "--es-url", es.url]))
+    shipped = totals(
+        run([sys.executable, "-m", "monitoring.elastic.ship_local", "--log", str(log), "--es-url", es.url])
+    )
     assert shipped["documents"]["predictions"] == 4
     assert shipped["documents"]["app_logs"] >= 1  # chalice local's own lines ("Serving on ...", access log)
     hits = es.request("POST", "/predictions-*/_search", {"size": 10, "sort": [{"@timestamp": "asc"}, {"index": "asc"}]})
@@ -145,11 +159,14 @@ def test_serve_then_ship_then_report(
     for start in range(0, 240, 16):  # the reference's own sentences: no drift expected
         post(url, {"texts": sentences[start : start + 16]})
     time.sleep(0.3)
-    assert run([sys.executable, "-m", "monitoring.ship_local", "--log", str(log), "--es-url", es.url]).returncode == 0
+    assert (
+        run([sys.executable, "-m", "monitoring.elastic.ship_local", "--log", str(log), "--es-url", es.url]).returncode
+        == 0
+    )
     settings = tmp_path / "monitoring.yaml"
     settings.write_text("signals:\n  latency_p95_ms: {warn: 60000, alert: 120000}\n")  # a busy CI box is not drift
     out = tmp_path / "report.html"
-    command = [sys.executable, "-m", "monitoring.report", "--bundle", str(smoke_bundle), "--es-url", es.url]
+    command = [sys.executable, "-m", "monitoring.drift.report", "--bundle", str(smoke_bundle), "--es-url", es.url]
     report = subprocess.run(
         [*command, "--out", str(out), "--config", str(settings)],
         cwd=ROOT,

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from chalice_app.chalicelib.cloudwatch import control_event
-from chalice_app.chalicelib.es_writer import CHUNK_SIZE, EsRequestError, EsUnavailableError
-from chalice_app.chalicelib.shipper import ShipError, ShipResult, create_client, ship
-from chalice_app.chalicelib.shipper_settings import ShipperSettings
-from monitoring import es_setup
-from monitoring.templates import FAMILIES, index_template
+from chalice_app.chalicelib.shipper.es_writer import CHUNK_SIZE, EsRequestError, EsUnavailableError
+from chalice_app.chalicelib.shipper.handler import ShipError, ShipResult, create_client, ship
+from chalice_app.chalicelib.shipper.settings import ShipperSettings
+from devtools.cloudwatch_events import control_event
+from monitoring.elastic import es_setup
+from monitoring.elastic.index_templates import FAMILIES, index_template
 from tests.support.cloudwatch_lines import (
     T0,
     as_stored,

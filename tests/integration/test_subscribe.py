@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -32,10 +31,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from devtools.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
 from infra import subscribe
 from infra.aws_errors import explain
 from tests.conftest import ROOT
-from tests.support.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server", reason="moto[server] is a dev requirement")
@@ -117,18 +116,12 @@ TRUST = {
 
 
 @pytest.fixture
-def aws(moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Aws:
+def aws(moto: MotoServer, dummy_aws: dict[str, str]) -> Aws:
     moto.reset()
-    env = dummy_aws_env(tmp_path)
-    for key in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(key)
-    for key, value in env.items():
-        if key.startswith("AWS_"):
-            monkeypatch.setenv(key, value)
     session = boto3.session.Session(region_name=REGION)
     return Aws(
         server=moto,
-        env=env,
+        env=dummy_aws,
         logs=session.client("logs", endpoint_url=moto.endpoint),
         lambda_=session.client("lambda", endpoint_url=moto.endpoint),
         iam=session.client("iam", endpoint_url=moto.endpoint),

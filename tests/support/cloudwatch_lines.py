@@ -1,6 +1,6 @@
 """Realistic log lines of the API's Lambda and CloudWatch Logs subscription events built from them.
 
-Prediction lines come from the real schema code (chalicelib.log_schema.prediction_record); platform lines are
+Prediction lines come from the real schema code (chalicelib.contract.log_line.prediction_record); platform lines are
 written the way Lambda writes them (text log format); events are gzip + base64 JSON, as CloudWatch sends them.
 """
 
@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from chalice_app.chalicelib.cloudwatch import LogEvent, subscription_event
-from chalice_app.chalicelib.log_schema import prediction_record
-from chalice_app.chalicelib.logging_json import utc_timestamp
-from chalice_app.chalicelib.predictor import Prediction
+from chalice_app.chalicelib.api.predictor import Prediction
+from chalice_app.chalicelib.contract.json_logging import utc_timestamp
+from chalice_app.chalicelib.contract.log_line import prediction_record
+from chalice_app.chalicelib.shipper.cloudwatch import LogEvent
+from devtools.cloudwatch_events import subscription_event
 
 LOG_GROUP = "/aws/lambda/cola-acceptability-dev"
 LOG_STREAM = "2026/11/26/[$LATEST]0123456789abcdef0123456789abcdef"

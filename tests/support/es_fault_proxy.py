@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.support.processes import free_port
+from devtools.processes import free_port
 
 PRODUCT_HEADER = ("X-Elastic-Product", "Elasticsearch")
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.processes import free_port, stop
+from devtools.processes import free_port, stop
 
 READY_TIMEOUT_S = 30.0
 

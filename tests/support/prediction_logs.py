@@ -1,5 +1,5 @@
 """Synthetic prediction logs for the monitoring tests, built with the real code paths: the reference comes from
-export/bundle.py's `reference_distribution`, every line from the runtime's `prediction_record`.
+the contract's `reference_distribution`, every line from the runtime's `prediction_record`.
 
 `reference_predictions` draws a CoLA-like population (70% confident acceptable, short sentences); the undrifted
 window is that same population (PSI 0 by construction), the drifted ones change it on purpose.
@@ -12,15 +12,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from chalice_app.chalicelib.labels import LABELS
-from chalice_app.chalicelib.log_schema import prediction_record
-from chalice_app.chalicelib.logging_json import utc_timestamp
-from chalice_app.chalicelib.predictor import Prediction
-from export.bundle import reference_distribution, write_manifest
+from chalice_app.chalicelib.api.predictor import Prediction
+from chalice_app.chalicelib.contract.drift_reference import reference_distribution
+from chalice_app.chalicelib.contract.json_logging import utc_timestamp
+from chalice_app.chalicelib.contract.log_line import prediction_record
+from chalice_app.chalicelib.contract.manifest import ManifestContent, write_manifest
+from tests.support.labels import LABELS
 
 
 def make_prediction(
@@ -69,10 +70,16 @@ def write_reference_bundle(
 ) -> str:
     """A directory whose manifest carries the reference of `predictions` (no model files); its model version."""
     directory.mkdir(parents=True, exist_ok=True)
-    reference = reference_distribution(list(predictions), "validation")
+    reference: dict[str, Any] = dict(reference_distribution(list(predictions), LABELS, "validation"))
     if not with_length_histogram:
         del reference["n_tokens_histogram"]
-    return str(write_manifest(directory, {"reference": reference})["model_version"])
+    content = {
+        "labels": list(LABELS),
+        "tokenizer": {"max_length": 64, "pad_id": 0, "unk_id": 100},
+        "serving": {"model_file": "model.onnx", "precision": "fp32", "reason": "a reference-only test bundle"},
+        "reference": reference,
+    }
+    return write_manifest(directory, cast(ManifestContent, content))["model_version"]
 
 
 def log_lines(

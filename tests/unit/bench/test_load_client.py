@@ -24,7 +24,7 @@ from bench.load_client import (
     run_load,
     single_bodies,
 )
-from tests.support.processes import free_port
+from devtools.processes import free_port
 
 
 class PredictServer:

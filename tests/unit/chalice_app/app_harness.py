@@ -102,7 +102,7 @@ def settings(**overrides: Any) -> Any:
     """The app's Settings with the harness's small limits (a batch of 32, texts of 500 characters)."""
     values: dict[str, Any] = {"model_dir": ROOT / "no-bundle-here", "max_batch": MAX_BATCH}
     values["max_text_chars"] = MAX_TEXT_CHARS
-    return chalicelib("settings").Settings(**{**values, **overrides})
+    return chalicelib("api.settings").Settings(**{**values, **overrides})
 
 
 def new_client(project_dir: Path = APP_DIR, stage: str = "local") -> Client:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chalice_app.chalicelib.predictor import Predictor
+from chalice_app.chalicelib.api.predictor import Predictor
 from tests.unit.chalice_app.app_harness import Api, FakeModel, app_module, configure, new_client
 
 

@@ -19,7 +19,7 @@ STAGES = ("dev", "prod")
 
 
 def settings_module() -> Any:
-    return chalicelib("settings")
+    return chalicelib("api.settings")
 
 
 class TestSettings:

@@ -28,7 +28,7 @@ def predictions_logged(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any
 
 
 def test_one_line_per_prediction_with_every_field(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
-    schema = chalicelib("log_schema")
+    schema = chalicelib("contract.log_line")
     texts = ["The cat sat.", "Cat the sat.", "Ünïcödé 😀 עברית", "x\x00y"]
     capsys.readouterr()
     status, payload = api.post({"texts": texts})
@@ -72,7 +72,7 @@ def test_raw_text_is_logged_when_allowed(api: Api, capsys: pytest.CaptureFixture
     api.post({"texts": texts})
     logged = predictions_logged(capsys)
     assert [line["text"] for line in logged] == texts
-    assert all(set(line) == set(chalicelib("log_schema").PREDICTION_FIELDS) | {"text"} for line in logged)
+    assert all(set(line) == set(chalicelib("contract.log_line").PREDICTION_FIELDS) | {"text"} for line in logged)
 
 
 def test_lines_are_ascii_so_any_stdout_takes_them(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
@@ -101,5 +101,5 @@ def test_each_request_has_its_own_request_id(api: Api, capsys: pytest.CaptureFix
 
 
 def test_timestamp_format() -> None:
-    stamp = chalicelib("logging_json").utc_timestamp(datetime(2026, 11, 26, 7, 2, 52, 123456, tzinfo=UTC))
+    stamp = chalicelib("contract.json_logging").utc_timestamp(datetime(2026, 11, 26, 7, 2, 52, 123456, tzinfo=UTC))
     assert stamp == "2026-11-26T07:02:52.123Z"

@@ -38,7 +38,7 @@ UNICODE = [
 
 def serve(bundle: Path, **overrides: Any) -> Any:
     """A fresh runtime with the real loader on `bundle`, swapped into the app (returns the patch context)."""
-    runtime = chalicelib("runtime").Runtime()
+    runtime = chalicelib("api.runtime").Runtime()
     runtime.configure(app_settings(model_dir=bundle, max_text_chars=20_000, **overrides))
     patch = pytest.MonkeyPatch()
     patch.setattr(app_module(), "RUNTIME", runtime)

@@ -31,7 +31,7 @@ def lazy_api(fake_model: FakeModel, monkeypatch: pytest.MonkeyPatch) -> Any:
         loads.append(s)
         return fake_model
 
-    runtime = chalicelib("runtime").Runtime(load_model=loader)
+    runtime = chalicelib("api.runtime").Runtime(load_model=loader)
     runtime.configure(settings())
     monkeypatch.setattr(app_module(), "RUNTIME", runtime)
     return Api(new_client(), fake_model), loads
@@ -175,7 +175,7 @@ class TestOpenApi:
         assert {ref.removeprefix("#/components/schemas/") for ref in refs} <= set(schemas)
 
     def test_error_schema_lists_every_code_and_statuses_match(self, document: dict[str, Any]) -> None:
-        codes = chalicelib("errors").ERROR_CODES
+        codes = chalicelib("api.errors").ERROR_CODES
         assert document["components"]["schemas"]["ErrorDetail"]["properties"]["code"]["enum"] == sorted(codes)
         predict = document["paths"]["/predict"]["post"]["responses"]
         for status in ("400", "413", "415", "422", "503"):
@@ -198,7 +198,7 @@ class TestOpenApi:
         assert set(schemas["ErrorDetail"]["required"]) <= set(error["error"])
 
     def test_an_undocumented_route_would_be_flagged(self) -> None:
-        build = chalicelib("openapi").build_openapi
+        build = chalicelib("api.openapi").build_openapi
         document = build({"/extra": {"GET": object()}}, max_batch=32, max_text_chars=10)
         assert document["paths"]["/extra"]["get"]["x-undocumented"] is True
 
@@ -216,7 +216,7 @@ class TestBugs:
         assert not [line for line in lines if line["type"] == "prediction"]
 
     def test_chalice_500_bodies_are_rewritten_too(self) -> None:
-        errors = chalicelib("errors")
+        errors = chalicelib("api.errors")
         response = errors.normalize_chalice_error(
             app_module().Response(body={"Code": "InternalServerError", "Message": "trace..."}, status_code=500)
         )

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chalice_app.chalicelib.labels import LABELS
-from chalice_app.chalicelib.manifest import BundleError, verify_bundle
-from chalice_app.chalicelib.predictor import Prediction, Predictor
+from chalice_app.chalicelib.api.predictor import Prediction, Predictor
+from chalice_app.chalicelib.contract.manifest import BundleError, verify_bundle
+from tests.support.labels import LABELS
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
-from chalice_app.chalicelib.labels import LABELS
-from chalice_app.chalicelib.predictor import Prediction, Predictor
+from chalice_app.chalicelib.api.predictor import Prediction, Predictor
+from tests.support.labels import LABELS
 
 pytestmark = pytest.mark.slow
 

@@ -47,7 +47,7 @@ def test_fresh_interpreter_predicts_without_loading_training_libraries(smoke_bun
         f"""
         import json, sys
         from pathlib import Path
-        from chalice_app.chalicelib.predictor import Predictor
+        from chalice_app.chalicelib.api.predictor import Predictor
 
         predictor = Predictor(Path({str(smoke_bundle)!r}))
         predictions = predictor.predict(["The cat sat on the mat.", "Cat the mat on sat."])

@@ -10,15 +10,14 @@ from typing import Any
 
 import pytest
 
-from chalice_app.chalicelib.cloudwatch import (
+from chalice_app.chalicelib.shipper.cloudwatch import (
     CONTROL_MESSAGE,
     DATA_MESSAGE,
     LogEvent,
     PayloadError,
-    control_event,
     decode_event,
-    subscription_event,
 )
+from devtools.cloudwatch_events import control_event, subscription_event
 from tests.support.cloudwatch_lines import LOG_GROUP, LOG_STREAM, events_of, json_line, prediction_line
 
 

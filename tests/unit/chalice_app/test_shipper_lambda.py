@@ -23,9 +23,9 @@ def shipper_env(es: EsServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[EsSer
     monkeypatch.setenv("ES_RETRY_BACKOFF_S", "0.01")
     for name in ("ES_API_KEY", "ES_API_KEY_SECRET_ID", "AWS_LAMBDA_LOG_GROUP_NAME"):
         monkeypatch.delenv(name, raising=False)
-    chalicelib("shipper").SHIPPER.reset()
+    chalicelib("shipper.handler").SHIPPER.reset()
     yield es
-    chalicelib("shipper").SHIPPER.reset()
+    chalicelib("shipper.handler").SHIPPER.reset()
 
 
 def invoke(event: Any) -> Any:

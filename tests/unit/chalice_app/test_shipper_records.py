@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from chalice_app.chalicelib.cloudwatch import LogEvent, LogsPayload, control_event, decode_event
-from chalice_app.chalicelib.index_fields import APP_LOG_FIELDS, PLATFORM_FIELDS, prediction_field_types
-from chalice_app.chalicelib.lambda_platform import platform_json, platform_text
-from chalice_app.chalicelib.log_records import (
+from chalice_app.chalicelib.contract.index_fields import APP_LOG_FIELDS, PLATFORM_FIELDS
+from chalice_app.chalicelib.contract.log_line import PREDICTION_FIELDS
+from chalice_app.chalicelib.shipper.cloudwatch import LogEvent, LogsPayload, decode_event
+from chalice_app.chalicelib.shipper.lambda_platform import platform_json, platform_text
+from chalice_app.chalicelib.shipper.log_records import (
     APP_LOGS,
     PLATFORM,
     PREDICTIONS,
@@ -21,7 +22,8 @@ from chalice_app.chalicelib.log_records import (
     prediction_problems,
     records_of,
 )
-from chalice_app.chalicelib.log_schema import PREDICTION_FIELDS
+from devtools.cloudwatch_events import control_event
+from monitoring.elastic.index_templates import prediction_field_types
 from tests.support.cloudwatch_lines import (
     LOG_GROUP,
     LOG_STREAM,

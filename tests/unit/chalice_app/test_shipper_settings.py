@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from chalice_app.chalicelib.settings import SettingsError
-from chalice_app.chalicelib.shipper_settings import (
+from chalice_app.chalicelib.environment import SettingsError
+from chalice_app.chalicelib.shipper.settings import (
     ShipperSettings,
     api_key_from_secret,
     fetch_secret_string,
     redact_url,
 )
-from tests.support.processes import free_port
+from devtools.processes import free_port
 
 KEY = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="  # the shape of an Elasticsearch API key
 URL = "https://search.example.com:9243"

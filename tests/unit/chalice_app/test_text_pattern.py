@@ -20,7 +20,7 @@ SURROGATES = range(0xD800, 0xE000)
 
 
 def pattern() -> str:
-    return str(chalicelib("validation").TEXT_PATTERN)
+    return str(chalicelib("api.validation").TEXT_PATTERN)
 
 
 def code_points() -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from chalice_app.chalicelib.predictor import Predictor
+from chalice_app.chalicelib.api.predictor import Predictor
 from export.build import build_bundle
 from export.parity import ExportGateError
 from tests.bundle_fixtures import SmokeExport, smoke_config

@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from chalice_app.chalicelib.labels import LABELS
-from chalice_app.chalicelib.manifest import SCHEMA_VERSION, model_version, verify_bundle
+from chalice_app.chalicelib.contract.manifest import SCHEMA_VERSION, model_version, verify_bundle
 from export.parity import Gates
 from tests.bundle_fixtures import SmokeExport
+from tests.support.labels import LABELS
 
 DEV_SENTENCES = 527  # data/cola/raw/in_domain_dev.tsv: parity and the reference use the whole dev set
 MODEL_FILES = ("model.onnx", "model.int8.onnx")
@@ -236,14 +236,16 @@ class TestReferenceDistribution:
     def test_reference_is_what_the_served_model_predicts_on_the_dev_set(
         self, smoke_bundle: Path, manifest: dict[str, Any]
     ) -> None:
-        from chalice_app.chalicelib.predictor import Predictor
-        from export.bundle import reference_distribution
+        from chalice_app.chalicelib.api.predictor import Predictor
+        from chalice_app.chalicelib.contract.drift_reference import reference_distribution
         from model_training.data.cola import read_cola_tsv
         from tests.conftest import ROOT
 
         sentences = [r.sentence for r in read_cola_tsv(ROOT / "data" / "cola" / "raw" / "in_domain_dev.tsv")]
         served = Predictor(smoke_bundle, model_file=manifest["serving"]["model_file"])
-        assert reference_distribution(served.predict(sentences), "validation") == manifest["reference"]
+        assert (
+            reference_distribution(served.predict(sentences), manifest["labels"], "validation") == manifest["reference"]
+        )
 
 
 @slow

@@ -14,6 +14,7 @@ import pytest
 from infra import deploy
 from infra.deploy import DeployError, Stack, action_for, parse_image_uri, role_arns, stack_parameters
 from infra.deploy_template import TemplateOptions, transform
+from tests.support.manifests import write_minimal_bundle
 from tests.unit.infra.test_deploy_template import APP, sample
 
 DIGEST = "sha256:" + "0f" * 32
@@ -122,10 +123,10 @@ def test_parameters_cover_what_the_template_declares_and_keep_defaults() -> None
 
 
 def test_the_expected_model_version_comes_from_the_bundle(tmp_path: Path) -> None:
-    (tmp_path / "manifest.json").write_text(json.dumps({"model_version": "minilm-abc"}))
-    assert deploy.expected_model_version(tmp_path, None) == "minilm-abc"
-    assert deploy.expected_model_version(tmp_path, "given") == "given"
-    with pytest.raises(DeployError, match=r"manifest.json not found: pass BUNDLE="):
+    version = write_minimal_bundle(tmp_path / "bundle")
+    assert deploy.expected_model_version(tmp_path / "bundle", None) == version
+    assert deploy.expected_model_version(tmp_path / "bundle", "given") == "given"
+    with pytest.raises(DeployError, match=r"does not exist.*pass BUNDLE="):
         deploy.expected_model_version(tmp_path / "missing", None)
     with pytest.raises(DeployError, match="pass --model-version or --bundle"):
         deploy.expected_model_version(None, None)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from chalice_app.chalicelib import log_schema, logging_json
-from chalice_app.chalicelib.predictor import Prediction
+from chalice_app.chalicelib.api.predictor import Prediction
+from chalice_app.chalicelib.contract import json_logging as logging_json
+from chalice_app.chalicelib.contract import log_line as log_schema
 from infra.subscribe import DEFAULT_LINES, LINES
 from tests.support.filter_pattern import UnsupportedPatternError, compile_pattern
 
@@ -153,7 +154,7 @@ def test_a_line_of_another_type_or_a_look_alike_is_not_a_prediction(app_lines: d
 def test_moto_cannot_evaluate_patterns(tmp_path: Path) -> None:
     """Why the evaluator exists: if moto learns TestMetricFilter or JSON patterns, use it instead and drop this."""
     boto3 = pytest.importorskip("boto3")
-    from tests.support.moto_server import REGION, dummy_aws_env, moto_server
+    from devtools.moto_server import REGION, dummy_aws_env, moto_server
 
     env = dummy_aws_env(tmp_path)
     with moto_server(tmp_path, env) as server, pytest.MonkeyPatch.context() as patch:

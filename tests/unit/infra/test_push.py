@@ -7,7 +7,6 @@ tests/integration/test_push_ecr.py.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -16,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from chalice_app.chalicelib.manifest import SCHEMA_VERSION, model_version, sha256_file
 from infra.push import Credentials, PushError, explain_push_failure, git_revision, image_tags, main, model_version_of
+from tests.support.manifests import write_minimal_bundle
 
 
 def git(repo: Path, *args: str) -> str:
@@ -38,17 +37,7 @@ def repo(tmp_path: Path) -> Path:
 
 def write_bundle(directory: Path) -> str:
     """A minimal bundle: one file and a manifest naming it; returns its model version."""
-    directory.mkdir()
-    (directory / "tokenizer.json").write_text("{}")
-    hashes = {"tokenizer.json": sha256_file(directory / "tokenizer.json")}
-    version = model_version(hashes)
-    manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "model_version": version,
-        "files": {name: {"sha256": digest} for name, digest in hashes.items()},
-    }
-    (directory / "manifest.json").write_text(json.dumps(manifest))
-    return version
+    return write_minimal_bundle(directory)
 
 
 def test_clean_tree_is_tagged_with_the_head_commit(repo: Path) -> None:

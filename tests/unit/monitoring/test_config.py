@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.config import DEFAULT_CONFIG, SIGNALS, ConfigError, Levels, load_config, parse_duration
+from monitoring.drift.config import DEFAULT_CONFIG, SIGNALS, ConfigError, Levels, load_config, parse_duration
 
 
 def test_defaults_are_the_usual_levels() -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from chalice_app.chalicelib.manifest import load_manifest
-from chalice_app.chalicelib.predictor import Prediction
-from monitoring.config import Levels, MonitoringConfig, load_config
-from monitoring.drift import (
+from chalice_app.chalicelib.api.predictor import Prediction
+from chalice_app.chalicelib.contract.manifest import load_manifest
+from monitoring.drift.config import Levels, MonitoringConfig, load_config
+from monitoring.drift.records import PredictionRecord, parse_record
+from monitoring.drift.signals import (
     Assessment,
     Reference,
     ReferenceDataError,
@@ -25,7 +26,6 @@ from monitoring.drift import (
     psi,
     status_of,
 )
-from monitoring.records import PredictionRecord, parse_record
 from tests.support.prediction_logs import (
     drifted_predictions,
     flip_labels,
@@ -35,6 +35,7 @@ from tests.support.prediction_logs import (
 )
 
 EPSILON = 1e-4
+NAMES = ("unacceptable", "acceptable")
 
 
 class TestPsi:
@@ -89,13 +90,13 @@ class TestHistogram:
 
 class TestLabelShares:
     def test_share_of_each_label(self) -> None:
-        assert label_shares(["acceptable", "acceptable", "unacceptable", "acceptable"]) == {
+        assert label_shares(["acceptable", "acceptable", "unacceptable", "acceptable"], NAMES) == {
             "unacceptable": 0.25,
             "acceptable": 0.75,
         }
 
     def test_no_labels_no_shares(self) -> None:
-        assert label_shares([]) == {"unacceptable": 0.0, "acceptable": 0.0}
+        assert label_shares([], NAMES) == {"unacceptable": 0.0, "acceptable": 0.0}
 
 
 class TestStatus:

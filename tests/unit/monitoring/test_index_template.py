@@ -8,15 +8,16 @@ from typing import Any
 
 import pytest
 
-from chalice_app.chalicelib.index_fields import (
+from chalice_app.chalicelib.contract.index_fields import (
     APP_LOG_FIELDS,
     PLATFORM_FIELDS,
     SHIPPER_FIELDS,
     declared_type,
 )
-from chalice_app.chalicelib.log_schema import OPTIONAL_PREDICTION_FIELDS, PREDICTION_FIELDS
-from monitoring import es_setup, templates
-from monitoring.templates import FAMILIES, ILM_POLICY_NAME, MONITORING_DIR
+from chalice_app.chalicelib.contract.log_line import OPTIONAL_PREDICTION_FIELDS, PREDICTION_FIELDS
+from monitoring.elastic import es_setup
+from monitoring.elastic import index_templates as templates
+from monitoring.elastic.index_templates import FAMILIES, ILM_POLICY_NAME, MONITORING_DIR
 
 EXPECTED_TYPE = {"integer": "integer", "number": "float", "boolean": "boolean", "string": "keyword"}
 

@@ -25,10 +25,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from monitoring import kibana_import
-from monitoring.kibana_objects import SAVED_OBJECTS_FILE
+from devtools.processes import free_port
+from monitoring.elastic import kibana_import
+from monitoring.elastic.kibana_objects import SAVED_OBJECTS_FILE
 from tests.conftest import ROOT
-from tests.support.processes import free_port
 
 API_KEY = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="  # a made-up key in Elastic's format
 

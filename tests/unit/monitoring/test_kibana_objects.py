@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from monitoring import kibana_objects
-from monitoring.kibana_objects import SAVED_OBJECTS_FILE
+from monitoring.elastic import kibana_objects
+from monitoring.elastic.kibana_objects import SAVED_OBJECTS_FILE
 
 MONITORING = Path(kibana_objects.__file__).resolve().parent
 NUMERIC = {"long", "integer", "short", "byte", "double", "float", "half_float", "scaled_float"}
@@ -121,7 +121,7 @@ def field_problems(obj: dict[str, Any], mapping: dict[str, str]) -> list[str]:
 
 
 def test_committed_file_is_what_the_module_generates() -> None:
-    assert SAVED_OBJECTS_FILE.read_text() == kibana_objects.render(), "run python -m monitoring.kibana_objects"
+    assert SAVED_OBJECTS_FILE.read_text() == kibana_objects.render(), "run python -m monitoring.elastic.kibana_objects"
 
 
 def test_every_line_is_one_saved_object() -> None:

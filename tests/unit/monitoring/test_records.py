@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from monitoring.records import PredictionRecord, RecordError, is_prediction, parse_record
+from monitoring.drift.records import PredictionRecord, RecordError, is_prediction, parse_record
 from tests.support.prediction_logs import log_lines, make_prediction
 
 
 @pytest.fixture
 def line() -> dict[str, Any]:
-    """A real prediction line, as chalicelib.log_schema.prediction_record writes it."""
+    """A real prediction line, as chalicelib.contract.log_line.prediction_record writes it."""
     (record,) = log_lines([make_prediction(0.8, n_tokens=7)], "m-abc", start=datetime(2026, 11, 26, 7, 2, 52, 123000))
     return record
 
@@ -53,7 +53,8 @@ def test_other_line_types_are_not_predictions() -> None:
     ("change", "message"),
     [
         ({"log_schema": 2}, "log_schema is 2, this report reads 1"),
-        ({"label": "maybe"}, "label must be one of unacceptable, acceptable, got 'maybe'"),
+        ({"label": ""}, "label must be a non-empty string, got ''"),
+        ({"label": 1}, "label must be a non-empty string, got 1"),
         ({"model_version": ""}, "model_version must be a non-empty string"),
         ({"truncated": "no"}, "truncated must be true or false, got 'no'"),
         ({"timestamp": None}, "timestamp must be an ISO 8601 string, got None"),
@@ -80,7 +81,7 @@ def test_a_missing_field_is_named(line: dict[str, Any]) -> None:
 
 
 def test_the_fields_read_are_fields_of_the_log_schema() -> None:
-    from chalice_app.chalicelib.log_schema import PREDICTION_FIELDS
-    from monitoring.records import RECORD_FIELDS
+    from chalice_app.chalicelib.contract.log_line import PREDICTION_FIELDS
+    from monitoring.drift.records import RECORD_FIELDS
 
     assert set(RECORD_FIELDS) <= set(PREDICTION_FIELDS)

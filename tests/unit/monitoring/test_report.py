@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from monitoring.report import main
+from monitoring.drift.report import main
 from tests.conftest import ROOT
 from tests.support.prediction_logs import (
     drifted_predictions,
@@ -142,9 +142,9 @@ class TestNoReport:
         assert "not a model bundle" in caplog.text
 
     def test_a_bundle_without_reference_exits_2(self, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-        from export.bundle import write_manifest
+        from tests.support.manifests import write_minimal_bundle
 
-        write_manifest(tmp_path, {})
+        write_minimal_bundle(tmp_path)
         log = write_log(tmp_path / "p.log", [])
         assert main(["--bundle", str(tmp_path), "--log", str(log), "--out", str(tmp_path / "r.html")]) == 2
         assert "no reference section" in caplog.text
@@ -165,7 +165,17 @@ def test_runs_as_a_module_and_exits_1_on_alert(bundle: tuple[Path, str], tmp_pat
     log = write_log(tmp_path / "p.log", log_lines(drifted_predictions(), bundle[1]))
     out = tmp_path / "report.html"
     result = subprocess.run(
-        [sys.executable, "-m", "monitoring.report", "--bundle", str(bundle[0]), "--log", str(log), "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "monitoring.drift.report",
+            "--bundle",
+            str(bundle[0]),
+            "--log",
+            str(log),
+            "--out",
+            str(out),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -187,7 +197,7 @@ class TestMakeTargets:
 
     def test_monitor_report_reads_the_default_log_of_make_serve(self) -> None:
         out = self.dry_run("monitor-report", "BUNDLE=b")
-        assert "-m monitoring.report --bundle b --log artifacts/monitoring/predictions.log" in out
+        assert "-m monitoring.drift.report --bundle b --log artifacts/monitoring/predictions.log" in out
         assert "--out artifacts/monitoring/report.html" in out
 
     def test_monitor_report_takes_a_log_or_elasticsearch(self) -> None:

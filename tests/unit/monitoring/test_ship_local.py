@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from monitoring.ship_local import batches, event_id, log_events
+from monitoring.elastic.ship_local import batches, event_id, log_events
 from tests.support.cloudwatch_lines import T0, json_line, prediction_line
 
 T0_MS = int(T0.timestamp() * 1000)

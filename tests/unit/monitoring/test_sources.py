@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.config import load_config
-from monitoring.sources import (
+from devtools.processes import free_port
+from monitoring.drift.config import load_config
+from monitoring.drift.sources import (
     SourceError,
     TimeWindow,
     read_elasticsearch,
@@ -19,7 +20,6 @@ from monitoring.sources import (
     window_ending,
 )
 from tests.support.prediction_logs import log_lines, reference_predictions, write_log
-from tests.support.processes import free_port
 
 START = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 

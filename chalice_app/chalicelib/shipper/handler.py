@@ -1,0 +1,186 @@
+"""The log shipper: a CloudWatch Logs subscription event in, one Elasticsearch document per log line out.
+
+ship() is the pure core (event, settings, client in; ShipResult out); Shipper keeps the per-process settings and
+client of the ship_logs Lambda (built on the first invocation, the secret read once). log_records says which line
+goes to which index family, es_writer how documents are written. Daily indices: <prefix>-YYYY.MM.DD, from the
+document's @timestamp (the line's own timestamp when it has one).
+
+Failure rule: the invocation raises, so that Lambda retries the whole batch and, after its retries, hands it to
+the function's on-failure destination (or dead-letter queue), when the event cannot be decoded, when Elasticsearch
+stays unreachable, or when any document was not stored (each one is logged first as an "error" JSON line with
+Elasticsearch's reason). Retrying is safe: documents already stored answer 409 and are counted as duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ..contract.json_logging import log_event
+from ..contract.log_line import ERROR_TYPE
+from ..environment import SettingsError
+from .cloudwatch import decode_event
+from .es_writer import Action, BulkWriter, ItemFailure
+from .log_records import APP_LOGS, FAMILIES, Record, records_of
+from .settings import ShipperSettings
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+MAX_LOGGED_FAILURES = 50
+"""Item failures logged one line each per invocation; the rest are counted in the summary."""
+
+
+class ShipError(RuntimeError):
+    """Some documents of the batch were not stored (rejected, or still refused after the retries)."""
+
+
+@dataclass
+class ShipResult:
+    """What one invocation did (also written as the "ship_summary" log line)."""
+
+    log_group: str = ""
+    log_stream: str = ""
+    control_message: bool = False
+    events: int = 0
+    documents: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAMILIES, 0))
+    app_log_kinds: dict[str, int] = field(default_factory=dict)
+    created: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    retries: int = 0
+    requests: int = 0
+    refused_own_log_group: bool = False
+    elapsed_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def index_name(prefix: str, moment: datetime) -> str:
+    """The daily index of a document: <prefix>-YYYY.MM.DD (UTC)."""
+    return f"{prefix}-{moment.astimezone(UTC):%Y.%m.%d}"
+
+
+def ship(
+    event: Any,
+    settings: ShipperSettings,
+    client: Elasticsearch,
+    *,
+    now: datetime | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    own_log_group: str | None = None,
+) -> ShipResult:
+    """Decode, classify and index one subscription event; raises when anything was not stored (see module doc)."""
+    started = time.perf_counter()
+    payload = decode_event(event)
+    result = ShipResult(payload.log_group, payload.log_stream, payload.is_control, len(payload.log_events))
+    if own_log_group and payload.log_group == own_log_group:
+        # Shipping the shipper's own lines would feed it forever: the subscription filter is on the wrong group.
+        result.refused_own_log_group = True
+        message = f"refused {len(payload.log_events)} events of the shipper's own log group {own_log_group}"
+        log_event(ERROR_TYPE, logging.ERROR, request_id=None, code="misconfigured", message=message)
+        return result
+    records = records_of(payload, now or datetime.now(UTC))
+    _count(records, result)
+    actions = [Action(index_name(settings.prefix_of(r.family), r.timestamp), r.doc_id, r.document) for r in records]
+    writer = BulkWriter(
+        client,
+        max_retries=settings.max_retries,
+        backoff_s=settings.retry_backoff_s,
+        target=settings.safe_url,
+        sleep=sleep,
+    )
+    outcome = writer.write(actions) if actions else None
+    if outcome is not None:
+        result.created, result.duplicates, result.failed = outcome.created, outcome.duplicates, len(outcome.failed)
+        result.retries, result.requests = outcome.retries, outcome.requests
+        _log_failures(outcome.failed)
+    result.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+    log_event("ship_summary", logging.INFO, **result.as_dict())
+    if outcome is not None and outcome.failed:
+        raise ShipError(_failure_message(outcome.failed, len(actions)))
+    return result
+
+
+def _count(records: list[Record], result: ShipResult) -> None:
+    result.documents.update(Counter(r.family for r in records))
+    kinds = Counter(str(r.document.get("record_kind")) for r in records if r.family == APP_LOGS)
+    result.app_log_kinds = dict(sorted(kinds.items()))
+
+
+def _log_failures(failures: list[ItemFailure]) -> None:
+    for failure in failures[:MAX_LOGGED_FAILURES]:
+        log_event(
+            ERROR_TYPE,
+            logging.ERROR,
+            request_id=None,
+            code="document_not_stored",
+            message=f"{failure.status} {failure.reason}",
+            index=failure.index,
+            doc_id=failure.doc_id,
+            status=failure.status,
+            error_type=failure.error_type,
+        )
+
+
+def _failure_message(failures: list[ItemFailure], total: int) -> str:
+    types = Counter(f"{f.status} {f.error_type}" for f in failures)
+    first = failures[0]
+    return (
+        f"{len(failures)} of {total} documents were not stored ({', '.join(f'{n}x {t}' for t, n in types.items())}); "
+        f"first: {first.index}/{first.doc_id}: {first.reason}. The invocation fails so that Lambda retries the "
+        "batch and then sends it to the on-failure destination; stored documents are not duplicated."
+    )
+
+
+def create_client(settings: ShipperSettings) -> Elasticsearch:
+    """The official client (imported here: the API's cold start never pays for it); retries are es_writer's."""
+    from elasticsearch import Elasticsearch
+
+    return Elasticsearch(settings.es_url, api_key=settings.api_key, request_timeout=settings.timeout_s, max_retries=0)
+
+
+class Shipper:
+    """The ship_logs Lambda's process state: settings and client, built by the first invocation."""
+
+    def __init__(
+        self,
+        load_settings: Callable[[], ShipperSettings] = ShipperSettings.from_env,
+        make_client: Callable[[ShipperSettings], Elasticsearch] = create_client,
+    ) -> None:
+        self._load_settings = load_settings
+        self._make_client = make_client
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget settings and client: the next invocation reads the environment (and the secret) again."""
+        self._settings: ShipperSettings | None = None
+        self._client: Elasticsearch | None = None
+
+    def handle(self, event: Any) -> dict[str, Any]:
+        """Ship one subscription event; the summary is the Lambda's result."""
+        if self._settings is None or self._client is None:
+            try:
+                self._settings = self._load_settings()
+            except SettingsError as err:
+                log_event(ERROR_TYPE, logging.ERROR, request_id=None, code="misconfigured", message=str(err))
+                raise
+            self._client = self._make_client(self._settings)
+        own_group = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        return ship(event, self._settings, self._client, own_log_group=own_group).as_dict()
+
+
+SHIPPER = Shipper()
+"""The process's shipper (app.ship_logs calls it; tests reset it)."""
+
+
+def handle(event: Any) -> dict[str, Any]:
+    """Entry point of the ship_logs Lambda."""
+    return SHIPPER.handle(event)
