@@ -94,6 +94,7 @@ def predict(request: Request | None, request_id: str) -> Response:
             batch_size=len(body.texts),
             index=index,
             log_raw_text=settings.log_raw_text,
+            positive_label=model.manifest["labels"][1],
         )
         for index, (prediction, text) in enumerate(zip(predictions, body.texts, strict=True))
     )

@@ -18,6 +18,7 @@ from chalice_app.chalicelib.contract.json_logging import utc_timestamp
 from chalice_app.chalicelib.contract.log_line import prediction_record
 from chalice_app.chalicelib.shipper.cloudwatch import LogEvent
 from devtools.cloudwatch_events import subscription_event
+from tests.support.labels import LABELS
 
 LOG_GROUP = "/aws/lambda/cola-acceptability-dev"
 LOG_STREAM = "2026/11/26/[$LATEST]0123456789abcdef0123456789abcdef"
@@ -60,6 +61,7 @@ def prediction_line(
         batch_size=batch_size,
         index=index,
         log_raw_text=log_raw_text,
+        positive_label=LABELS[1],
     )
 
 

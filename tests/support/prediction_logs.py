@@ -106,6 +106,7 @@ def log_lines(
                 batch_size=1,
                 index=0,
                 log_raw_text=False,
+                positive_label=LABELS[1],
             )
         )
     return lines

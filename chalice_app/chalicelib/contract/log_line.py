@@ -8,7 +8,7 @@ or disappears; adding an optional field does not need a bump.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 LOG_SCHEMA_VERSION = 1
 PREDICTION_TYPE = "prediction"
@@ -21,9 +21,9 @@ PREDICTION_FIELDS: dict[str, str] = {
     "request_id": "string: API Gateway's requestId, else a uuid4 (shared by the lines of one request)",
     "model_version": "string: the bundle's content-derived version",
     "model_file": "string: the ONNX file that served the prediction",
-    "label": 'string: "acceptable" or "unacceptable"',
+    "label": "string: one of the bundle's label names (its manifest's labels)",
     "score": "number: probability of the predicted label",
-    "p_acceptable": "number: probability of 'acceptable'",
+    "p_acceptable": "number: probability of the positive class, the manifest's labels[1] (CoLA: acceptable)",
     "latency_ms": "number: server time of the whole request, up to its predictions",
     "inference_ms": "number: tokenization and model time of the whole batch",
     "batch_size": "integer: texts in the request",
@@ -50,6 +50,34 @@ ERROR_FIELDS: dict[str, str] = {
     "traceback": "string: Python traceback (internal_error only)",
 }
 """Lines of type "error": a bug (internal_error) or a server-side condition; never a client error."""
+
+
+class _PredictionFields(TypedDict):
+
+    log_schema: int
+    type: str
+    timestamp: str
+    request_id: str
+    model_version: str
+    model_file: str
+    label: str
+    score: float
+    p_acceptable: float
+    latency_ms: float
+    inference_ms: float
+    batch_size: int
+    index: int
+    n_chars: int
+    n_tokens: int
+    truncated: bool
+    unknown_token_rate: float
+    text_sha256: str
+
+
+class PredictionLine(_PredictionFields, total=False):
+    """A prediction line as written (PREDICTION_FIELDS describes each field; `text` only with LOG_RAW_TEXT)."""
+
+    text: str
 
 
 class PredictionLike(Protocol):
@@ -89,9 +117,11 @@ def prediction_record(
     batch_size: int,
     index: int,
     log_raw_text: bool,
-) -> dict[str, Any]:
-    """One prediction's log line as a dict, fields in PREDICTION_FIELDS order (+ text when allowed)."""
-    record: dict[str, Any] = {
+    positive_label: str,
+) -> PredictionLine:
+    """One prediction's log line, fields in PREDICTION_FIELDS order (+ text when allowed); `positive_label` is the
+    manifest's labels[1], whose probability is p_acceptable."""
+    record: PredictionLine = {
         "log_schema": LOG_SCHEMA_VERSION,
         "type": PREDICTION_TYPE,
         "timestamp": timestamp,
@@ -100,7 +130,7 @@ def prediction_record(
         "model_file": model_file,
         "label": prediction.label,
         "score": prediction.score,
-        "p_acceptable": prediction.probabilities["acceptable"],
+        "p_acceptable": prediction.probabilities[positive_label],
         "latency_ms": round(latency_ms, 3),
         "inference_ms": round(inference_ms, 3),
         "batch_size": batch_size,

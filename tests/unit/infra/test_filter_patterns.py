@@ -18,6 +18,7 @@ from chalice_app.chalicelib.contract import json_logging as logging_json
 from chalice_app.chalicelib.contract import log_line as log_schema
 from infra.subscribe import DEFAULT_LINES, LINES
 from tests.support.filter_pattern import UnsupportedPatternError, compile_pattern
+from tests.support.labels import LABELS
 
 DOCUMENTED_EVENT = json.dumps(
     {
@@ -87,6 +88,7 @@ def _prediction_line() -> str:
         batch_size=1,
         index=0,
         log_raw_text=False,
+        positive_label=LABELS[1],
     )
     return json.dumps(record, separators=(",", ":"))
 
