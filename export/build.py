@@ -102,7 +102,7 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
     ex = cfg.export
     model_dir = run_dir / "model"
     # Eager attention exports as plain MatMul/Softmax ops, which onnxruntime fuses; SDPA exports as a decomposed
-    # graph (IsNaN/Where guards) that it cannot: the served int8 MiniLM ran 1.55 ms/sentence from SDPA, 1.26 eager.
+    # graph (IsNaN/Where guards) that it cannot, and runs slower (docs/bundle.md: graph choices).
     model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), attn_implementation="eager").eval()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
 

@@ -10,7 +10,7 @@ digest is reused and nothing is pushed (a `-dirty` revision is always pushed).
 
 Registries:
 - Amazon ECR (default): the account's registry in the region of the credentials (or --region). The repository must
-  exist (infra/RUNBOOK.md creates it). Login uses a 12-hour token from `ecr.get_authorization_token`, handed to
+  exist (docs/delivery.md creates it). Login uses a 12-hour token from `ecr.get_authorization_token`, handed to
   `docker login --password-stdin` inside a temporary DOCKER_CONFIG directory that is deleted afterwards: the password
   never appears on a command line, in ~/.docker/config.json or in a log.
 - --registry HOST:PORT: a plain registry such as a local `docker-registry` (Docker treats 127.0.0.0/8 as insecure,
@@ -135,7 +135,7 @@ def ecr_credentials(ecr: Any, repository: str) -> Credentials:
         if error_code(err) == "RepositoryNotFoundException":
             raise PushError(
                 f"ECR repository {repository} does not exist in {ecr.meta.region_name}: create it once "
-                "(infra/RUNBOOK.md, 'ECR repository') or pass REPOSITORY=<name> / REGION=<region>"
+                "(docs/delivery.md, 'ECR repository') or pass REPOSITORY=<name> / REGION=<region>"
             ) from None
         if error_code(err) not in ACCESS_DENIED:
             raise PushError(str(explain(err))) from None
@@ -232,7 +232,7 @@ def explain_push_failure(registry: str, stderr: str, verb: str = "push to") -> s
     if any(marker in lowered for marker in REFUSED):
         return (
             f"registry {registry} refused to let this caller {verb} it ({text}): for ECR the role needs "
-            "ecr:GetAuthorizationToken and the push actions on the repository (infra/RUNBOOK.md)"
+            "ecr:GetAuthorizationToken and the push actions on the repository (docs/delivery.md)"
         )
     return f"docker could not {verb} {registry}: {text}"
 

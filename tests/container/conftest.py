@@ -2,8 +2,9 @@
 
 A real Docker engine (Debian's docker.io; started here with `dockerd` when none is reachable, as root) builds
 docker/Dockerfile through `make image`. No registry is reachable, so the base is a Debian root filesystem made
-with debootstrap and imported (design.md); it carries this machine's CA bundle so pip inside the build trusts what
-the host trusts. The build takes minutes, so every container test module uses the same session image.
+with debootstrap and imported (docs/design.md#debootstrap-base-image); it carries this machine's CA bundle so pip
+inside the build trusts what the host trusts. The build takes minutes, so every container test module uses the same
+session image.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def test_login_is_the_account_registry_and_the_token_pair(ecr: Any) -> None:
 
 
 def test_missing_repository_says_how_to_create_it(ecr: Any) -> None:
-    with pytest.raises(PushError, match=r"does not exist in us-east-1.*RUNBOOK"):
+    with pytest.raises(PushError, match=r"does not exist in us-east-1.*docs/delivery.md"):
         ecr_credentials(ecr, "never-created")
 
 

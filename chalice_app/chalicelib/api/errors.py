@@ -27,7 +27,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "model_unavailable": (503, "the model bundle is missing or corrupt (server-side; retry later)"),
     "misconfigured": (503, "the service's settings are invalid (server-side; retry later)"),
 }
-"""code -> (HTTP status, meaning). The OpenAPI document and the README list these."""
+"""code -> (HTTP status, meaning). The OpenAPI document and docs/api.md list these."""
 
 _CHALICE_CODES = {
     "BadRequestError": "bad_request",
