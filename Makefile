@@ -58,7 +58,7 @@ train: $(STAMP) ## [train] Fine-tune MODEL=minilm|mpnet (ARGS=Hydra overrides)
 	$(PY) -m model_training.train model=$(MODEL) run_name=$(RUN) $$knobs $(ARGS)
 
 sweep: $(STAMP) ## [train] Hydra multirun over learning rates (summary.json)
-	$(PY) -m model_training.train -m model=$(MODEL) training.lr=5e-5,1e-4,2e-4 $(ARGS)
+	$(PY) -m model_training.train -m hparams_search=lr model=$(MODEL) $(ARGS)
 
 # Distillation: the teacher is a published bundle (its fp32 ONNX model labels the transfer set once; the logits are
 # cached per teacher version in artifacts/distill/), the student is any encoder preset. Export the student with
@@ -220,10 +220,7 @@ remote-s3: $(STAMP) ## [deliver] Add DVC remote s3 = s3://BUCKET/cola [ENDPOINT=
 	$(if $(PROFILE),$(DVC) remote modify --local s3 profile $(PROFILE))
 	$(if $(DEFAULT),$(DVC) remote default s3)
 
-# Lambda container image (docker/Dockerfile). `image-context` stages a small build context laid out like the
-# repository, holding only what the Dockerfiles copy: the app, chalicelib, the runtime requirements (+ constraints
-# for transitive pins), .chalice/config.json (for docker/Dockerfile.local) and the files of BUNDLE the predictor
-# loads and verifies (manifest.json, tokenizer.json, the served model file). No Docker engine is needed for it.
+# Lambda container image (docker/Dockerfile), built from the small context infra/image_context.py stages.
 IMAGE_CONTEXT ?= artifacts/image-context
 IMAGE_NAME ?= cola-acceptability
 BASE_IMAGE ?= public.ecr.aws/lambda/python:3.12
@@ -233,18 +230,7 @@ MANIFEST_FIELD = $(PYTHON) -m chalice_app.chalicelib.contract.manifest
 
 .PHONY: image image-context
 image-context: ## [deliver] Stage the image build context of BUNDLE (no Docker)
-	@test -f $(BUNDLE)/manifest.json || { echo "no bundle in $(BUNDLE): run make export (or pass BUNDLE=dir)"; exit 1; }
-	@set -euo pipefail; \
-	model_file=$$($(MANIFEST_FIELD) serving.model_file $(BUNDLE)); \
-	test -f $(BUNDLE)/$$model_file || { echo "$(BUNDLE) lacks its served model file $$model_file"; exit 1; }; \
-	ctx=$(IMAGE_CONTEXT); rm -rf $$ctx; \
-	mkdir -p $$ctx/chalice_app/chalicelib $$ctx/chalice_app/.chalice $$ctx/requirements $$ctx/bundle; \
-	install -m 0644 chalice_app/app.py chalice_app/requirements.txt $$ctx/chalice_app/; \
-	(cd chalice_app && find chalicelib -name '*.py' -exec install -D -m 0644 {} $(abspath $(IMAGE_CONTEXT))/chalice_app/{} \;); \
-	install -m 0644 chalice_app/.chalice/config.json $$ctx/chalice_app/.chalice/; \
-	install -m 0644 requirements/constraints.txt $$ctx/requirements/; \
-	install -m 0644 $(BUNDLE)/manifest.json $(BUNDLE)/tokenizer.json $(BUNDLE)/$$model_file $$ctx/bundle/; \
-	echo "staged $$ctx ($$(du -sh $$ctx | cut -f1)): model $$($(MANIFEST_FIELD) model_version $(BUNDLE)), $$model_file"
+	@$(PYTHON) -m infra.image_context --bundle $(BUNDLE) --out $(IMAGE_CONTEXT)
 
 DOCKER_BUILD_FLAGS ?=
 

@@ -16,13 +16,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from chalice_app.chalicelib.contract.manifest import load_manifest
+from tests.support.manifests import write_minimal_bundle
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER_DIR = ROOT / "docker"
 DOCKERFILE = DOCKER_DIR / "Dockerfile"
 DOCKERFILES = [DOCKERFILE, DOCKER_DIR / "Dockerfile.local"]
 COMPOSE = DOCKER_DIR / "docker-compose.yml"
 LAMBDA_BASE = "public.ecr.aws/lambda/python:3.12"
-CHALICELIB = sorted(p.name for p in (ROOT / "chalice_app" / "chalicelib").glob("*.py"))
+CHALICELIB = sorted(
+    str(p.relative_to(ROOT / "chalice_app" / "chalicelib")) for p in (ROOT / "chalice_app" / "chalicelib").rglob("*.py")
+)
 BUNDLE_FILES = ["manifest.json", "tokenizer.json", "model.int8.onnx"]
 EXPECTED_CONTEXT = sorted(
     [
@@ -160,12 +165,10 @@ def test_dockerignore_excludes_everything_but_what_the_dockerfiles_copy() -> Non
 
 
 def fake_bundle(directory: Path, model_file: str = "model.int8.onnx") -> Path:
-    """A bundle directory shaped like the exporter's (the Makefile reads only the manifest's names)."""
-    directory.mkdir(parents=True)
-    for name in ("model.onnx", "model.int8.onnx", "tokenizer.json", "notes.txt"):
-        (directory / name).write_bytes(b"x" * 64)
-    manifest = {"model_version": "m-fake00000000", "serving": {"model_file": model_file}}
-    (directory / "manifest.json").write_text(json.dumps(manifest))
+    """A bundle directory shaped like the exporter's, with placeholder model bytes."""
+    files = {name: b"x" * 64 for name in ("model.onnx", "model.int8.onnx", "tokenizer.json", "notes.txt")}
+    serving = {"model_file": model_file, "precision": "int8", "reason": "a test bundle", "session_batch": {}}
+    write_minimal_bundle(directory, files, serving=serving)
     return directory
 
 
@@ -185,13 +188,13 @@ def test_image_context_stages_exactly_the_app_and_the_served_bundle_files(tmp_pa
     result = make("image-context", f"BUNDLE={bundle}", f"IMAGE_CONTEXT={context}")
     assert result.returncode == 0, result.stdout + result.stderr
     assert staged_files(context) == EXPECTED_CONTEXT
-    assert "m-fake00000000" in result.stdout
+    assert load_manifest(bundle)["model_version"] in result.stdout
 
 
 def test_image_context_refuses_a_missing_bundle(tmp_path: Path) -> None:
     result = make("image-context", f"BUNDLE={tmp_path / 'none'}", f"IMAGE_CONTEXT={tmp_path / 'ctx'}")
     assert result.returncode != 0
-    assert "no bundle" in result.stdout
+    assert "does not exist" in result.stderr
     assert not (tmp_path / "ctx").exists()
 
 
