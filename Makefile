@@ -192,7 +192,7 @@ package: $(PACKAGE_STAMP) ## [deliver] Lambda zip of BUNDLE for STAGE: pruned, c
 		--stage $(STAGE) --pkg-format cloudformation --template-format json $(abspath $(PACKAGE_OUT))
 	$(if $(filter 1,$(PRUNE)),$(VENV_PACKAGE)/bin/python scripts/prune_package.py $(PACKAGE_OUT)/deployment.zip --check)
 	$(VENV_PACKAGE)/bin/cfn-lint $(PACKAGE_OUT)/sam.json
-	@$(VENV_PACKAGE)/bin/python -c 'import os, sys, zipfile; p = sys.argv[1]; u = sum(i.file_size for i in zipfile.ZipFile(p).infolist()); print(f"{p}: {os.path.getsize(p) / 1e6:.1f} MB zipped, {u / 1e6:.1f} MB unzipped (Lambda limits: 50 MB zipped direct upload, 250 MB unzipped)")' $(PACKAGE_OUT)/deployment.zip
+	@$(VENV_PACKAGE)/bin/python -m infra.package_size $(PACKAGE_OUT)/deployment.zip
 
 clean: ## [develop] Remove run outputs (keeps .venv and the pretrained cache)
 	rm -rf artifacts/runs artifacts/sweeps outputs multirun lightning_logs
