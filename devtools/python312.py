@@ -15,3 +15,7 @@ def find_python312() -> str | None:
         if candidate and subprocess.run([candidate, "-c", ""], capture_output=True).returncode == 0:
             return candidate
     return None
+
+
+if __name__ == "__main__":  # the Makefile's PYTHON312 default: the path, or nothing
+    print(find_python312() or "")
