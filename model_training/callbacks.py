@@ -13,7 +13,6 @@ import matplotlib.pyplot as plt
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
-from chalice_app.chalicelib.labels import LABELS
 from model_training.plots import confusion_matrix_figure
 
 log = logging.getLogger(__name__)
@@ -45,14 +44,17 @@ def write_history_csv(path: Path, history: Sequence[dict[str, float]]) -> None:
 
 
 def misclassified_rows(
-    sentences: list[str], labels: list[int], probs: torch.Tensor, limit: int | None = None
+    sentences: list[str], gold: list[int], probs: torch.Tensor, label_names: Sequence[str], limit: int | None = None
 ) -> list[list[Any]]:
-    """[sentence, gold, predicted, score of the predicted label] for each wrong prediction, most confident first."""
+    """[sentence, gold, predicted, score of the predicted label] for each wrong prediction, most confident first.
+
+    `probs` is P(class 1) per sentence; labels are written by name (`label_names`, index = class id).
+    """
     rows = []
-    for sentence, gold, p in zip(sentences, labels, probs.tolist(), strict=True):
+    for sentence, label, p in zip(sentences, gold, probs.tolist(), strict=True):
         predicted = int(p >= 0.5)
-        if predicted != gold:
-            rows.append([sentence, LABELS[gold], LABELS[predicted], round(max(p, 1 - p), 4)])
+        if predicted != label:
+            rows.append([sentence, label_names[label], label_names[predicted], round(max(p, 1 - p), 4)])
     rows.sort(key=lambda row: -row[3])
     return rows[:limit] if limit is not None else rows
 
@@ -60,7 +62,8 @@ def misclassified_rows(
 class WandbValidationReport(L.Callback):
     """Each validation epoch: a confusion matrix image and a table of misclassified validation sentences."""
 
-    def __init__(self, max_rows: int = 200) -> None:
+    def __init__(self, label_names: Sequence[str], max_rows: int = 200) -> None:
+        self.label_names = list(label_names)
         self.max_rows = max_rows
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -71,9 +74,10 @@ class WandbValidationReport(L.Callback):
             return
         datamodule = trainer.datamodule  # type: ignore[attr-defined]
         rows = misclassified_rows(
-            datamodule.sentences("validation"), datamodule.labels("validation"), probs, self.max_rows
+            datamodule.sentences("validation"), datamodule.labels("validation"), probs, self.label_names, self.max_rows
         )
-        fig = confusion_matrix_figure(matrix.tolist(), LABELS, f"validation, epoch {trainer.current_epoch}")
+        title = f"validation, epoch {trainer.current_epoch}"
+        fig = confusion_matrix_figure(matrix.tolist(), self.label_names, title)
         for logger in loggers:
             logger.log_table(
                 key="val/misclassified",

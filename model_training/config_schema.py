@@ -1,15 +1,22 @@
-"""Structured schema for the training config: types checked by OmegaConf, values checked here."""
+"""Structured schema for the training config: types checked by OmegaConf, values checked here.
+
+Every field is `MISSING`: conf/ sets them all, so the YAML is the one source of values and the schema only says
+what a value must look like. A value conf/ leaves `???` (e.g. training.lr without an encoder recipe) fails here,
+naming the key.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from model_training.models.pretrained import PretrainedSpec
 
 GRAPH_FUSION_TYPES = ("bert",)
-"""model.graph_fusion values: encoder families whose onnxruntime fusion export/fusion.py has verified."""
+"""export.graph_fusion values: encoder families whose onnxruntime fusion export/fusion.py has verified."""
 
 
 class ConfigError(ValueError):
@@ -18,68 +25,51 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataConfig:
-    source: str = "local"
-    train_file: str | None = None
-    validation_file: str | None = None
-    extra_eval_files: dict[str, str] = field(default_factory=dict)
-    hub_id: str = "nyu-mll/glue"
-    hub_config: str = "cola"
-    max_length: int = 64
-    padding: str = "dynamic"
-    limit_train: int | None = None
-    limit_validation: int | None = None
-    num_workers: int = 0
-    group_by_length: bool = True
+    """conf/data/<source>.yaml: where the sentences come from, their label names and how they are batched."""
+
+    source: str = MISSING
+    train_file: str | None = MISSING
+    validation_file: str | None = MISSING
+    extra_eval_files: dict[str, str] = MISSING
+    hub_id: str = MISSING
+    hub_config: str = MISSING
+    labels: list[str] = MISSING
+    max_length: int = MISSING
+    padding: str = MISSING
+    group_by_length: bool = MISSING
+    limit_train: int | None = MISSING
+    limit_validation: int | None = MISSING
+    num_workers: int = MISSING
+    datamodule: dict[str, Any] = MISSING
 
 
-@dataclass
-class QuantizationConfig:
-    """int8 export settings per encoder (conf/export interpolates them)."""
-
-    int8: bool = True
-    per_channel: bool = False
-    reduce_range: bool = False
-    keep_fp32: list[str] = field(default_factory=list)
-
-
-@dataclass
-class FineTuningConfig:
-    """Per-encoder training defaults that conf/training and conf/data interpolate."""
-
-    lr: float = 1e-4
-    max_epochs: int = 8
-    group_by_length: bool = False
-
-
-@dataclass
-class ModelConfig:
-    name: str = "minilm"
-    sha256: str | None = None
-    path: str | None = None
-    package: str | None = None
-    package_subdir: str = "model"
-    zip_parts: list[str] = field(default_factory=list)
-    zip_root: str | None = None
-    hub_id: str | None = None
-    hub_revision: str | None = None
-    tokenizer: str | None = None
-    dropout: float | None = None
-    graph_fusion: str | None = None
-    quantization: QuantizationConfig = field(default_factory=lambda: QuantizationConfig())
-    fine_tuning: FineTuningConfig = field(default_factory=lambda: FineTuningConfig())
+ModelConfig = PretrainedSpec
+"""conf/model/<encoder>.yaml is a pretrained encoder's spec (model_training.models.pretrained)."""
 
 
 @dataclass
 class TrainingConfig:
-    batch_size: int = 32
-    eval_batch_size: int = 128
-    lr: float = 5e-5
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_epochs: int = 5
-    gradient_clip_val: float = 1.0
-    early_stopping_patience: int = 3
-    monitor: str = "val/mcc"
+    """conf/training/default.yaml, with lr and max_epochs from the encoder's recipe (conf/experiment/recipe/)."""
+
+    batch_size: int = MISSING
+    eval_batch_size: int = MISSING
+    lr: float = MISSING
+    weight_decay: float = MISSING
+    warmup_ratio: float = MISSING
+    max_epochs: int = MISSING
+    gradient_clip_val: float = MISSING
+    early_stopping_patience: int = MISSING
+    monitor: str = MISSING
+
+
+@dataclass
+class QuantizationConfig:
+    """conf/export/<encoder>.yaml's int8 settings."""
+
+    int8: bool = MISSING
+    per_channel: bool = MISSING
+    reduce_range: bool = MISSING
+    keep_fp32: list[str] = MISSING
 
 
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "training": TrainingConfig}
@@ -90,13 +80,32 @@ def check_config(cfg: DictConfig) -> None:
     for section, schema in SECTIONS.items():
         if section not in cfg:
             raise ConfigError(f"config has no '{section}' section (is conf/config.yaml's defaults list intact?)")
-        try:
-            OmegaConf.merge(OmegaConf.structured(schema), cfg[section])
-        except Exception as err:  # OmegaConf raises several types; all mean a bad value or key
-            key = getattr(err, "full_key", None)
-            where = f"{section}.{key}" if key else section
-            raise ConfigError(f"{where}: {_first_line(err)}") from err
+        _check_types(section, schema, cfg[section])
     _check_values(cfg)
+
+
+def check_export_config(cfg: DictConfig) -> None:
+    """Validate the encoder's export settings (cfg.export.graph_fusion and cfg.export.quantization)."""
+    if "export" not in cfg:
+        raise ConfigError("config has no 'export' section: compose conf/export.yaml (python -m export.build)")
+    _check_types("export.quantization", QuantizationConfig, cfg.export.quantization)
+    fusion = cfg.export.graph_fusion
+    if fusion not in (None, *GRAPH_FUSION_TYPES):
+        choices = " or ".join(repr(t) for t in GRAPH_FUSION_TYPES)
+        raise ConfigError(f"export.graph_fusion must be {choices} or null, got {fusion!r}")
+
+
+def _check_types(section: str, schema: type, values: Any) -> None:
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), values)
+    except Exception as err:  # OmegaConf raises several types; all mean a bad value or key
+        key = getattr(err, "full_key", None)
+        where = f"{section}.{key}" if key else section
+        raise ConfigError(f"{where}: {_first_line(err)}") from err
+    unset = [str(key) for key in merged if OmegaConf.is_missing(merged, key)]  # `???`, without resolving the others
+    if unset:
+        keys = ", ".join(f"{section}.{key}" for key in unset)
+        raise ConfigError(f"{keys}: not set (???); conf/ or an override must give a value")
 
 
 def _first_line(err: Exception) -> str:
@@ -105,10 +114,15 @@ def _first_line(err: Exception) -> str:
 
 def _check_values(cfg: DictConfig) -> None:
     data, model, training = cfg.data, cfg.model, cfg.training
+    labels = list(data.labels)
     rules: list[tuple[bool, str]] = [
         (data.source in ("local", "hub"), f"data.source must be 'local' or 'hub', got {data.source!r}"),
         (data.padding in ("dynamic", "fixed"), f"data.padding must be 'dynamic' or 'fixed', got {data.padding!r}"),
         (8 <= data.max_length <= 512, f"data.max_length must be in [8, 512], got {data.max_length}"),
+        (
+            len(labels) == 2 and all(name.strip() for name in labels) and labels[0] != labels[1],
+            f"data.labels must be two distinct non-empty names (index = class id), got {labels}",
+        ),
         (training.lr > 0, f"training.lr must be > 0, got {training.lr}"),
         (training.batch_size > 0, f"training.batch_size must be > 0, got {training.batch_size}"),
         (training.eval_batch_size > 0, f"training.eval_batch_size must be > 0, got {training.eval_batch_size}"),
@@ -119,11 +133,6 @@ def _check_values(cfg: DictConfig) -> None:
             any([model.path, model.package, model.zip_parts, model.hub_id]),
             f"model {model.name!r} names no source: set model.path, model.package or model.hub_id "
             "(or pick a preset: model=minilm, model=mpnet)",
-        ),
-        (
-            model.get("graph_fusion") in (None, *GRAPH_FUSION_TYPES),
-            f"model.graph_fusion must be {' or '.join(repr(t) for t in GRAPH_FUSION_TYPES)} or null, "
-            f"got {model.get('graph_fusion')!r}",
         ),
         (
             model.dropout is None or 0 <= model.dropout < 1,

@@ -1,9 +1,11 @@
-"""Distil a fine-tuned teacher into a small student: `python -m model_training.distill [overrides]` (conf/distill.yaml).
+"""Distil a fine-tuned teacher into a small student: `python -m model_training.distill [overrides]` (conf/distill.yaml,
+which selects experiment=distill).
 
 The transfer set is the training sentences plus perturbed copies (distillation/transfer_set.py); the teacher's
 logits on all of them come from its bundle, computed once and cached (distillation/teacher_logits.py). The student
-trains with the ordinary loop (model_training.train) on the mixed soft/gold loss (distillation/loss.py); metrics.json
-gets a `distillation` section with the teacher's version and metrics, which the export copies into the bundle manifest.
+trains with the ordinary loop (model_training.train) and the module the experiment names (conf/module/distilled.yaml:
+the mixed soft/gold loss of distillation/loss.py); metrics.json gets a `distillation` section with the teacher's
+version and metrics, which the export copies into the bundle manifest.
 """
 
 from __future__ import annotations
@@ -16,13 +18,10 @@ import datasets
 import hydra
 import lightning as L
 from omegaconf import DictConfig
-from transformers import PreTrainedTokenizerBase
 
-from model_training.data.datamodule import ColaDataModule
 from model_training.distillation.loss import NO_LABEL
 from model_training.distillation.teacher_logits import TeacherLogits, load_or_compute
 from model_training.distillation.transfer_set import transfer_sentences
-from model_training.models.classifier import DistilledClassifier
 from model_training.train import train
 
 log = logging.getLogger(__name__)
@@ -65,8 +64,7 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
     state: dict[str, Any] = {}
     dc = cfg.distill
 
-    def build_datamodule(tokenizer: PreTrainedTokenizerBase) -> ColaDataModule:
-        splits = ColaDataModule.load_config_splits(cfg.data)
+    def with_transfer_set(splits: datasets.DatasetDict) -> datasets.DatasetDict:
         sentences = list(splits["train"]["sentence"])
         copies = transfer_sentences(
             sentences, dc.transfer.copies_per_sentence, list(dc.transfer.operations), dc.transfer.seed
@@ -79,6 +77,7 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
             Path(dc.cache_dir),
             dc.teacher.batch_size,
         )
+        # The share of copies the teacher scores as class 1 (data.labels[1]): perturbations mostly break sentences.
         share = float((teacher.logits[len(sentences) :].argmax(1) == 1).mean()) if copies else float("nan")
         state["teacher"] = teacher.provenance
         state["transfer"] = {
@@ -89,18 +88,7 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
             "copies_per_sentence": dc.transfer.copies_per_sentence,
         }
         splits["train"] = transfer_split(splits["train"], copies, teacher)
-        return ColaDataModule.from_config(tokenizer, cfg.data, cfg.training, seed=cfg.seed, splits=splits)
-
-    def build_module(model_dir: str) -> DistilledClassifier:
-        return DistilledClassifier(
-            model_dir,
-            lr=cfg.training.lr,
-            weight_decay=cfg.training.weight_decay,
-            warmup_ratio=cfg.training.warmup_ratio,
-            dropout=cfg.model.dropout,
-            temperature=dc.temperature,
-            alpha=dc.alpha,
-        )
+        return splits
 
     def extra_result() -> dict[str, Any]:
         return {
@@ -113,13 +101,7 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
             }
         }
 
-    return train(
-        cfg,
-        [TeacherHyperparams(state)],
-        build_datamodule=build_datamodule,
-        build_module=build_module,
-        extra_result=extra_result,
-    )
+    return train(cfg, [TeacherHyperparams(state)], transform_splits=with_transfer_set, extra_result=extra_result)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="distill")

@@ -16,7 +16,6 @@ import matplotlib.pyplot as plt
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from chalice_app.chalicelib.labels import LABELS
 from model_training.data.cola import DataValidationError, read_cola_tsv, sha256_file
 from model_training.data.collate import PaddingCollator
 from model_training.models.metrics import classification_metrics, confusion_matrix
@@ -58,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     files = files or {"validation": config["data"]["validation_file"]}
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
+    label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]  # saved from data.labels
     results: dict[str, Any] = {}
     for name, path in files.items():
         try:
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         except DataValidationError as err:
             print(f"error: {err}")
             return 2
-        fig = confusion_matrix_figure(results[name]["confusion_matrix"], LABELS, f"{run_dir.name}: {name}")
+        fig = confusion_matrix_figure(results[name]["confusion_matrix"], label_names, f"{run_dir.name}: {name}")
         fig.savefig(run_dir / f"evaluation_{name}.png")
         plt.close(fig)
         r = results[name]

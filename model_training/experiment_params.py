@@ -1,14 +1,15 @@
 """Hydra overrides from params.yaml: the knobs that `dvc exp run -S key=value` turns for one experiment.
 
 params.yaml names the settings an experiment may change, each null by default, and null means "the value conf/
-composes" (conf/training/default.yaml, conf/model/<model>.yaml). `make train PARAMS=params.yaml`, which the DVC
-train stage runs, passes every non-null one to training as a Hydra override: `dvc exp run -S training.lr=3e-5`
-trains with lr 3e-5, and DVC records the value with the experiment (`dvc exp show`, `dvc params diff`).
+composes" (conf/training/default.yaml, conf/model/<model>.yaml, the encoder's recipe conf/experiment/recipe/).
+`make train PARAMS=params.yaml`, which the DVC train stage runs, passes every non-null one to training as a Hydra
+override: `dvc exp run -S training.lr=3e-5` trains with lr 3e-5, and DVC records the value with the experiment
+(`dvc exp show`, `dvc params diff`).
 
 Why not DVC's own Hydra composition (`hydra.enabled`): it resolves the composed config outside a Hydra run, where
 conf/config.yaml's `${hydra:runtime.cwd}` cannot resolve, and the training would still read conf/, not the
-params.yaml it writes. Why not `-S conf/training/default.yaml:lr=...`: DVC resolves that file on its own, and its
-`${model.fine_tuning.lr}` interpolations point into another file, so DVC refuses it.
+params.yaml it writes. Why not `-S conf/training/default.yaml:lr=...`: DVC edits that one file, while the value
+Hydra uses comes from the encoder's recipe (conf/experiment/recipe/<model>.yaml), composed over it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Fine-tune an encoder on CoLA: `python -m model_training.train [overrides]` (Hydra, conf/)."""
+"""Fine-tune an encoder on CoLA: `python -m model_training.train [overrides]` (Hydra, conf/config.yaml).
+
+The config names what is built: the encoder (`model=minilm|mpnet`, with its recipe), the LightningModule (`module`)
+and the datamodule (`data.datamodule`). Whole runs: `experiment=teacher|student|distill`; the seconds-long run of
+the tests: `debug=smoke`; the learning-rate sweep: `-m hparams_search=lr`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import datasets
 import hydra
 import lightning as L
 import matplotlib.pyplot as plt
@@ -21,7 +27,6 @@ from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from chalice_app.chalicelib.labels import LABELS
 from model_training.callbacks import HistoryRecorder, WandbValidationReport, misclassified_rows, write_history_csv
 from model_training.config_schema import check_config
 from model_training.data.cola import sha256_file
@@ -29,18 +34,10 @@ from model_training.data.datamodule import ColaDataModule
 from model_training.machine import machine_description, machine_line
 from model_training.models.classifier import AcceptabilityClassifier, predict_probabilities
 from model_training.models.metrics import classification_metrics, confusion_matrix
-from model_training.models.pretrained import PretrainedSpec, resolve_pretrained
+from model_training.models.pretrained import pretrained_spec, resolve_pretrained
 from model_training.plots import confusion_matrix_figure, training_curves_figure
 
 log = logging.getLogger(__name__)
-
-
-def pretrained_spec(model: DictConfig) -> PretrainedSpec:
-    """The model section of the config as a resolver spec."""
-    fields = PretrainedSpec.__dataclass_fields__
-    values = OmegaConf.to_container(model, resolve=True)
-    assert isinstance(values, dict)
-    return PretrainedSpec(**{k: v for k, v in values.items() if k in fields})
 
 
 def build_logger(cfg: DictConfig) -> Logger | bool:
@@ -65,33 +62,35 @@ def evaluate_split(model: AcceptabilityClassifier, datamodule: ColaDataModule, s
     return {"metrics": metrics, "confusion_matrix": matrix, "n": len(labels), "probs": probs}
 
 
-DataModuleBuilder = Callable[[PreTrainedTokenizerBase], ColaDataModule]
-ModuleBuilder = Callable[[str], AcceptabilityClassifier]
+def build_datamodule(
+    cfg: DictConfig, tokenizer: PreTrainedTokenizerBase, splits: datasets.DatasetDict
+) -> ColaDataModule:
+    """The LightningDataModule the data config names (`data.datamodule`), over these splits."""
+    datamodule: ColaDataModule = instantiate(cfg.data.datamodule, _partial_=True)(tokenizer=tokenizer, splits=splits)
+    return datamodule
 
 
-def build_classifier(cfg: DictConfig, model_dir: str) -> AcceptabilityClassifier:
-    """The plain fine-tuning module from the training config."""
-    return AcceptabilityClassifier(
-        model_dir,
-        lr=cfg.training.lr,
-        weight_decay=cfg.training.weight_decay,
-        warmup_ratio=cfg.training.warmup_ratio,
-        dropout=cfg.model.dropout,
-    )
+def build_module(cfg: DictConfig, model_dir: str) -> AcceptabilityClassifier:
+    """The LightningModule the config names (`module`: conf/module/), on the resolved encoder directory."""
+    module: AcceptabilityClassifier = instantiate(cfg.module, model_dir=model_dir, _convert_="all")
+    return module
+
+
+SplitsTransform = Callable[[datasets.DatasetDict], datasets.DatasetDict]
 
 
 def train(
     cfg: DictConfig,
     extra_callbacks: list[L.Callback] | None = None,
     *,
-    build_datamodule: DataModuleBuilder | None = None,
-    build_module: ModuleBuilder | None = None,
+    transform_splits: SplitsTransform | None = None,
     extra_result: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run one training job; returns the content written to metrics.json.
 
-    Distillation (model_training.distill) reuses this loop with its own datamodule (transfer set + teacher
-    logits), module (soft-target loss) and an extra section for metrics.json.
+    The config names the module and the datamodule (`module`, `data.datamodule`). Distillation
+    (model_training.distill) reuses this loop: its experiment swaps in the distilled module, and it passes the
+    training split extended with the transfer set and the teacher's logits, and an extra section for metrics.json.
     """
     check_config(cfg)
     started = time.time()
@@ -104,11 +103,12 @@ def train(
     model_dir = resolve_pretrained(pretrained_spec(cfg.model), cfg.paths.pretrained_cache)
     log.info("encoder %s from %s", cfg.model.name, model_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    if build_datamodule is None:
-        datamodule = ColaDataModule.from_config(tokenizer, cfg.data, cfg.training, seed=cfg.seed)
-    else:
-        datamodule = build_datamodule(tokenizer)
-    module = build_classifier(cfg, str(model_dir)) if build_module is None else build_module(str(model_dir))
+    splits = ColaDataModule.load_config_splits(cfg.data)
+    if transform_splits is not None:
+        splits = transform_splits(splits)
+    datamodule = build_datamodule(cfg, tokenizer, splits)
+    module = build_module(cfg, str(model_dir))
+    label_names = [str(name) for name in cfg.data.labels]
 
     logger = build_logger(cfg)
     checkpoint = ModelCheckpoint(
@@ -125,7 +125,7 @@ def train(
         checkpoint,
         EarlyStopping(monitor=cfg.training.monitor, mode="max", patience=cfg.training.early_stopping_patience),
         history,
-        WandbValidationReport(),
+        WandbValidationReport(label_names),
         *(extra_callbacks or []),
     ]
     trainer: L.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks, default_root_dir=str(out))
@@ -146,6 +146,7 @@ def train(
 
     result: dict[str, Any] = {
         "run_name": cfg.run_name,
+        "labels": label_names,
         "model": {"name": cfg.model.name, "source": str(model_dir), "sha256": cfg.model.sha256},
         "best": {
             "epoch": int(best_epoch["epoch"]),
@@ -188,14 +189,16 @@ def _write_outputs(
     write_history_csv(out / "history.csv", result["history"])
     figures = {}
     for split, ev in evaluations.items():
-        fig = confusion_matrix_figure(ev["confusion_matrix"], LABELS, f"{result['run_name']}: {split}")
+        fig = confusion_matrix_figure(ev["confusion_matrix"], result["labels"], f"{result['run_name']}: {split}")
         suffix = "" if split == "validation" else f"_{split}"
         fig.savefig(out / f"confusion_matrix{suffix}.png")
         figures[f"eval/{split}/confusion_matrix"] = fig
     curves = training_curves_figure(result["history"], result["run_name"])
     curves.savefig(out / "training_curves.png")
     validation = evaluations["validation"]
-    rows = misclassified_rows(datamodule.sentences("validation"), datamodule.labels("validation"), validation["probs"])
+    rows = misclassified_rows(
+        datamodule.sentences("validation"), datamodule.labels("validation"), validation["probs"], result["labels"]
+    )
     with (out / "misclassified_validation.tsv").open("w", encoding="utf-8") as handle:
         handle.write("sentence\tgold\tpredicted\tscore\n")
         handle.writelines("\t".join(str(c) for c in row) + "\n" for row in rows)
@@ -212,7 +215,14 @@ def _write_outputs(
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> float:
-    """Hydra entry point; returns best validation MCC (what sweeps optimise)."""
+    """Hydra entry point; returns best validation MCC (what sweeps optimise).
+
+    experiment=distill (what conf/distill.yaml selects) runs the distillation, as model_training.distill does.
+    """
+    if "distill" in cfg:
+        from model_training.distill import distill  # distill imports this module
+
+        return float(distill(cfg)["best"]["val_mcc"])
     return float(train(cfg)["best"]["val_mcc"])
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import datasets
 
-from chalice_app.chalicelib.manifest import sha256_file
+from chalice_app.chalicelib.contract.manifest import sha256_file
 
 __all__ = ["COLUMNS", "ColaRow", "DataValidationError", "load_splits", "read_cola_tsv", "sha256_file"]
 

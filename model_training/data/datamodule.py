@@ -15,7 +15,12 @@ from model_training.data.sampler import LengthGroupedBatchSampler
 
 
 class ColaDataModule(L.LightningDataModule):
-    """Train, validation and extra evaluation splits of CoLA, tokenized for one encoder."""
+    """Train, validation and extra evaluation splits of CoLA, tokenized for one encoder.
+
+    conf/data/<source>.yaml's `datamodule` node names this class and its settings; model_training.train builds it
+    with hydra.utils.instantiate, adding the tokenizer and the splits (`load_config_splits`, extended by
+    distillation).
+    """
 
     def __init__(
         self,
@@ -59,29 +64,6 @@ class ColaDataModule(L.LightningDataModule):
             if limit is not None:
                 splits[split] = splits[split].select(range(min(limit, len(splits[split]))))
         return splits
-
-    @classmethod
-    def from_config(
-        cls,
-        tokenizer: PreTrainedTokenizerBase,
-        data: Any,
-        training: Any,
-        seed: int = 0,
-        splits: datasets.DatasetDict | None = None,
-    ) -> ColaDataModule:
-        """Build from the `data` and `training` config sections (splits: already loaded, e.g. extended)."""
-        splits = splits if splits is not None else cls.load_config_splits(data)
-        return cls(
-            tokenizer,
-            splits,
-            batch_size=training.batch_size,
-            eval_batch_size=training.eval_batch_size,
-            max_length=data.max_length,
-            padding=data.padding,
-            num_workers=data.num_workers,
-            group_by_length=data.group_by_length,
-            seed=seed,
-        )
 
     def _encode(self, batch: dict[str, list[Any]]) -> dict[str, Any]:
         encoded = self.tokenizer(batch["sentence"], truncation=True, max_length=self.max_length, padding=False)

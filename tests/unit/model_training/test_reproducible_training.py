@@ -1,4 +1,4 @@
-"""Training is reproducible on one machine: two runs of the smoke preset in fresh interpreters with different
+"""Training is reproducible on one machine: two runs of debug=smoke in fresh interpreters with different
 PYTHONHASHSEED, dropout on and length-grouped batches on, give byte-identical weights.
 
 This is what the README promises (bit-identical runs for the same machine fingerprint); across CPUs the float
@@ -21,13 +21,13 @@ pytestmark = pytest.mark.slow
 
 
 def smoke_training(out: Path, hash_seed: str) -> Path:
-    """Run the smoke preset in its own interpreter; returns the run directory."""
+    """Run debug=smoke in its own interpreter; returns the run directory."""
     subprocess.run(
         [
             sys.executable,
             "-m",
             "model_training.train",
-            "preset=smoke",
+            "debug=smoke",
             "logger=none",
             "trainer.enable_progress_bar=false",
             "model.dropout=0.1",

@@ -11,6 +11,7 @@ import pytest
 from omegaconf import DictConfig
 
 from model_training import train as train_module
+from tests.conftest import ROOT
 from tests.support.wandb_offline import logged_keys
 
 pytestmark = pytest.mark.slow
@@ -30,14 +31,12 @@ class DropoutProbe(L.Callback):
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, DropoutProbe]:
     from hydra import compose, initialize_config_dir
 
-    from tests.conftest import ROOT
-
     out = tmp_path_factory.mktemp("smoke") / "run"
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose(
             "config",
             overrides=[
-                "preset=smoke",
+                "debug=smoke",
                 f"paths.root={ROOT}",
                 f"paths.output_dir={out}",
                 f"paths.pretrained_cache={ROOT / 'artifacts' / 'pretrained'}",
@@ -80,6 +79,34 @@ def test_run_writes_checkpoint_model_metrics_and_plots(smoke_run: tuple[Path, di
     assert written["data"]["sha256"]["train"] == "f320a10f92d3bce6b29152fde322a362eac39238e50d8de0c8815457fdf4fc12"
     assert written["config"]["model"]["name"] == "minilm"
     assert written["config"]["data"]["limit_train"] == 32
+
+
+def test_label_names_come_from_the_data_config(smoke_run: tuple[Path, dict, DropoutProbe]) -> None:
+    out, result, _ = smoke_run
+    written = json.loads((out / "metrics.json").read_text())
+    assert written["labels"] == result["labels"] == ["unacceptable", "acceptable"]  # conf/data/cola.yaml
+    model_config = json.loads((out / "model" / "config.json").read_text())
+    assert model_config["id2label"] == {"0": "unacceptable", "1": "acceptable"}
+    assert model_config["label2id"] == {"unacceptable": 0, "acceptable": 1}
+    with (out / "misclassified_validation.tsv").open() as handle:
+        rows = [line.rstrip("\n").split("\t") for line in handle][1:]
+    assert {row[1] for row in rows} | {row[2] for row in rows} <= set(written["labels"])
+
+
+def test_evaluate_names_the_labels_the_model_was_trained_with(
+    smoke_run: tuple[Path, dict, DropoutProbe], tmp_path: Path
+) -> None:
+    import shutil
+
+    from model_training import evaluate
+
+    out, _, _ = smoke_run
+    run = Path(shutil.copytree(out, tmp_path / "run", ignore=shutil.ignore_patterns("checkpoints", "wandb")))
+    dev = ROOT / "data" / "cola" / "raw" / "in_domain_dev.tsv"
+
+    assert evaluate.main([str(run), f"dev={dev}"]) == 0
+    assert json.loads((run / "evaluation.json").read_text())["dev"]["n"] == 527
+    assert (run / "evaluation_dev.png").stat().st_size > 0
 
 
 def test_extra_evaluation_files_are_reported_separately(smoke_run: tuple[Path, dict, DropoutProbe]) -> None:
