@@ -38,7 +38,7 @@ def fuse_graph(source: Path, target: Path, model_type: str, num_heads: int, hidd
     if model_type not in GRAPH_FUSION_TYPES:
         raise FusionError(
             f"graph fusion {model_type!r} is not supported (supported: {', '.join(GRAPH_FUSION_TYPES)}); "
-            "set model.graph_fusion=null to export the graph as it is"
+            "set export.graph_fusion=null to export the graph as it is"
         )
     from onnxruntime.transformers.fusion_options import FusionOptions  # heavy imports: only when fusing
     from onnxruntime.transformers.optimizer import optimize_model
@@ -66,7 +66,7 @@ def fuse_graph(source: Path, target: Path, model_type: str, num_heads: int, hidd
         target.unlink(missing_ok=True)
         raise FusionError(
             f"{source.name}: no attention block fused with model type {model_type!r} (was the model exported with "
-            "eager attention?); set model.graph_fusion=null to export the graph as it is"
+            "eager attention?); set export.graph_fusion=null to export the graph as it is"
         )
     return counts
 

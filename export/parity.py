@@ -89,8 +89,8 @@ def int8_gate_failures(int8: ParityReport, gates: Gates) -> list[str]:
     if drop > gates.int8_max_mcc_drop:
         failures.append(
             f"int8 vs fp32: MCC {int8['candidate']['mcc']:.4f} vs {int8['reference']['mcc']:.4f}, "
-            f"drop {drop:.4f} > {gates.int8_max_mcc_drop} (try model.quantization.per_channel=true "
-            "and keep the most sensitive MatMuls in fp32 with model.quantization.keep_fp32)"
+            f"drop {drop:.4f} > {gates.int8_max_mcc_drop} (try export.quantization.per_channel=true "
+            "and keep the most sensitive MatMuls in fp32 with export.quantization.keep_fp32)"
         )
     if int8["prediction_agreement"] < gates.int8_min_agreement:
         failures.append(

@@ -18,12 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def smoke_config(run_dir: Path, bundle_dir: Path, *overrides: str) -> DictConfig:
-    """The real conf/ with preset=smoke, no logger, the run in `run_dir` and its export in `bundle_dir`."""
+    """The real conf/ (the export entry config: training plus export settings) with debug=smoke, no logger, the run
+    in `run_dir` and its export in `bundle_dir`."""
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         return compose(
-            "config",
+            "export",
             overrides=[
-                "preset=smoke",
+                "debug=smoke",
                 "logger=none",
                 "trainer.enable_progress_bar=false",
                 f"paths.root={ROOT}",
@@ -50,7 +51,7 @@ class SmokeExport:
 
 @pytest.fixture(scope="session")
 def smoke_export(tmp_path_factory: pytest.TempPathFactory) -> SmokeExport:
-    """Train the smoke preset for real and build its bundle (whole dev set parity) once per session."""
+    """Train debug=smoke for real and build its bundle (whole dev set parity) once per session."""
     from export.build import build_bundle
     from model_training.train import train
 

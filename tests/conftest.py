@@ -25,12 +25,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture
 def compose_config(tmp_path: Path) -> Callable[..., DictConfig]:
-    """Compose the real conf/ with overrides; outputs go to a temporary directory."""
+    """Compose the real conf/ with overrides (config_name="export": the export entry config); outputs go to a
+    temporary directory."""
 
-    def _compose(*overrides: str) -> DictConfig:
+    def _compose(*overrides: str, config_name: str = "config") -> DictConfig:
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
             return compose(
-                "config",
+                config_name,
                 overrides=[
                     f"paths.root={ROOT}",
                     f"paths.output_dir={tmp_path / 'run'}",

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from chalice_app.chalicelib.predictor import Predictor
+from chalice_app.chalicelib.api.predictor import Predictor
+from chalice_app.chalicelib.contract.manifest import load_manifest
 from model_training.distillation.transfer_set import sentences_sha256
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,8 @@ def teacher_identity(bundle_dir: Path, model_file: str) -> dict[str, Any]:
             f"teacher bundle {bundle_dir} has no manifest.json: export the teacher first "
             "(make train MODEL=mpnet && make export MODEL=mpnet)"
         )
-    manifest = json.loads(manifest_path.read_text())
-    files = manifest.get("files", {})
+    manifest = load_manifest(Path(bundle_dir))
+    files = manifest["files"]
     if model_file not in files:
         raise ValueError(f"teacher bundle {bundle_dir} has no {model_file!r} (has: {', '.join(sorted(files))})")
     return {
@@ -48,8 +49,8 @@ def teacher_identity(bundle_dir: Path, model_file: str) -> dict[str, Any]:
         "model_version": manifest["model_version"],
         "model_file": model_file,
         "model_sha256": files[model_file]["sha256"],
-        "encoder": manifest.get("model_name"),
-        "run_name": manifest.get("run_name"),
+        "encoder": manifest["model_name"],
+        "run_name": manifest["run_name"],
         "metrics": {"best": manifest["training"]["best"], "eval": manifest["training"]["eval"]},
     }
 

@@ -117,7 +117,7 @@ def test_the_export_command_finishes_with_a_warning_when_int8_fails(
             sys.executable,
             "-m",
             "export.build",
-            "preset=smoke",
+            "debug=smoke",
             "logger=none",
             f"paths.root={ROOT}",
             f"paths.pretrained_cache={ROOT / 'artifacts' / 'pretrained'}",
@@ -140,12 +140,12 @@ def test_the_export_command_finishes_with_a_warning_when_int8_fails(
 
 
 def test_a_bundle_without_int8_is_fp32_only(smoke_export: SmokeExport, small_dev_set: str, tmp_path: Path) -> None:
-    """The teacher's export (conf/model/mpnet.yaml: quantization.int8=false): no int8 model built or gated."""
+    """The teacher's export (conf/export/mpnet.yaml: quantization.int8=false): no int8 model built or gated."""
     target = tmp_path / "bundles" / "teacher"
-    manifest = build_bundle(smoke_export.config("model.quantization.int8=false", small_dev_set, bundle_dir=target))
+    manifest = build_bundle(smoke_export.config("export.quantization.int8=false", small_dev_set, bundle_dir=target))
     assert {p.name for p in target.iterdir()} == {"model.onnx", "tokenizer.json", "manifest.json"}
     assert manifest["serving"]["model_file"] == "model.onnx"
-    assert manifest["serving"]["reason"] == "no int8 model built (model.quantization.int8=false)"
+    assert manifest["serving"]["reason"] == "no int8 model built (export.quantization.int8=false)"
     assert manifest["parity"]["int8_vs_fp32"] is None
     assert manifest["parity"]["int8_gate"] is None
     assert manifest["onnx"]["int8"] is None
@@ -153,5 +153,5 @@ def test_a_bundle_without_int8_is_fp32_only(smoke_export: SmokeExport, small_dev
 
 
 def test_the_teacher_preset_exports_fp32_only(compose_config) -> None:  # type: ignore[no-untyped-def]
-    assert compose_config("model=mpnet").export.quantization.int8 is False
-    assert compose_config("model=minilm").export.quantization.int8 is True
+    assert compose_config("model=mpnet", config_name="export").export.quantization.int8 is False
+    assert compose_config("model=minilm", config_name="export").export.quantization.int8 is True

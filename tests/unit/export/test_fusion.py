@@ -32,14 +32,14 @@ def tiny_graph(path: Path, attention: bool = False) -> Path:
 
 
 def test_an_unsupported_model_type_is_refused_with_the_setting_to_change(tmp_path: Path) -> None:
-    with pytest.raises(FusionError, match=r"'gpt2' is not supported .*model.graph_fusion=null"):
+    with pytest.raises(FusionError, match=r"'gpt2' is not supported .*export.graph_fusion=null"):
         fuse_graph(tiny_graph(tmp_path / "m.onnx"), tmp_path / "fused.onnx", "gpt2", num_heads=1, hidden_size=4)
     assert not (tmp_path / "fused.onnx").exists()
 
 
 def test_a_graph_without_attention_to_fuse_is_refused_and_leaves_no_file(tmp_path: Path) -> None:
     # What an SDPA export looks like to the optimizer: nothing it recognises as an attention block.
-    with pytest.raises(FusionError, match=r"no attention block fused .*eager attention.*model.graph_fusion=null"):
+    with pytest.raises(FusionError, match=r"no attention block fused .*eager attention.*export.graph_fusion=null"):
         fuse_graph(tiny_graph(tmp_path / "m.onnx"), tmp_path / "fused.onnx", "bert", num_heads=1, hidden_size=4)
     assert not (tmp_path / "fused.onnx").exists()
 

@@ -80,8 +80,8 @@ class TestCheckGates:
 
     def test_mcc_drop_message_suggests_the_quantization_knobs(self) -> None:
         (failure,) = check_gates(GOOD_FP32, report(agreement=0.99, mcc=0.6, candidate_mcc=0.3), Gates())
-        assert "model.quantization.per_channel=true" in failure
-        assert "model.quantization.keep_fp32" in failure
+        assert "export.quantization.per_channel=true" in failure
+        assert "export.quantization.keep_fp32" in failure
 
     def test_every_failing_gate_is_reported_at_once(self) -> None:
         failures = check_gates(

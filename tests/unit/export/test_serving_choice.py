@@ -28,7 +28,7 @@ def test_a_failed_int8_gate_serves_fp32_and_names_each_failure() -> None:
 def test_no_int8_model_serves_fp32() -> None:
     choice = serving_choice("int8", False, [])
     assert choice["model_file"] == "model.onnx"
-    assert choice["reason"] == "no int8 model built (model.quantization.int8=false)"
+    assert choice["reason"] == "no int8 model built (export.quantization.int8=false)"
 
 
 def test_fp32_can_be_chosen_even_when_int8_passes() -> None:
