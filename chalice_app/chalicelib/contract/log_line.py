@@ -53,7 +53,6 @@ ERROR_FIELDS: dict[str, str] = {
 
 
 class _PredictionFields(TypedDict):
-
     log_schema: int
     type: str
     timestamp: str
