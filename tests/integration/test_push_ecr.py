@@ -21,7 +21,7 @@ import pytest
 from devtools.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
 from infra.push import PushError, ecr_credentials, ecr_digest
 from tests.conftest import ROOT
-from tests.unit.infra.test_push import write_bundle
+from tests.support.manifests import write_minimal_bundle
 
 boto3 = pytest.importorskip("boto3")
 
@@ -114,7 +114,7 @@ def test_make_push_of_a_commit_already_in_ecr_reuses_its_digest(
     uri = ecr.create_repository(repositoryName=REPOSITORY)["repository"]["repositoryUri"]
     if already_pushed:
         put = ecr.put_image(repositoryName=REPOSITORY, imageManifest=MANIFEST, imageTag=revision)
-    write_bundle(tmp_path / "bundle")
+    write_minimal_bundle(tmp_path / "bundle")
     done = subprocess.run(
         [
             sys.executable, "-m", "infra.push", "--bundle", str(tmp_path / "bundle"), "--repository", REPOSITORY,

@@ -1,6 +1,6 @@
 """`make subscribe` against a real moto server: log group, invoke permission and subscription filter, idempotently.
 
-One moto server (tests/support/moto_server.py) serves the module on a free loopback port; each test resets it and
+One moto server (devtools/moto_server.py) serves the module on a free loopback port; each test resets it and
 creates what a `chalice deploy` would have left: the API function `cola-acceptability-dev` and the shipper
 `cola-acceptability-dev-ship_logs` (no alias), and for the container deploy also a published version of the shipper
 behind the alias `live`. moto's create_function needs a role and a zip but never runs the code (it would

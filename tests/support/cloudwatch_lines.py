@@ -122,3 +122,13 @@ def as_stored(line: dict[str, Any]) -> dict[str, Any]:
     """The line with its floats compared to 1e-12: noida-db re-serializes _source and may move a float's last
     digit (Elasticsearch returns _source verbatim)."""
     return {k: pytest.approx(v, rel=1e-12) if isinstance(v, float) else v for k, v in line.items()}
+
+
+LAMBDA_LINES = {
+    "start": "START RequestId: 6f1d2c1e-0000-4000-8000-000000000001 Version: $LATEST",
+    "end": "END RequestId: 6f1d2c1e-0000-4000-8000-000000000001",
+    "report": "REPORT RequestId: 6f1d2c1e-0000-4000-8000-000000000001\tDuration: 5.21 ms\tBilled Duration: 6 ms"
+    "\tMemory Size: 1024 MB\tMax Memory Used: 180 MB\tInit Duration: 412.10 ms",
+    "traceback": '[ERROR] RuntimeError: boom\nTraceback (most recent call last):\n  File "/var/task/app.py"',
+}
+"""Lines Lambda's Python runtime adds to the same log group (text, not JSON)."""

@@ -1,7 +1,7 @@
-"""bench.int8_paths runs and writes well-formed results: every setting quantised, compared with fp32 per path.
+"""bench.int8_paths without a real model: the fp32/int8 comparison, merged runs, refused settings.
 
-Only the native path runs here (the emulated AVX2 path costs minutes per model); its refusal without qemu is
-checked instead."""
+The emulated AVX2 path costs minutes per model: its refusal without qemu is checked instead. The native run on the
+session's smoke bundle is in tests/model/bench/test_int8_paths.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bench import int8_paths
-from bench.int8_paths import SETTINGS, compare, main
+from bench.int8_paths import compare, main
 
 
 def test_compare_counts_agreement_and_mcc_drop() -> None:
@@ -24,23 +24,6 @@ def test_compare_counts_agreement_and_mcc_drop() -> None:
     assert result["fp32_mcc"] == 1.0
     assert result["mcc_drop"] == pytest.approx(1.0 - result["int8_mcc"], abs=1e-4)
     assert result["max_abs_logit_diff"] == 2.0
-
-
-@pytest.mark.slow
-def test_native_run_writes_json_and_markdown(smoke_bundle: Path, tmp_path: Path) -> None:
-    out = tmp_path / "int8_paths"
-    setting = "s8 per-channel"
-    assert (
-        main(["--bundle", f"smoke={smoke_bundle}", "--paths", "native", "--settings", setting, "--out", str(out)]) == 0
-    )
-    results = json.loads(out.with_suffix(".json").read_text())
-    (row,) = results["rows"]
-    assert (row["bundle"], row["path"], row["setting"]) == ("smoke", "native", setting)
-    assert 0.0 <= row["agreement"] <= 1.0
-    assert results["settings"] == {setting: SETTINGS[setting]}
-    assert "AVX2" in results["cpu_features_seen"]["native"] or results["machine"]["description"]["cpu"]["flags"] == []
-    assert results["machine"]["fingerprint"].startswith("fp-")
-    assert f"| smoke | {setting} | native |" in out.with_suffix(".md").read_text()
 
 
 def test_the_emulated_path_without_qemu_says_what_to_install(

@@ -13,7 +13,7 @@ import pytest
 from chalice.cli.factory import CLIFactory
 
 from tests.conftest import ROOT
-from tests.unit.chalice_app.app_harness import APP_DIR, app_module, chalicelib
+from tests.support.app_harness import APP_DIR, app_module, chalicelib
 
 STAGES = ("dev", "prod")
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.chalice_app.app_harness import Api, FakeModel, app_module, configure, new_client
+from tests.support.app_harness import Api, FakeModel, app_module, configure, new_client
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.chalice_app.app_harness import FAKE_VERSION, Api, chalicelib, configure
+from tests.support.app_harness import FAKE_VERSION, Api, chalicelib, configure
 
 ISO_UTC_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 TYPES = {"string": str, "number": (int, float), "integer": int, "boolean": bool}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.chalice_app.app_harness import (
+from tests.support.app_harness import (
     FAKE_VERSION,
     MAX_BATCH,
     MAX_TEXT_CHARS,

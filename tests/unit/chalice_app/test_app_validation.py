@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.chalice_app.app_harness import MAX_BATCH, MAX_TEXT_CHARS, Api, assert_error
+from tests.support.app_harness import MAX_BATCH, MAX_TEXT_CHARS, Api, assert_error
 
 
 def assert_ok(status: int, payload: Any, n: int) -> list[dict[str, Any]]:

@@ -14,8 +14,8 @@ import pytest
 from infra import deploy
 from infra.deploy import DeployError, Stack, action_for, parse_image_uri, role_arns, stack_parameters
 from infra.deploy_template import TemplateOptions, transform
+from tests.support.chalice_sam import APP, sample
 from tests.support.manifests import write_minimal_bundle
-from tests.unit.infra.test_deploy_template import APP, sample
 
 DIGEST = "sha256:" + "0f" * 32
 

@@ -1,7 +1,8 @@
 """infra.deploy_template: `chalice package` output → the container-image deploy template.
 
-The input is tests/unit/infra/chalice_sam_dev.json, the template `chalice package --stage dev` writes for this app
-(the API and the ship_logs function), so these tests do not need `make package`. The results are checked three
+The input is tests/support/chalice_sam_dev.json (read by tests/support/chalice_sam.py), the template `chalice
+package --stage dev` writes for this app (the API and the ship_logs function), so these tests do not need `make
+package`. The results are checked three
 ways: their structure, the real SAM translator (aws-sam-translator, the code CloudFormation's
 AWS::Serverless-2016-10-31 transform runs) expanding them into plain CloudFormation, and cfn-lint from .venv-package.
 """
@@ -24,16 +25,11 @@ from infra.deploy_template import (
     find_functions,
     transform,
 )
+from tests.support.chalice_sam import APP, sample
 from tests.support.package_venv import run_cfn_lint
 
-SAMPLE = Path(__file__).with_name("chalice_sam_dev.json")
-APP = "cola-acceptability"
 ACCOUNT = "123456789012"
 IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/cola-acceptability@sha256:{'ab' * 32}"
-
-
-def sample() -> dict[str, Any]:
-    return dict(json.loads(SAMPLE.read_text()))
 
 
 def deploy_template(options: TemplateOptions | None = None) -> dict[str, Any]:

@@ -1,15 +1,14 @@
 """The subscription's filter patterns select the lines they promise, checked with tests/support/filter_pattern.py.
 
 CloudWatch Logs evaluates the patterns; nothing that runs here does: moto 5.2 answers TestMetricFilter with an
-internal error and ignores JSON patterns in FilterLogEvents (test_moto_cannot_evaluate_patterns keeps that claim
-honest). The evaluator is first held to the behaviour AWS documents for JSON patterns, then applied to the lines
-the API really writes (built with chalicelib's own log functions) and to the lines Lambda adds.
+internal error and ignores JSON patterns in FilterLogEvents (tests/integration/test_filter_patterns.py keeps that
+claim honest). The evaluator is first held to the behaviour AWS documents for JSON patterns, then applied to the
+lines the API really writes (built with chalicelib's own log functions) and to the lines Lambda adds.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -17,6 +16,7 @@ from chalice_app.chalicelib.api.predictor import Prediction
 from chalice_app.chalicelib.contract import json_logging as logging_json
 from chalice_app.chalicelib.contract import log_line as log_schema
 from infra.subscribe import DEFAULT_LINES, LINES
+from tests.support.cloudwatch_lines import LAMBDA_LINES
 from tests.support.filter_pattern import UnsupportedPatternError, compile_pattern
 from tests.support.labels import LABELS
 
@@ -105,16 +105,6 @@ def app_lines(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
     return {"prediction": _prediction_line(), "error": error_line, "event": event_line}
 
 
-LAMBDA_LINES = {
-    "start": "START RequestId: 6f1d2c1e-0000-4000-8000-000000000001 Version: $LATEST",
-    "end": "END RequestId: 6f1d2c1e-0000-4000-8000-000000000001",
-    "report": "REPORT RequestId: 6f1d2c1e-0000-4000-8000-000000000001\tDuration: 5.21 ms\tBilled Duration: 6 ms"
-    "\tMemory Size: 1024 MB\tMax Memory Used: 180 MB\tInit Duration: 412.10 ms",
-    "traceback": '[ERROR] RuntimeError: boom\nTraceback (most recent call last):\n  File "/var/task/app.py"',
-}
-"""Lines Lambda's Python runtime adds to the same log group (text, not JSON)."""
-
-
 def _selected(pattern: str, lines: dict[str, str]) -> set[str]:
     matches = compile_pattern(pattern)
     return {kind for kind, line in lines.items() if matches(line)}
@@ -150,24 +140,3 @@ def test_a_line_of_another_type_or_a_look_alike_is_not_a_prediction(app_lines: d
         "text": "prediction " + app_lines["prediction"],
     }
     assert _selected(LINES["predictions"], look_alikes) == set()
-
-
-@pytest.mark.integration
-def test_moto_cannot_evaluate_patterns(tmp_path: Path) -> None:
-    """Why the evaluator exists: if moto learns TestMetricFilter or JSON patterns, use it instead and drop this."""
-    boto3 = pytest.importorskip("boto3")
-    from devtools.moto_server import REGION, dummy_aws_env, moto_server
-
-    env = dummy_aws_env(tmp_path)
-    with moto_server(tmp_path, env) as server, pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
-            patch.setenv(key, value)
-        logs = boto3.client("logs", region_name=REGION, endpoint_url=server.endpoint)
-        with pytest.raises(logs.exceptions.ClientError):
-            logs.test_metric_filter(filterPattern=LINES["predictions"], logEventMessages=['{"type": "prediction"}'])
-        logs.create_log_group(logGroupName="g")
-        logs.create_log_stream(logGroupName="g", logStreamName="s")
-        events = [{"timestamp": 1_795_689_602_000 + i, "message": m} for i, m in enumerate(LAMBDA_LINES.values())]
-        logs.put_log_events(logGroupName="g", logStreamName="s", logEvents=events)
-        found = logs.filter_log_events(logGroupName="g", filterPattern=LINES["predictions"])["events"]
-        assert len(found) == len(LAMBDA_LINES)  # CloudWatch would return none of these text lines

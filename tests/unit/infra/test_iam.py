@@ -12,7 +12,7 @@ import pytest
 
 from infra import chalice_names, iam, iam_lint
 from infra.deploy_template import TemplateOptions, transform
-from tests.unit.infra.test_deploy_template import APP, sample
+from tests.support.chalice_sam import APP, sample
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"

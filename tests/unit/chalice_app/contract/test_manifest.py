@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import pytest
 
@@ -114,3 +115,32 @@ class TestField:
         assert main(["nope", str(tmp_path)]) == 1
         assert "no field 'nope'" in capsys.readouterr().err
         assert main([]) == 2
+
+
+class TestModelVersion:
+    """model_version() on hash tables: the identity of a bundle is the names and bytes of its files."""
+
+    HASHES: ClassVar[dict[str, str]] = {"model.onnx": "a" * 64, "model.int8.onnx": "b" * 64, "tokenizer.json": "c" * 64}
+
+    def test_format_is_m_and_twelve_hex_digits(self) -> None:
+        assert re.fullmatch(r"m-[0-9a-f]{12}", model_version(self.HASHES))
+
+    def test_same_hashes_same_version(self) -> None:
+        assert model_version(dict(self.HASHES)) == model_version(self.HASHES)
+
+    def test_order_of_files_does_not_matter(self) -> None:
+        reordered = dict(reversed(list(self.HASHES.items())))
+        assert list(reordered) != list(self.HASHES)
+        assert model_version(reordered) == model_version(self.HASHES)
+
+    @pytest.mark.parametrize("name", sorted(HASHES))
+    def test_changing_any_file_changes_the_version(self, name: str) -> None:
+        changed = {**self.HASHES, name: "d" * 64}
+        assert model_version(changed) != model_version(self.HASHES)
+
+    def test_renaming_adding_or_removing_a_file_changes_the_version(self) -> None:
+        base = model_version(self.HASHES)
+        renamed = {("model.fp32.onnx" if k == "model.onnx" else k): v for k, v in self.HASHES.items()}
+        added = {**self.HASHES, "extra.txt": "e" * 64}
+        removed = {k: v for k, v in self.HASHES.items() if k != "tokenizer.json"}
+        assert len({base, model_version(renamed), model_version(added), model_version(removed)}) == 4

@@ -1,0 +1,76 @@
+"""Teacher logits: computed once from the teacher's bundle, cached with provenance, redone for a new teacher."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chalice_app.chalicelib.api.predictor import Predictor, softmax
+from chalice_app.chalicelib.contract.manifest import write_manifest
+from model_training.distillation.teacher_logits import load_or_compute, teacher_identity
+
+SENTENCES = ["The cat sat on the mat.", "Cat the mat on sat the.", "John seems to be happy.", "Who did you see?"]
+
+
+def test_logits_match_the_bundles_own_predictions(smoke_bundle: Path, tmp_path: Path) -> None:
+    result = load_or_compute(smoke_bundle, "model.onnx", SENTENCES, tmp_path / "cache", batch_size=3)
+    assert result.logits.shape == (len(SENTENCES), 2)
+    served = Predictor(smoke_bundle, model_file="model.onnx").predict(SENTENCES)
+    probs = softmax(result.logits.astype(np.float64))[:, 1]
+    assert probs == pytest.approx([p.probabilities["acceptable"] for p in served], abs=1e-5)
+
+
+def test_second_call_reads_the_cache_and_records_provenance(smoke_bundle: Path, tmp_path: Path) -> None:
+    first = load_or_compute(smoke_bundle, "model.onnx", SENTENCES, tmp_path / "cache")
+    second = load_or_compute(smoke_bundle, "model.onnx", SENTENCES, tmp_path / "cache")
+    assert (first.provenance["cached"], second.provenance["cached"]) == (False, True)
+    np.testing.assert_array_equal(first.logits, second.logits)
+    manifest = json.loads((smoke_bundle / "manifest.json").read_text())
+    assert second.provenance["model_version"] == manifest["model_version"]
+    assert second.provenance["n"] == len(SENTENCES)
+
+
+def test_another_teacher_invalidates_the_cache(bundle_copy: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    before = load_or_compute(bundle_copy, "model.onnx", SENTENCES, cache)
+    # A retrained teacher: other weights (here the int8 graph in the fp32 file's place), re-published with a new
+    # content-derived version by the exporter's own manifest writer.
+    shutil.copy(bundle_copy / "model.int8.onnx", bundle_copy / "model.onnx")
+    content = json.loads((bundle_copy / "manifest.json").read_text())
+    for derived in ("schema_version", "model_version", "files", "created_at"):
+        content.pop(derived)
+    republished = write_manifest(bundle_copy, content)
+    assert republished["model_version"] != before.provenance["model_version"]
+    after = load_or_compute(bundle_copy, "model.onnx", SENTENCES, cache)
+    assert after.provenance["cached"] is False
+    assert after.provenance["cache"] != before.provenance["cache"]
+    assert len(list(cache.glob("*.npz"))) == 2
+
+
+def test_other_sentences_are_not_served_from_the_cache(smoke_bundle: Path, tmp_path: Path) -> None:
+    load_or_compute(smoke_bundle, "model.onnx", SENTENCES, tmp_path / "cache")
+    other = load_or_compute(smoke_bundle, "model.onnx", [*SENTENCES, "One more."], tmp_path / "cache")
+    assert other.provenance["cached"] is False
+    assert other.logits.shape == (5, 2)
+
+
+def test_a_corrupt_teacher_bundle_is_refused(bundle_copy: Path, tmp_path: Path) -> None:
+    with (bundle_copy / "model.onnx").open("r+b") as handle:
+        handle.seek(100)
+        handle.write(b"\x00corrupt")
+    with pytest.raises(Exception, match=r"sha256|hash"):
+        load_or_compute(bundle_copy, "model.onnx", SENTENCES, tmp_path / "cache")
+
+
+def test_a_missing_teacher_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="make train MODEL=mpnet"):
+        teacher_identity(tmp_path / "nowhere", "model.onnx")
+
+
+def test_a_teacher_without_the_model_file_is_refused(bundle_copy: Path) -> None:
+    with pytest.raises(ValueError, match=r"no 'model\.fp16\.onnx'"):
+        teacher_identity(bundle_copy, "model.fp16.onnx")

@@ -1,0 +1,91 @@
+"""A real (tiny) distillation run: the smoke bundle teaches a MiniLM student; every output is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from model_training.distill import distill
+from tests.conftest import ROOT
+from tests.support.wandb_offline import config_values
+
+
+@pytest.fixture(scope="module")
+def distilled(smoke_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    base = tmp_path_factory.mktemp("distill")
+    out = base / "run"
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(
+            "distill",
+            overrides=[
+                "debug=smoke",
+                f"paths.root={ROOT}",
+                f"paths.output_dir={out}",
+                f"paths.pretrained_cache={ROOT / 'artifacts' / 'pretrained'}",
+                "trainer.enable_progress_bar=false",
+                f"distill.teacher.bundle={smoke_bundle}",
+                f"distill.cache_dir={base / 'cache'}",
+                "distill.transfer.copies_per_sentence=2",
+            ],
+        )
+    return out, distill(cfg)
+
+
+def test_run_writes_the_usual_outputs(distilled: tuple[Path, dict[str, Any]]) -> None:
+    out, _ = distilled
+    for name in ("metrics.json", "checkpoints/best.ckpt", "model/config.json", "confusion_matrix.png"):
+        assert (out / name).is_file(), name
+
+
+def test_metrics_record_the_teacher_and_the_transfer_set(
+    distilled: tuple[Path, dict[str, Any]], smoke_bundle: Path
+) -> None:
+    out, result = distilled
+    on_disk = json.loads((out / "metrics.json").read_text())
+    section = on_disk["distillation"]
+    teacher_manifest = json.loads((smoke_bundle / "manifest.json").read_text())
+    assert section["teacher"]["model_version"] == teacher_manifest["model_version"]
+    assert section["teacher"]["metrics"]["best"] == teacher_manifest["training"]["best"]
+    assert (section["temperature"], section["alpha"]) == (2.0, 0.7)
+    transfer = section["transfer"]
+    assert transfer["sentences"] == 64
+    assert 0 < transfer["copies"] <= 128
+    assert section["teacher_logits"]["n"] == transfer["sentences"] + transfer["copies"]
+    assert result["run_name"] == "smoke-distilled-minilm"
+
+
+def test_soft_and_gold_loss_parts_are_logged(distilled: tuple[Path, dict[str, Any]]) -> None:
+    _, result = distilled
+    last = result["history"][-1]
+    assert {"train/loss_soft", "train/loss_hard"} <= set(last)
+
+
+def test_the_wandb_run_links_to_the_teacher(distilled: tuple[Path, dict[str, Any]], smoke_bundle: Path) -> None:
+    out, _ = distilled
+    (run_file,) = (out / "wandb").glob("offline-run-*/run-*.wandb")
+    teacher = config_values(run_file)["teacher"]
+    teacher_manifest = json.loads((smoke_bundle / "manifest.json").read_text())
+    assert isinstance(teacher, dict)
+    assert teacher["model_version"] == teacher_manifest["model_version"]
+    assert teacher["encoder"] == teacher_manifest["model_name"]
+
+
+def test_the_students_bundle_passes_the_gates_and_names_its_teacher(
+    distilled: tuple[Path, dict[str, Any]], smoke_bundle: Path, tmp_path: Path
+) -> None:
+    from export.build import build_bundle
+    from tests.support.bundle_fixtures import smoke_config
+
+    out, _ = distilled
+    manifest = build_bundle(smoke_config(out, tmp_path / "student-bundle"))  # raises if a parity gate fails
+    teacher_manifest = json.loads((smoke_bundle / "manifest.json").read_text())
+    distillation = manifest["training"]["distillation"]
+    assert distillation["teacher"]["model_version"] == teacher_manifest["model_version"]
+    assert distillation["teacher"]["metrics"]["eval"]["validation"]["mcc"] == pytest.approx(
+        teacher_manifest["training"]["eval"]["validation"]["mcc"]
+    )
+    assert manifest["model_version"] != teacher_manifest["model_version"]
