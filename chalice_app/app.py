@@ -80,6 +80,12 @@ def predict(request: Request | None, request_id: str) -> Response:
     inference_started = time.perf_counter()
     predictions = model.predict(body.texts)
     finished = time.perf_counter()
+    empty = [index for index, prediction in enumerate(predictions) if prediction.n_tokens == 0]
+    if empty:
+        where = "text" if body.single else f"texts[{empty[0]}]"
+        others = f" (and {len(empty) - 1} more)" if len(empty) > 1 else ""
+        message = f"{where}{others} has nothing the model reads: only control, format or zero-width characters"
+        raise errors.ApiError("no_content", message, field=where)
     timestamp = json_logging.utc_timestamp()
     json_logging.write_lines(
         log_line.prediction_record(

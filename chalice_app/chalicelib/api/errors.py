@@ -2,7 +2,8 @@
 Chalice's own error responses (`{"Code": ..., "Message": ...}`) into that shape.
 
 4xx codes are the client's to fix; 503 is a server-side condition (no usable model or settings: the operator's
-to fix, the client may retry later); 500 is a bug.
+to fix, the client may retry later); 500 is a bug. A 503's message is general (PUBLIC_MESSAGES): the detail, which
+names paths and settings, goes only to the error log line under the same request id.
 """
 
 from __future__ import annotations
@@ -22,12 +23,19 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "empty_batch": (422, "`texts` is an empty list"),
     "empty_text": (422, "a text is empty or only whitespace"),
     "invalid_text": (422, "a text holds lone UTF-16 surrogates (not valid Unicode)"),
+    "no_content": (422, "a text has nothing the model reads: only control, format or zero-width characters"),
     "bad_request": (400, "a request the gateway refused before the view ran"),
     "internal_error": (500, "a bug: the traceback is in the logs under the request_id"),
     "model_unavailable": (503, "the model bundle is missing or corrupt (server-side; retry later)"),
     "misconfigured": (503, "the service's settings are invalid (server-side; retry later)"),
 }
 """code -> (HTTP status, meaning). The OpenAPI document and docs/api.md list these."""
+
+PUBLIC_MESSAGES: dict[str, str] = {
+    "model_unavailable": "the model is not available; the operator has the details in the logs",
+    "misconfigured": "the service is misconfigured; the operator has the details in the logs",
+}
+"""What a client reads for a server-side condition (never file paths, hashes or settings)."""
 
 _CHALICE_CODES = {
     "BadRequestError": "bad_request",

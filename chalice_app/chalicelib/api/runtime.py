@@ -16,7 +16,7 @@ from ..contract.json_logging import log_error, log_event, set_level
 from ..contract.log_line import PredictionLike
 from ..contract.manifest import BundleError, Manifest
 from ..environment import SettingsError
-from .errors import ApiError
+from .errors import PUBLIC_MESSAGES, ApiError
 from .settings import Settings
 
 
@@ -95,7 +95,7 @@ class Runtime:
         try:
             settings = Settings.from_env()
         except SettingsError as err:
-            self._settings_failure = ApiError("misconfigured", f"the service is misconfigured: {err}")
+            self._settings_failure = ApiError("misconfigured", PUBLIC_MESSAGES["misconfigured"])
             log_error("misconfigured", str(err), None)
             raise self._settings_failure from None
         set_level(settings.log_level)
@@ -106,10 +106,14 @@ class Runtime:
         try:
             model = self._load_model(settings)
         except Exception as err:
-            # BundleError messages are written for operators; anything else is named by its type only.
-            reason = str(err) if isinstance(err, BundleError) else f"{type(err).__name__} loading {settings.model_dir}"
-            self._model_failure = ApiError("model_unavailable", f"the model is not available: {reason}")
-            log_error("model_unavailable", str(err), None, with_traceback=True)
+            # The detail (paths, hashes) is for operators: it goes to the log line, the client gets PUBLIC_MESSAGES.
+            detail = (
+                str(err)
+                if isinstance(err, BundleError)
+                else f"{type(err).__name__} loading {settings.model_dir}: {err}"
+            )
+            self._model_failure = ApiError("model_unavailable", PUBLIC_MESSAGES["model_unavailable"])
+            log_error("model_unavailable", detail, None, with_traceback=True)
             raise self._model_failure from None
         log_event(
             "model_loaded",

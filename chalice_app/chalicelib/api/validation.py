@@ -14,6 +14,10 @@ from typing import Any
 from .errors import ApiError
 
 FIELDS = frozenset({"text", "texts"})
+NAMED_AT_MOST = 3
+"""An error names at most this many offending keys, each cut to NAME_CHARS characters: an error body stays small
+(a few hundred bytes) whatever the request holds."""
+NAME_CHARS = 40
 
 TEXT_PATTERN = r"[^\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 """Finds a character that is not whitespace (whitespace as Python's str.isspace() defines it; a test checks every
@@ -28,6 +32,7 @@ class PredictRequest:
     """A valid request: the texts to classify, in order."""
 
     texts: list[str]
+    single: bool = False  # sent as {"text": ...}
 
 
 def parse_json(raw: bytes | str | None) -> Any:
@@ -46,13 +51,11 @@ def validate_predict(payload: Any, *, max_batch: int, max_text_chars: int) -> Pr
         raise ApiError("invalid_request", f"the body must be a JSON object, got {_json_type(payload)}")
     unknown = sorted(set(payload) - FIELDS)
     if unknown:
-        raise ApiError(
-            "invalid_request", f"unknown field(s) {', '.join(map(repr, unknown))}: send only 'text' or 'texts'"
-        )
+        raise ApiError("invalid_request", f"unknown field(s) {named(unknown)}: send only 'text' or 'texts'")
     if "text" in payload and "texts" in payload:
         raise ApiError("invalid_request", "send either 'text' or 'texts', not both")
     if "text" in payload:
-        return PredictRequest([_check_text(payload["text"], "text", max_text_chars)])
+        return PredictRequest([_check_text(payload["text"], "text", max_text_chars)], single=True)
     if "texts" not in payload:
         raise ApiError("invalid_request", "missing field: send {'text': '...'} or {'texts': ['...', ...]}")
     texts = payload["texts"]
@@ -81,6 +84,13 @@ def _check_text(value: Any, where: str, max_text_chars: int) -> str:
     except UnicodeEncodeError:
         raise ApiError("invalid_text", f"{where} holds a lone UTF-16 surrogate", field=where) from None
     return value
+
+
+def named(keys: list[str]) -> str:
+    """The first NAMED_AT_MOST keys, each cut to NAME_CHARS characters, and how many more there are."""
+    shown = [repr(key if len(key) <= NAME_CHARS else key[:NAME_CHARS] + "...") for key in keys[:NAMED_AT_MOST]]
+    more = len(keys) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
 
 
 def _json_type(value: Any) -> str:

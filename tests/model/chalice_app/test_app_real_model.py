@@ -91,6 +91,16 @@ class TestServing:
         assert real_api.post({"text": at_cap})[0] == 200
         assert_error(*real_api.post({"text": at_cap + "x"}), 413, "text_too_long")
 
+    @pytest.mark.parametrize("text", ["\u200b", "\ufeff", "\u0000", "\u200b\u200c\u2060\x01", "\u00ad"], ids=repr)
+    def test_a_text_the_model_reads_nothing_of_is_refused_not_guessed(self, real_api: Api, text: str) -> None:
+        error = assert_error(*real_api.post({"text": text}), 422, "no_content")
+        assert error["field"] == "text"
+
+    def test_a_contentless_text_in_a_batch_is_named(self, real_api: Api) -> None:
+        error = assert_error(*real_api.post({"texts": ["Fine.", "\u200b", "Also fine.", "\ufeff"]}), 422, "no_content")
+        assert error["field"] == "texts[1]"
+        assert "(and 1 more)" in error["message"]
+
     def test_unicode_and_control_characters(self, real_api: Api) -> None:
         status, payload = real_api.post({"texts": UNICODE})
         assert status == 200
@@ -151,14 +161,16 @@ class TestBundles:
             assert prediction["score"] == prediction["probabilities"][prediction["label"]] >= 0.5
             assert sum(prediction["probabilities"].values()) == pytest.approx(1.0)
 
-    def test_corrupt_bundle_is_503(self, api_on: Any, bundle_copy: Path) -> None:
+    def test_corrupt_bundle_is_503(self, api_on: Any, bundle_copy: Path, capsys: Any) -> None:
         tokenizer = bundle_copy / "tokenizer.json"
         tokenizer.write_bytes(tokenizer.read_bytes() + b" ")
         api = api_on(bundle_copy)
         status, payload = api.get("/health")
         assert status == 503
         assert payload["status"] == "unavailable"
-        assert "sha256" in payload["error"]["message"]
+        assert "sha256" not in payload["error"]["message"]  # hashes and paths go to the operator's log line
+        logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        assert any(line.get("code") == "model_unavailable" and "sha256" in line["message"] for line in logged)
         assert_error(*api.post({"text": "The cat sat."}), 503, "model_unavailable")
 
     def test_missing_model_file_is_503(self, api_on: Any, bundle_copy: Path) -> None:

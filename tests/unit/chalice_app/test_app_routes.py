@@ -69,9 +69,13 @@ class TestHealth:
         assert payload["model_loaded"] is False
         assert payload["model_version"] is None
         assert payload["error"]["code"] == "model_unavailable"
-        assert "does not exist" in payload["error"]["message"]
         error_lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
         assert [line["code"] for line in error_lines if line["type"] == "error"] == ["model_unavailable"]
+        # The operator's detail (the bundle path) is in the log line only; the public body says it in general terms.
+        (logged,) = [line for line in error_lines if line["type"] == "error"]
+        assert "does not exist" in logged["message"]
+        assert "does not exist" not in payload["error"]["message"]
+        assert "/" not in payload["error"]["message"]
 
     def test_unavailable_bundle_makes_predict_and_model_503(self, broken_api: Api) -> None:
         assert_error(*broken_api.post({"text": "Fine."}), 503, "model_unavailable")
@@ -97,13 +101,17 @@ class TestSettingsFromEnvironment:
         yield new_client(project_dir=tmp_path)
         app_module().RUNTIME.reset()
 
-    def test_invalid_settings_are_503_misconfigured(self, env_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_invalid_settings_are_503_misconfigured(
+        self, env_client: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+    ) -> None:
         monkeypatch.setenv("MAX_BATCH", "8")
         response = env_client.http.get("/health")
         assert response.status_code == 503
         payload = json.loads(response.body)
         assert payload["error"]["code"] == "misconfigured"
-        assert "MAX_BATCH" in payload["error"]["message"]
+        assert "MAX_BATCH" not in payload["error"]["message"]  # settings are the operator's, not the public's
+        logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        assert any(line["code"] == "misconfigured" and "MAX_BATCH" in line["message"] for line in logged)
 
     def test_settings_are_read_from_the_environment(self, env_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("MAX_BATCH", "40")

@@ -99,6 +99,19 @@ class TestSchema:
         error = assert_error(*api.post(body), 422, "invalid_request")
         assert "unknown field" in error["message"]
 
+    def test_many_long_unknown_keys_give_a_small_error(self, api: Api) -> None:
+        """A 5 MB body of long non-ASCII keys: the error names three of them, cut short, and counts the rest."""
+        keys = {f"{i:06d}" + "ключ" * 200: 0 for i in range(3200)}
+        raw = json.dumps(keys, ensure_ascii=False).encode()
+        assert len(raw) > 5_000_000
+        status, payload, _ = api.request("POST", "/predict", raw)
+        assert status == 422
+        assert len(json.dumps(payload, ensure_ascii=False).encode()) < 16_000
+        message = payload["error"]["message"]
+        assert message.count("...") == 3
+        assert "and 3197 more" in message
+        assert len(message) < 400
+
     @pytest.mark.parametrize("value", [1, 1.5, True, False, None, ["a"], {"a": 1}], ids=repr)
     def test_text_must_be_a_string(self, api: Api, value: Any) -> None:
         error = assert_error(*api.post({"text": value}), 422, "invalid_request")
