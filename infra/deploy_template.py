@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chalice_app.chalicelib.api.errors import GATEWAY_RESPONSES, gateway_response_template
 from infra import chalice_names
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
@@ -345,6 +346,11 @@ def transform(sam: Mapping[str, Any], *, app_name: str, stage: str, options: Tem
         api_name = _sub(f"{app_name}-${{Stage}}")
         api_props["Name"] = api_name
         api_props["DefinitionBody"].setdefault("info", {})["title"] = api_name
+        # API Gateway's own answers (403, 413, 429, 502, 504) in the API's error shape.
+        api_props["GatewayResponses"] = {
+            kind: {"ResponseTemplates": {"application/json": gateway_response_template(code)}}
+            for kind, code in GATEWAY_RESPONSES.items()
+        }
         for integration in _integrations(api_props["DefinitionBody"]):
             uri = integration["uri"]
             # The alias SAM generates for AutoPublishAlias is `<Function>Alias<alias>` (documented); its Ref is the

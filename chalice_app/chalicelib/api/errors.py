@@ -25,11 +25,40 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "invalid_text": (422, "a text holds lone UTF-16 surrogates (not valid Unicode)"),
     "no_content": (422, "a text has nothing the model reads: only control, format or zero-width characters"),
     "bad_request": (400, "a request the gateway refused before the view ran"),
+    "forbidden": (403, "API Gateway: an unknown path or method (Missing Authentication Token), or access denied"),
+    "request_too_large": (413, "API Gateway: the body is over its 10 MB payload limit"),
+    "throttled": (429, "API Gateway: the stage's rate or burst limit (or a usage plan's quota); retry with backoff"),
+    "gateway_error": (502, "API Gateway: the function failed or gave no valid answer; retry later"),
+    "gateway_timeout": (504, "API Gateway: the function did not answer within the integration timeout"),
     "internal_error": (500, "a bug: the traceback is in the logs under the request_id"),
     "model_unavailable": (503, "the model bundle is missing or corrupt (server-side; retry later)"),
     "misconfigured": (503, "the service's settings are invalid (server-side; retry later)"),
 }
 """code -> (HTTP status, meaning). The OpenAPI document and docs/api.md list these."""
+
+GATEWAY_RESPONSES: dict[str, str] = {
+    "ACCESS_DENIED": "forbidden",
+    "MISSING_AUTHENTICATION_TOKEN": "forbidden",
+    "REQUEST_TOO_LARGE": "request_too_large",
+    "THROTTLED": "throttled",
+    "QUOTA_EXCEEDED": "throttled",
+    "INTEGRATION_FAILURE": "gateway_error",
+    "INTEGRATION_TIMEOUT": "gateway_timeout",
+    "DEFAULT_4XX": "bad_request",
+    "DEFAULT_5XX": "gateway_error",
+}
+"""API Gateway's own answers (response type -> code), given the error shape by the deploy template's
+GatewayResponses; API Gateway keeps its status codes and its message."""
+
+
+def gateway_response_template(code: str) -> str:
+    """The mapping template of a gateway response: the API's error shape with API Gateway's message (a JSON string
+    already: $context.error.messageString) and request id."""
+    return (
+        f'{{"error": {{"code": "{code}", "message": $context.error.messageString, '
+        '"request_id": "$context.requestId"}}'
+    )
+
 
 PUBLIC_MESSAGES: dict[str, str] = {
     "model_unavailable": "the model is not available; the operator has the details in the logs",

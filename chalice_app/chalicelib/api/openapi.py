@@ -13,9 +13,9 @@ DESCRIPTION = (
     "Is this English sentence acceptable? A CoLA classifier served with onnxruntime. "
     "Client errors are 4xx with the Error body; 503 means the service has no usable model or settings "
     "(server-side, retry later); 500 is a bug (report the request_id). "
-    "Unknown paths, and methods a path does not have, are answered by API Gateway itself before the app runs: "
-    '403 {"message": "Missing Authentication Token"} (`chalice local` does the same for unknown paths and answers '
-    "405 with the Error body for unknown methods)."
+    "API Gateway answers some requests itself, in the same Error shape: 403 for unknown paths and methods, 413 for "
+    "bodies over its limit, 429 when throttled, 502 and 504 when the function fails or times out "
+    "(`chalice local` answers unknown paths with 403 and unknown methods with 405)."
 )
 
 
@@ -43,7 +43,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("PredictRequest")}}},
         "responses": {
             "200": _json(_ref("PredictResponse"), "One prediction per text, in request order"),
-            **_errors(400, 405, 413, 415, 422, 500, 503),
+            **_errors(400, 403, 405, 413, 415, 422, 429, 500, 502, 503, 504),
         },
     },
     ("/health", "GET"): {

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from chalice_app.chalicelib.api.errors import ERROR_CODES, GATEWAY_RESPONSES
 from infra.deploy_template import (
     DEPLOYMENT_TYPES,
     SHIPPER_ENVIRONMENT,
@@ -265,6 +266,22 @@ def test_sam_wires_api_gateway_to_the_alias() -> None:
     assert "functions/${APIHandlerAliaslive}/invocations" in body
     assert resources["APIHandlerInvokePermission"]["Properties"]["FunctionName"] == {"Ref": "APIHandlerAliaslive"}
     assert resources["APIHandlerAliaslive"]["Type"] == "AWS::Lambda::Alias"
+
+
+def test_api_gateways_own_answers_use_the_apis_error_shape() -> None:
+    """403, 413, 429, 502, 504 from API Gateway itself: the same {"error": {...}} body as the app's, with the
+    gateway's message and request id (here rendered as API Gateway renders $context variables)."""
+    body = expand(deploy_template())["Resources"]["RestAPI"]["Properties"]["Body"]
+    responses = body["x-amazon-apigateway-gateway-responses"]
+    assert set(responses) == set(GATEWAY_RESPONSES)
+    for kind, code in GATEWAY_RESPONSES.items():
+        template = responses[kind]["responseTemplates"]["application/json"]
+        rendered = template.replace("$context.error.messageString", json.dumps('Too "many" requests')).replace(
+            "$context.requestId", "req-1"
+        )
+        error = json.loads(rendered)["error"]
+        assert error == {"code": code, "message": 'Too "many" requests', "request_id": "req-1"}
+        assert code in ERROR_CODES  # so the OpenAPI document lists it
 
 
 def test_a_new_image_publishes_a_new_version() -> None:
