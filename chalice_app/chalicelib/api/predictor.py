@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from ..contract.manifest import SESSION_BATCH, TOKENIZER_FILE, BundleError, load_manifest, verify_bundle
+from .cpu import CpuBudget, cpu_budget
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,14 @@ class Prediction:
         }
 
 
-def session_options(threads: int | None = None) -> ort.SessionOptions:
-    """Thread settings for Lambda's 1-2 vCPUs: a small intra-op pool, no inter-op parallelism."""
+def session_options(threads: int | None = None, budget: CpuBudget | None = None) -> ort.SessionOptions:
+    """Threads that fit the CPU the process really has (cpu.py): `threads`, else sized from the cgroup quota and
+    affinity; no spinning under a quota (a waiting thread would burn it); no inter-op parallelism."""
+    budget = budget if budget is not None else cpu_budget()
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or int(os.environ.get("ORT_THREADS", "0")) or min(2, os.cpu_count() or 1)
+    options.intra_op_num_threads = threads or budget.threads()
+    if budget.limited:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -39,7 +39,7 @@ def load_predictor(settings: Settings) -> Model:
     """The real predictor over settings.model_dir (onnxruntime is imported here, not at app import)."""
     from .predictor import Predictor
 
-    predictor: Model = Predictor(settings.model_dir, model_file=settings.model_file)
+    predictor: Model = Predictor(settings.model_dir, model_file=settings.model_file, threads=settings.ort_threads)
     return predictor
 
 

@@ -7,6 +7,7 @@ MAX_BATCH       most texts per request (default 64; the API contract promises at
 MAX_TEXT_CHARS  hard cap on one text's length in characters (default 20000; longer texts are refused with 413)
 LOG_RAW_TEXT    "true" puts the raw text into prediction log lines (default "false": only its sha256)
 LOG_LEVEL       level of diagnostic logs (DEBUG, INFO, WARNING, ERROR, CRITICAL; default INFO)
+ORT_THREADS     ONNX Runtime intra-op threads, a whole number >= 1 (default: sized from the CPU quota, cpu.py)
 """
 
 from __future__ import annotations
@@ -40,12 +41,15 @@ class Settings:
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
     log_raw_text: bool = False
     log_level: str = "INFO"
+    ort_threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_batch < MIN_MAX_BATCH:
             raise SettingsError(f"MAX_BATCH must be at least {MIN_MAX_BATCH} (the API contract), got {self.max_batch}")
         if self.max_text_chars < 1:
             raise SettingsError(f"MAX_TEXT_CHARS must be positive, got {self.max_text_chars}")
+        if self.ort_threads is not None and self.ort_threads < 1:
+            raise SettingsError(f"ORT_THREADS must be a whole number >= 1 (or unset), got {self.ort_threads}")
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
 
@@ -60,6 +64,7 @@ class Settings:
             max_text_chars=_int(env, "MAX_TEXT_CHARS", DEFAULT_MAX_TEXT_CHARS),
             log_raw_text=_bool(env, "LOG_RAW_TEXT"),
             log_level=(env.get("LOG_LEVEL") or "INFO").strip().upper(),
+            ort_threads=_int(env, "ORT_THREADS", 0) if env.get("ORT_THREADS", "").strip() else None,
         )
 
 

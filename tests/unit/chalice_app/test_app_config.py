@@ -31,6 +31,20 @@ class TestSettings:
         assert s.max_text_chars == 20_000
         assert s.log_raw_text is False
         assert s.log_level == "INFO"
+        assert s.ort_threads is None  # sized from the CPU quota (chalicelib/api/cpu.py)
+
+    @pytest.mark.parametrize(("value", "threads"), [("1", 1), (" 3 ", 3), ("", None)])
+    def test_ort_threads_is_a_setting(self, value: str, threads: int | None) -> None:
+        assert settings_module().Settings.from_env({"ORT_THREADS": value}).ort_threads == threads
+
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [("0", "must be a whole number >= 1"), ("-2", "must be a whole number >= 1"), ("two", "must be an integer")],
+    )
+    def test_a_bad_ort_threads_is_a_configuration_error(self, value: str, message: str) -> None:
+        module = settings_module()
+        with pytest.raises(module.SettingsError, match=f"ORT_THREADS {message}"):
+            module.Settings.from_env({"ORT_THREADS": value})
 
     def test_relative_model_dir_is_relative_to_the_app_not_the_working_directory(
         self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
