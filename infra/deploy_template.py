@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from chalice_app.chalicelib.api.errors import GATEWAY_RESPONSES, gateway_response_template
 from infra import chalice_names
 
@@ -64,6 +66,10 @@ class TemplateError(ValueError):
     """The input is not a template `chalice package` writes, or options AWS would refuse."""
 
 
+AUTH_MODES = ("none", "api_key", "iam")
+LIMITS_FILE = Path(__file__).resolve().parents[1] / "conf" / "deploy.yaml"
+
+
 @dataclass(frozen=True)
 class TemplateOptions:
     """How traffic shifts and when it rolls back."""
@@ -76,6 +82,11 @@ class TemplateOptions:
     """The alias' Errors alarm fires when a period's sum is above this."""
     api_5xx_threshold: int = 0
     """The API's 5XXError alarm fires when a period's sum is above this."""
+    throttle_rate: float | None = None
+    """Steady requests per second of the API stage (conf/deploy.yaml); None leaves API Gateway's account default."""
+    throttle_burst: int | None = None
+    auth: str = "none"
+    """none, api_key (x-api-key and a usage plan) or iam (SigV4-signed calls)."""
 
     def __post_init__(self) -> None:
         if self.deployment_type not in DEPLOYMENT_TYPES:
@@ -89,6 +100,16 @@ class TemplateOptions:
             raise TemplateError(f"alarm period must be 10, 30 or a multiple of 60 seconds, got {self.alarm_period_s}")
         if self.alarm_evaluation_periods < 1 or self.errors_threshold < 0 or self.api_5xx_threshold < 0:
             raise TemplateError("alarm evaluation periods must be >= 1 and thresholds >= 0")
+        if self.auth not in AUTH_MODES:
+            raise TemplateError(f"auth must be one of {', '.join(AUTH_MODES)}, got {self.auth!r}")
+        if (self.throttle_rate is None) != (self.throttle_burst is None):
+            raise TemplateError("set both throttle_rate and throttle_burst, or neither")
+        rate, burst = self.throttle_rate, self.throttle_burst
+        if rate is not None and burst is not None and (rate <= 0 or burst < 1 or burst < rate):
+            raise TemplateError(
+                f"throttling needs rate > 0 and burst >= max(1, rate), got rate {self.throttle_rate}, "
+                f"burst {self.throttle_burst}"
+            )
 
 
 @dataclass(frozen=True)
@@ -346,6 +367,19 @@ def transform(sam: Mapping[str, Any], *, app_name: str, stage: str, options: Tem
         api_name = _sub(f"{app_name}-${{Stage}}")
         api_props["Name"] = api_name
         api_props["DefinitionBody"].setdefault("info", {})["title"] = api_name
+        if options.throttle_rate is not None:
+            api_props["MethodSettings"] = [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": options.throttle_rate,
+                    "ThrottlingBurstLimit": options.throttle_burst,
+                }
+            ]
+        if options.auth == "api_key":
+            api_props["Auth"] = {"ApiKeyRequired": True, "UsagePlan": {"CreateUsagePlan": "PER_API"}}
+        elif options.auth == "iam":
+            api_props["Auth"] = {"DefaultAuthorizer": "AWS_IAM"}
         # API Gateway's own answers (403, 413, 429, 502, 504) in the API's error shape.
         api_props["GatewayResponses"] = {
             kind: {"ResponseTemplates": {"application/json": gateway_response_template(code)}}
@@ -461,6 +495,22 @@ def _drop_unused_roles(template: dict[str, Any]) -> None:
         del resources[logical_id]
 
 
+def stage_limits(stage: str, path: Path = LIMITS_FILE) -> dict[str, Any]:
+    """The stage's throttling and auth from conf/deploy.yaml (TemplateOptions' keyword arguments)."""
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise TemplateError(f"cannot read the API limits in {path}: {err}") from None
+    stages = document.get("stages") if isinstance(document, dict) else None
+    limits = stages.get(stage) if isinstance(stages, dict) else None
+    if not isinstance(limits, dict):
+        raise TemplateError(f"{path} has no limits for stage {stage!r} (stages: {sorted(stages or {})})")
+    unknown = set(limits) - {"throttle_rate", "throttle_burst", "auth"}
+    if unknown:
+        raise TemplateError(f"{path}: stage {stage!r} has unknown keys {sorted(unknown)}")
+    return dict(limits)
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI: transform SAM_JSON into OUT_JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -469,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", required=True, help="the Chalice stage the template was packaged for")
     parser.add_argument("--deployment-type", default=TemplateOptions.deployment_type, choices=DEPLOYMENT_TYPES)
     parser.add_argument("--alias", default=TemplateOptions.alias)
+    parser.add_argument("--limits", type=Path, default=LIMITS_FILE, help="per-stage API Gateway limits (YAML)")
     args = parser.parse_args(argv)
     try:
         sam = json.loads(args.sam.read_text())
@@ -477,7 +528,9 @@ def main(argv: list[str] | None = None) -> int:
             sam,
             app_name=names.app_name,
             stage=args.stage,
-            options=TemplateOptions(alias=args.alias, deployment_type=args.deployment_type),
+            options=TemplateOptions(
+                alias=args.alias, deployment_type=args.deployment_type, **stage_limits(args.stage, args.limits)
+            ),
         )
     except FileNotFoundError:
         print(f"error: {args.sam} not found: run `make package STAGE={args.stage}` first", file=sys.stderr)

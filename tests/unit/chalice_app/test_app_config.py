@@ -109,7 +109,7 @@ class TestChaliceConfig:
     def test_deployed_stages(self, stage: str) -> None:
         config = chalice_config(stage)
         assert config.app_name == "cola-acceptability"
-        assert config.lambda_timeout == 30
+        assert config.lambda_timeout < 29  # API Gateway cuts an integration at 29 s: the function must stop first
         assert config.lambda_memory_size >= 1024
         assert config.autogen_policy is False
         assert config.api_gateway_stage == stage
@@ -120,6 +120,23 @@ class TestChaliceConfig:
         settings = settings_module().Settings.from_env(env)
         assert settings.max_batch >= 32
         assert settings.model_dir == APP_DIR / "chalicelib" / "bundle"
+
+    @pytest.mark.parametrize("stage", STAGES)
+    def test_the_shipper_has_its_own_timeout_and_memory(self, stage: str) -> None:
+        """Retrying a batch can outlast an API request, and the shipper loads no model."""
+        shipper = CLIFactory(str(APP_DIR)).create_config_obj(chalice_stage_name=stage).scope(stage, "ship_logs")
+        api = chalice_config(stage)
+        assert shipper.lambda_timeout > api.lambda_timeout
+        assert shipper.lambda_memory_size < api.lambda_memory_size
+
+    def test_prod_reserves_concurrency_per_function_dev_uses_the_shared_pool(self) -> None:
+        """Reserved concurrency caps what a flood can cost and keeps the shipper from starving the API; a fresh
+        account's concurrency limit (10) cannot reserve any, so dev does not."""
+        prod = CLIFactory(str(APP_DIR)).create_config_obj(chalice_stage_name="prod")
+        assert prod.scope("prod", "api_handler").reserved_concurrency == 50
+        assert prod.scope("prod", "ship_logs").reserved_concurrency == 2
+        dev = CLIFactory(str(APP_DIR)).create_config_obj(chalice_stage_name="dev")
+        assert dev.scope("dev", "api_handler").reserved_concurrency is None
 
     def test_prod_has_more_memory_than_dev(self) -> None:
         assert chalice_config("prod").lambda_memory_size > chalice_config("dev").lambda_memory_size

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from infra.deploy_template import (
     TemplateOptions,
     find_api,
     find_functions,
+    stage_limits,
     transform,
 )
 from tests.support.chalice_sam import APP, sample
@@ -284,6 +286,57 @@ def test_api_gateways_own_answers_use_the_apis_error_shape() -> None:
         assert code in ERROR_CODES  # so the OpenAPI document lists it
 
 
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_each_stage_is_throttled_by_api_gateway_from_conf(stage: str) -> None:
+    limits = stage_limits(stage)
+    template = deploy_template(TemplateOptions(**limits))
+    expanded = expand(template)["Resources"]
+    (stage_resource,) = [r for r in expanded.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    (setting,) = stage_resource["Properties"]["MethodSettings"]
+    assert setting["ThrottlingRateLimit"] == limits["throttle_rate"]
+    assert setting["ThrottlingBurstLimit"] == limits["throttle_burst"]
+    assert (setting["ResourcePath"], setting["HttpMethod"]) == ("/*", "*")
+
+
+def test_an_api_key_switch_requires_x_api_key_with_a_usage_plan() -> None:
+    expanded = expand(deploy_template(TemplateOptions(auth="api_key")))["Resources"]
+    assert [r for r in expanded.values() if r["Type"] == "AWS::ApiGateway::UsagePlan"]
+    body = expanded["RestAPI"]["Properties"]["Body"]
+    assert "api_key" in json.dumps(body["securityDefinitions"])
+    assert all(
+        {"api_key": []} in operation.get("security", [])
+        for methods in body["paths"].values()
+        for operation in methods.values()
+    )
+
+
+def test_an_iam_switch_signs_every_call() -> None:
+    body = expand(deploy_template(TemplateOptions(auth="iam")))["Resources"]["RestAPI"]["Properties"]["Body"]
+    assert "AWS_IAM" in json.dumps(body["securityDefinitions"])
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ({"auth": "cookie"}, "auth must be one of"),
+        ({"throttle_rate": 10}, "set both"),
+        ({"throttle_rate": 10, "throttle_burst": 5}, "burst >= max"),
+        ({"throttle_rate": 0, "throttle_burst": 5}, "rate > 0"),
+    ],
+)
+def test_limits_aws_would_refuse_are_refused(limits: dict[str, Any], message: str) -> None:
+    with pytest.raises(TemplateError, match=re.escape(message)):
+        TemplateOptions(**limits)
+
+
+def test_stage_limits_name_a_missing_stage_and_unknown_keys(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match="no limits for stage 'qa'"):
+        stage_limits("qa")
+    (tmp_path / "limits.yaml").write_text("stages:\n  dev:\n    throttle: 1\n")
+    with pytest.raises(TemplateError, match=r"unknown keys \['throttle'\]"):
+        stage_limits("dev", tmp_path / "limits.yaml")
+
+
 def test_a_new_image_publishes_a_new_version() -> None:
     first = expand(deploy_template())["Resources"]
     second = expand(deploy_template(), ImageUri=IMAGE.replace("ab" * 32, "cd" * 32))["Resources"]
@@ -298,18 +351,24 @@ def test_the_deployment_type_parameter_chooses_the_codedeploy_config() -> None:
     assert config == {"Fn::Sub": ["CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": "AllAtOnce"}]}
 
 
-def test_cfn_lint_passes_on_the_deploy_template(tmp_path: Path) -> None:
+LIMITED = [{}, {**stage_limits("prod")}, {**stage_limits("dev"), "auth": "api_key"}, {"auth": "iam"}]
+
+
+@pytest.mark.parametrize("limits", LIMITED, ids=["defaults", "prod", "dev-api-key", "iam"])
+def test_cfn_lint_passes_on_the_deploy_template(tmp_path: Path, limits: dict[str, Any]) -> None:
     path = tmp_path / "deploy.json"
-    path.write_text(json.dumps(deploy_template(), indent=2))
+    path.write_text(json.dumps(deploy_template(TemplateOptions(**limits)), indent=2))
     result = run_cfn_lint(path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_cfn_lint_passes_on_what_sam_expands_it_into(tmp_path: Path) -> None:
+@pytest.mark.parametrize("limits", LIMITED, ids=["defaults", "prod", "dev-api-key", "iam"])
+def test_cfn_lint_passes_on_what_sam_expands_it_into(tmp_path: Path, limits: dict[str, Any]) -> None:
     path = tmp_path / "expanded.json"
-    path.write_text(json.dumps(expand(deploy_template()), indent=2))
-    # W2001 (unused parameter): the translator has already substituted DeploymentType.
-    result = run_cfn_lint(path, "W2001")
+    path.write_text(json.dumps(expand(deploy_template(TemplateOptions(**limits))), indent=2))
+    # W2001 (unused parameter): the translator has already substituted DeploymentType. W3005 (a DependsOn a Ref
+    # already implies): SAM's own usage plan resources write both.
+    result = run_cfn_lint(path, "W2001", "W3005")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
