@@ -167,4 +167,4 @@ def _raw_body(request: Request | None) -> bytes | str:
 @app.lambda_function(name="ship_logs")
 def ship_logs(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The log shipper: a CloudWatch Logs subscription event into Elasticsearch (chalicelib.shipper.handler)."""
-    return shipper.handle(event)
+    return shipper.handle(event, context)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from chalice_app.chalicelib.shipper.es_writer import CHUNK_SIZE, EsRequestError, EsUnavailableError
+from chalice_app.chalicelib.shipper.es_writer import CHUNK_SIZE, DeadlineError, EsRequestError, EsUnavailableError
 from chalice_app.chalicelib.shipper.handler import ShipError, ShipResult, create_client, ship
 from chalice_app.chalicelib.shipper.settings import ShipperSettings
 from devtools.cloudwatch_events import control_event
@@ -126,36 +126,48 @@ def test_redelivery_of_the_same_batch_adds_no_document(installed: EsServer) -> N
     assert count(installed, "predictions-*,platform-*,app-logs-*") == 11
 
 
-def test_a_document_the_mapping_refuses_fails_the_batch_then_ships_once_the_template_is_fixed(
+def test_a_document_the_mapping_refuses_is_kept_in_app_logs_with_the_reason_and_the_batch_succeeds(
     installed: EsServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An outdated template (here: without unknown_token_rate) refuses prediction documents (strict mapping):
-    each is logged with Elasticsearch's reason and the invocation raises; after `make es-setup` the re-delivered
-    batch stores them, and what was already stored is not duplicated."""
+    """An outdated template (here: without unknown_token_rate) refuses prediction documents for good (strict
+    mapping): retrying cannot help, so each is stored in app-logs as "unindexable" with Elasticsearch's reason and
+    the whole document, logged, and the invocation succeeds (Lambda does not retry stored lines into the DLQ).
+    After `make es-setup` a re-delivery stores the predictions themselves."""
     outdated = index_template("predictions", lifecycle=None)
     del outdated["template"]["mappings"]["properties"]["unknown_token_rate"]
     installed.request("PUT", "/_index_template/cola-predictions", outdated)
-    event, _ = realistic_batch()
+    event, lines = realistic_batch()
     settings = settings_for(installed.url)
     capsys.readouterr()
 
-    with pytest.raises(ShipError, match=r"3 of 11 documents were not stored \(3x 400 strict_dynamic_mapping_exception"):
-        run(event, settings)
+    result = run(event, settings)
+    assert (result.created, result.unindexable, result.failed) == (8, 3, 0)
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     errors = [line for line in logged if line["type"] == "error"]
     assert len(errors) == 3
-    assert all(e["code"] == "document_not_stored" and e["status"] == 400 for e in errors)
+    assert all(e["code"] == "document_unindexable" and e["status"] == 400 for e in errors)
     assert all("unknown_token_rate" in e["message"] and e["index"] == "predictions-2026.11.26" for e in errors)
-    summary = next(line for line in logged if line["type"] == "ship_summary")
-    assert (summary["created"], summary["failed"]) == (8, 3)
     assert count(installed, "predictions-*") == 0
-    assert count(installed, "platform-*,app-logs-*") == 8
+    kept = search(installed, "app-logs-*", {"query": {"term": {"record_kind": "unindexable"}}, "size": 10})
+    documents = [hit["_source"] for hit in kept["hits"]["hits"]]
+    assert len(documents) == 3
+    assert all("strict_dynamic_mapping_exception" in d["reason"] for d in documents)
+    assert sorted(d["line"]["text_sha256"] for d in documents) == sorted(line["text_sha256"] for line in lines)
 
     setup = install_templates(installed.url)  # what `make es-setup` does: templates and existing indices
     assert setup["updated_indices"]["cola-predictions"] == ["predictions-2026.11.26"]
     again = run(event, settings)
     assert (again.created, again.duplicates, again.failed) == (3, 8, 0)
     assert count(installed, "predictions-*") == 3
+
+
+def test_a_timestamp_the_date_mapping_refuses_is_kept_with_the_shippers_own_time(installed: EsServer) -> None:
+    """The line's own time is valid ISO 8601 but beyond what a date field holds: kept in app-logs, at ingest time."""
+    line = prediction_line("Far future.")
+    line["timestamp"] = "+275760-09-14T00:00:00.000Z"
+    result = run(subscription([json_line(line)]), settings_for(installed.url))
+    assert result.failed == 0
+    assert result.created + result.unindexable == 1
 
 
 @pytest.fixture
@@ -208,6 +220,24 @@ def test_a_server_that_keeps_answering_429_is_unavailable(installed: EsServer, p
     with pytest.raises(EsUnavailableError, match=r"unavailable after 3 attempts \(HTTP 429"):
         run(event, settings_for(proxy.url, max_retries=2), sleep=lambda _: None)
     assert proxy.faults.bulk_requests == 3
+
+
+def test_retries_stop_before_the_invocation_runs_out_of_time(
+    installed: EsServer, proxy: EsFaultProxy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lambda's remaining time is checked before each backoff and retry: with too little left the shipper stops,
+    logs its summary and raises (Lambda retries the batch) instead of being killed mid-retry without a trace."""
+    event, _ = realistic_batch()
+    proxy.fail_requests(10, status=503)
+    left = iter([6.0])  # after the first request: less than a backoff plus a request timeout and the margin
+    capsys.readouterr()
+    with pytest.raises(DeadlineError, match="of the invocation left"):
+        run(event, settings_for(proxy.url, timeout_s=5.0), sleep=lambda _: None, remaining_s=lambda: next(left))
+    assert proxy.faults.bulk_requests == 1
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    summary = next(line for line in logged if line["type"] == "ship_summary")
+    assert summary["stopped"].startswith("DeadlineError")
+    assert summary["requests"] == 1
 
 
 def test_refused_credentials_fail_at_once_without_retrying(installed: EsServer, proxy: EsFaultProxy) -> None:

@@ -28,9 +28,10 @@ SHIPPER_FIELDS: Final[dict[str, str]] = {
 }
 """Added by the shipper to every document of every family."""
 
-RECORD_KINDS: Final = ("error", "event", "invalid_prediction", "raw")
+RECORD_KINDS: Final = ("error", "event", "invalid_prediction", "raw", "unindexable")
 """record_kind of app-logs documents: an "error" line, another JSON line, a prediction line the schema check
-refused (reason says why), a line that is not a JSON object."""
+refused (reason says why), a line that is not a JSON object, a document Elasticsearch refused for good (its
+mapping error in `reason`, the document itself in `line`)."""
 
 PLATFORM_TYPES: Final = ("START", "END", "REPORT", "INIT_START", "TIMEOUT")
 """platform_type of text-format lines; other platform.* events of the JSON log format keep their name, upper-cased."""

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 MAX_BACKOFF_S = 30.0
+DEADLINE_MARGIN_S = 2.0
+"""Time kept back at the end of an invocation for the summary line and a clean failure."""
 CHUNK_SIZE = 500
 """Documents per bulk request (a CloudWatch batch holds up to 10,000 events in 1 MB)."""
 
@@ -65,6 +67,14 @@ class EsUnavailableError(RuntimeError):
 class EsRequestError(RuntimeError):
     """Elasticsearch refused a whole bulk request with a 4xx (credentials, permissions, request size)."""
 
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class DeadlineError(EsUnavailableError):
+    """Too little of the invocation is left for another attempt: stop before Lambda stops the function."""
+
 
 def is_retryable_status(status: int) -> bool:
     return status == 429 or status >= 500
@@ -82,6 +92,8 @@ class BulkWriter:
         target: str,
         sleep: Callable[[float], None] = time.sleep,
         chunk_size: int = CHUNK_SIZE,
+        remaining_s: Callable[[], float] | None = None,
+        request_timeout_s: float = 10.0,
     ) -> None:
         self._client = client
         self._max_retries = max_retries
@@ -89,10 +101,13 @@ class BulkWriter:
         self._target = target  # the endpoint for messages, credentials removed
         self._sleep = sleep
         self._chunk_size = chunk_size
+        self._remaining_s = remaining_s  # the invocation's time left (Lambda's context), None: no deadline
+        self._request_timeout_s = request_timeout_s
 
-    def write(self, actions: Sequence[Action]) -> BulkOutcome:
-        """Write every action; raises EsUnavailableError or EsRequestError when a request cannot get through."""
-        outcome = BulkOutcome()
+    def write(self, actions: Sequence[Action], outcome: BulkOutcome | None = None) -> BulkOutcome:
+        """Write every action into `outcome` (kept up to date, so a caller sees the progress of a write that
+        raised); raises EsUnavailableError (DeadlineError) or EsRequestError when a request cannot get through."""
+        outcome = outcome if outcome is not None else BulkOutcome()
         for start in range(0, len(actions), self._chunk_size):
             self._write_chunk(list(actions[start : start + self._chunk_size]), outcome)
         return outcome
@@ -138,7 +153,8 @@ class BulkWriter:
         except ApiError as err:
             if not is_retryable_status(err.meta.status):
                 raise EsRequestError(
-                    f"Elasticsearch at {self._target} refused the bulk request: {err.meta.status} {_reason(err.body)}"
+                    f"Elasticsearch at {self._target} refused the bulk request: {err.meta.status} {_reason(err.body)}",
+                    status=err.meta.status,
                 ) from None
             problem = f"HTTP {err.meta.status} {_reason(err.body)}"
         else:
@@ -155,10 +171,23 @@ class BulkWriter:
 
     def _next_attempt(self, attempt: int, outcome: BulkOutcome) -> int:
         """Sleep the backoff of this attempt (exponential, jittered) and count a retry."""
-        delay = min(MAX_BACKOFF_S, self._backoff_s * 2**attempt)
-        self._sleep(delay * random.uniform(0.5, 1.0))
+        delay = min(MAX_BACKOFF_S, self._backoff_s * 2**attempt) * random.uniform(0.5, 1.0)
+        self._check_deadline(delay, "wait and retry")
+        self._sleep(delay)
         outcome.retries += 1
         return attempt + 1
+
+    def _check_deadline(self, wait_s: float, what: str) -> None:
+        """DeadlineError unless `wait_s` plus one request (its timeout) and a margin fit in the invocation's time."""
+        if self._remaining_s is None:
+            return
+        left = self._remaining_s()
+        needed = wait_s + self._request_timeout_s + DEADLINE_MARGIN_S
+        if left < needed:
+            raise DeadlineError(
+                f"{left:.1f} s of the invocation left, {needed:.1f} s needed to {what}: stopping so that the summary "
+                "is logged and Lambda retries the batch (stored documents are not duplicated)"
+            )
 
 
 def _failure(action: Action, answer: dict[str, Any]) -> ItemFailure:

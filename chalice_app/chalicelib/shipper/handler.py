@@ -5,10 +5,14 @@ client of the ship_logs Lambda (built on the first invocation, the secret read o
 goes to which index family, es_writer how documents are written. Daily indices: <prefix>-YYYY.MM.DD, from the
 document's @timestamp (the line's own timestamp when it has one).
 
-Failure rule: the invocation raises, so that Lambda retries the whole batch and, after its retries, hands it to
-the function's on-failure destination (or dead-letter queue), when the event cannot be decoded, when Elasticsearch
-stays unreachable, or when any document was not stored (each one is logged first as an "error" JSON line with
-Elasticsearch's reason). Retrying is safe: documents already stored answer 409 and are counted as duplicates.
+Failure rule: a document Elasticsearch refuses for good (a mapping error: retrying cannot help) is stored in the
+app-logs index instead, record_kind "unindexable", with the reason and the document itself; nothing is lost and
+nothing is retried forever. The invocation raises, so that Lambda retries the whole batch and, after its retries,
+hands it to the function's on-failure destination (or dead-letter queue), only for what may succeed later: the
+event cannot be decoded, Elasticsearch stays unreachable, documents are still refused with 429/5xx after the
+retries, or too little of the invocation is left for another attempt (Lambda's remaining time, checked before
+each backoff and retry). A summary line is logged either way. Retrying is safe: documents already stored answer
+409 and are counted as duplicates.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from ..contract.json_logging import log_event
 from ..contract.log_line import ERROR_TYPE
 from ..environment import SettingsError
 from .cloudwatch import decode_event
-from .es_writer import Action, BulkWriter, ItemFailure
+from .es_writer import Action, BulkOutcome, BulkWriter, EsRequestError, EsUnavailableError, ItemFailure
 from .log_records import APP_LOGS, FAMILIES, Record, records_of
 from .settings import ShipperSettings
 
@@ -56,6 +60,8 @@ class ShipResult:
     failed: int = 0
     retries: int = 0
     requests: int = 0
+    unindexable: int = 0
+    stopped: str = ""
     refused_own_log_group: bool = False
     elapsed_ms: float = 0.0
 
@@ -76,6 +82,7 @@ def ship(
     now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
     own_log_group: str | None = None,
+    remaining_s: Callable[[], float] | None = None,
 ) -> ShipResult:
     """Decode, classify and index one subscription event; raises when anything was not stored (see module doc)."""
     started = time.perf_counter()
@@ -87,7 +94,8 @@ def ship(
         message = f"refused {len(payload.log_events)} events of the shipper's own log group {own_log_group}"
         log_event(ERROR_TYPE, logging.ERROR, request_id=None, code="misconfigured", message=message)
         return result
-    records = records_of(payload, now or datetime.now(UTC))
+    moment = now or datetime.now(UTC)
+    records = records_of(payload, moment)
     _count(records, result)
     actions = [Action(index_name(settings.prefix_of(r.family), r.timestamp), r.doc_id, r.document) for r in records]
     writer = BulkWriter(
@@ -96,17 +104,57 @@ def ship(
         backoff_s=settings.retry_backoff_s,
         target=settings.safe_url,
         sleep=sleep,
+        remaining_s=remaining_s,
+        request_timeout_s=settings.timeout_s,
     )
-    outcome = writer.write(actions) if actions else None
-    if outcome is not None:
-        result.created, result.duplicates, result.failed = outcome.created, outcome.duplicates, len(outcome.failed)
-        result.retries, result.requests = outcome.retries, outcome.requests
-        _log_failures(outcome.failed)
+    outcome, fallback = BulkOutcome(), BulkOutcome()
+    try:
+        if actions:
+            writer.write(actions, outcome)
+        if outcome.rejected:  # refused for good: kept in app-logs with the reason instead
+            by_id = {action.doc_id: action for action in actions}
+            unindexable = [
+                _unindexable(by_id[f.doc_id], f, index_name(settings.prefix_of(APP_LOGS), moment))
+                for f in outcome.rejected
+            ]
+            writer.write(unindexable, fallback)
+    except (EsUnavailableError, EsRequestError) as err:
+        result.stopped = f"{type(err).__name__}: {err}"[:500]
+        raise
+    finally:
+        _tally(result, outcome, fallback, started)
+    failed = [*outcome.unresolved, *fallback.failed]
+    _log_failures(outcome.rejected, "document_unindexable")
+    _log_failures(failed, "document_not_stored")
+    if failed:
+        raise ShipError(_failure_message(failed, len(actions)))
+    return result
+
+
+def _tally(result: ShipResult, outcome: BulkOutcome, fallback: BulkOutcome, started: float) -> None:
+    """Fill the result from both writes and log the summary line (also when a write raised)."""
+    result.created, result.duplicates = outcome.created, outcome.duplicates
+    result.unindexable = fallback.created + fallback.duplicates
+    result.failed = len(outcome.unresolved) + len(fallback.failed)
+    result.retries, result.requests = outcome.retries + fallback.retries, outcome.requests + fallback.requests
     result.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
     log_event("ship_summary", logging.INFO, **result.as_dict())
-    if outcome is not None and outcome.failed:
-        raise ShipError(_failure_message(outcome.failed, len(actions)))
-    return result
+
+
+def _unindexable(action: Action, failure: ItemFailure, index: str) -> Action:
+    """An app-logs document keeping a refused document whole (in `line`, not indexed) with Elasticsearch's reason.
+    Its time is the shipper's own ingest time: the refused document's may be what the mapping refused."""
+    original = action.document
+    document: dict[str, Any] = {
+        "record_kind": "unindexable",
+        "message": f"{failure.index}: {failure.status} {failure.error_type}",
+        "reason": failure.reason,
+        "line": original,
+        "@timestamp": original.get("ingested_at"),
+        **{k: original[k] for k in ("ingested_at", "log_group", "log_stream", "event_id") if k in original},
+        **{k: original[k] for k in ("type", "request_id") if isinstance(original.get(k), str)},
+    }
+    return Action(index, f"{action.doc_id}-unindexable", document)
 
 
 def _count(records: list[Record], result: ShipResult) -> None:
@@ -115,13 +163,13 @@ def _count(records: list[Record], result: ShipResult) -> None:
     result.app_log_kinds = dict(sorted(kinds.items()))
 
 
-def _log_failures(failures: list[ItemFailure]) -> None:
+def _log_failures(failures: list[ItemFailure], code: str) -> None:
     for failure in failures[:MAX_LOGGED_FAILURES]:
         log_event(
             ERROR_TYPE,
             logging.ERROR,
             request_id=None,
-            code="document_not_stored",
+            code=code,
             message=f"{failure.status} {failure.reason}",
             index=failure.index,
             doc_id=failure.doc_id,
@@ -164,8 +212,9 @@ class Shipper:
         self._settings: ShipperSettings | None = None
         self._client: Elasticsearch | None = None
 
-    def handle(self, event: Any) -> dict[str, Any]:
-        """Ship one subscription event; the summary is the Lambda's result."""
+    def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
+        """Ship one subscription event within the invocation's time (Lambda's `context`); the summary is the
+        Lambda's result."""
         if self._settings is None or self._client is None:
             try:
                 self._settings = self._load_settings()
@@ -174,13 +223,15 @@ class Shipper:
                 raise
             self._client = self._make_client(self._settings)
         own_group = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        return ship(event, self._settings, self._client, own_log_group=own_group).as_dict()
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        remaining_s = (lambda: remaining() / 1000) if callable(remaining) else None
+        return ship(event, self._settings, self._client, own_log_group=own_group, remaining_s=remaining_s).as_dict()
 
 
 SHIPPER = Shipper()
 """The process's shipper (app.ship_logs calls it; tests reset it)."""
 
 
-def handle(event: Any) -> dict[str, Any]:
+def handle(event: Any, context: Any = None) -> dict[str, Any]:
     """Entry point of the ship_logs Lambda."""
-    return SHIPPER.handle(event)
+    return SHIPPER.handle(event, context)
