@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from bench.load import chalice_local
+from devtools.chalice_local import chalice_local
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -52,8 +52,8 @@ expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "41
 
 @pytest.fixture(scope="module")
 def base_url(smoke_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with chalice_local(smoke_bundle, tmp_path_factory.mktemp("fuzz") / "chalice-local.log") as url:
-        yield url
+    with chalice_local(smoke_bundle, tmp_path_factory.mktemp("fuzz") / "chalice-local.log") as server:
+        yield server.base_url
 
 
 def run_schemathesis(base_url: str, workdir: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +20,36 @@ NAMED_AT_MOST = 3
 (a few hundred bytes) whatever the request holds."""
 NAME_CHARS = 40
 
-TEXT_PATTERN = r"[^\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-"""Finds a character that is not whitespace (whitespace as Python's str.isspace() defines it; a test checks every
-code point). A text in which it finds nothing is refused with `empty_text`. The OpenAPI schema publishes it as the
-texts' `pattern` (ECMA-262 and Python's re read it alike), so clients and the server agree on "only whitespace";
-ECMA's `\\S` would not: it counts U+FEFF as whitespace and U+001C..U+001F and U+0085 as text."""
+NO_CONTENT_CATEGORIES = frozenset({"Cc", "Cf", "Mn"})
+"""Control, format (zero-width, BOM, bidi marks) and non-spacing combining characters: a BERT-style tokenizer's
+normaliser drops them (clean_text, strip_accents), so a text made only of them gives the model nothing to read."""
+
+
+def carries_nothing(char: str) -> bool:
+    """Whitespace (Python's str.isspace()), a NO_CONTENT_CATEGORIES character or U+FFFD."""
+    return char.isspace() or char == "\ufffd" or unicodedata.category(char) in NO_CONTENT_CATEGORIES
+
+
+def _content_pattern() -> str:
+    """A character class of every Basic Multilingual Plane character that carries something (not carries_nothing),
+    written as \\uXXXX ranges, which ECMA-262 and Python's re read alike."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x10000):
+        if not 0xD800 <= code <= 0xDFFF and carries_nothing(chr(code)):  # surrogates stay "content": UTF-16
+            # engines (a JavaScript client) then count a character beyond the BMP as content, as Python does
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    parts = [f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges]
+    return "[^" + "".join(parts) + "]"
+
+
+TEXT_PATTERN = _content_pattern()
+"""Finds a character that carries something (a test checks every code point in both regex dialects). A text in
+which it finds nothing is refused: `empty_text` when it is only whitespace, `no_content` otherwise. The OpenAPI
+schema publishes it as the texts' `pattern`, so clients and the server agree. Characters beyond the BMP count as
+content here; the few that carry nothing are caught after tokenisation (`no_content` from the API)."""
 _TEXT = re.compile(TEXT_PATTERN)
 
 
@@ -78,7 +104,13 @@ def _check_text(value: Any, where: str, max_text_chars: int) -> str:
             "text_too_long", f"{where} has {len(value)} characters, at most {max_text_chars} are allowed", field=where
         )
     if _TEXT.search(value) is None:
-        raise ApiError("empty_text", f"{where} is empty or only whitespace", field=where)
+        if all(char.isspace() for char in value):
+            raise ApiError("empty_text", f"{where} is empty or only whitespace", field=where)
+        raise ApiError(
+            "no_content",
+            f"{where} has nothing the model reads: only control, format or zero-width characters",
+            field=where,
+        )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
