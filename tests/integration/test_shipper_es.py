@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from chalice_app.chalicelib.shipper.es_writer import CHUNK_SIZE, DeadlineError, EsRequestError, EsUnavailableError
-from chalice_app.chalicelib.shipper.handler import ShipError, ShipResult, create_client, ship
+from chalice_app.chalicelib.shipper.handler import ShipError, Shipper, ShipResult, create_client, ship
 from chalice_app.chalicelib.shipper.settings import ShipperSettings
 from devtools.cloudwatch_events import control_event
 from monitoring.elastic import es_setup
@@ -238,6 +238,56 @@ def test_retries_stop_before_the_invocation_runs_out_of_time(
     summary = next(line for line in logged if line["type"] == "ship_summary")
     assert summary["stopped"].startswith("DeadlineError")
     assert summary["requests"] == 1
+
+
+def test_a_rotated_key_is_read_again_after_a_401_and_the_batch_ships(
+    installed: EsServer, proxy: EsFaultProxy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A warm container holds the old key; the first 401 makes it read its settings (the secret) again, once."""
+    loads: list[ShipperSettings] = []
+
+    def load() -> ShipperSettings:
+        loads.append(settings_for(proxy.url))
+        return loads[-1]
+
+    event, _ = realistic_batch()
+    shipper = Shipper(load_settings=load)
+    proxy.fail_requests(1, status=401)
+    summary = shipper.handle(event)
+    assert summary["created"] == 11
+    assert len(loads) == 2
+    assert '"type":"credentials_refreshed"' in capsys.readouterr().out
+
+
+def test_a_key_still_refused_after_the_refresh_fails_without_a_loop(installed: EsServer, proxy: EsFaultProxy) -> None:
+    loads: list[int] = []
+
+    def load() -> ShipperSettings:
+        loads.append(1)
+        return settings_for(proxy.url)
+
+    proxy.fail_requests(5, status=403)
+    with pytest.raises(EsRequestError, match="403"):
+        Shipper(load_settings=load).handle(realistic_batch()[0])
+    assert (len(loads), proxy.faults.bulk_requests) == (2, 2)
+
+
+def test_settings_are_read_again_after_their_ttl(installed: EsServer) -> None:
+    now = [0.0]
+    loads: list[int] = []
+
+    def load() -> ShipperSettings:
+        loads.append(1)
+        return settings_for(installed.url)
+
+    shipper = Shipper(load_settings=load, clock=lambda: now[0], ttl_s=900.0)
+    shipper.handle(control_event(1_795_676_572_000))
+    now[0] = 899.0
+    shipper.handle(control_event(1_795_676_572_000))
+    assert len(loads) == 1
+    now[0] = 901.0
+    shipper.handle(control_event(1_795_676_572_000))
+    assert len(loads) == 2
 
 
 def test_refused_credentials_fail_at_once_without_retrying(installed: EsServer, proxy: EsFaultProxy) -> None:

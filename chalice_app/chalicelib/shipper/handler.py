@@ -37,6 +37,9 @@ from .settings import ShipperSettings
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
+SETTINGS_TTL_S = 900.0
+"""A warm container reads its settings (and the API key's secret) again after this long: a rotated key reaches
+every container within the TTL, and at once where Elasticsearch answers 401/403 (see Shipper.handle)."""
 MAX_LOGGED_FAILURES = 50
 """Item failures logged one line each per invocation; the rest are counted in the summary."""
 
@@ -202,30 +205,50 @@ class Shipper:
         self,
         load_settings: Callable[[], ShipperSettings] = ShipperSettings.from_env,
         make_client: Callable[[ShipperSettings], Elasticsearch] = create_client,
+        clock: Callable[[], float] = time.monotonic,
+        ttl_s: float = SETTINGS_TTL_S,
     ) -> None:
         self._load_settings = load_settings
         self._make_client = make_client
+        self._clock = clock
+        self._ttl_s = ttl_s
         self.reset()
 
     def reset(self) -> None:
         """Forget settings and client: the next invocation reads the environment (and the secret) again."""
         self._settings: ShipperSettings | None = None
         self._client: Elasticsearch | None = None
+        self._loaded_at = float("-inf")
+
+    def _ready(self) -> tuple[ShipperSettings, Elasticsearch]:
+        """Settings and client, (re)built when missing or older than the TTL."""
+        if self._settings is None or self._client is None or self._clock() - self._loaded_at > self._ttl_s:
+            try:
+                settings = self._load_settings()
+            except SettingsError as err:
+                log_event(ERROR_TYPE, logging.ERROR, request_id=None, code="misconfigured", message=str(err))
+                raise
+            self._settings, self._client = settings, self._make_client(settings)
+            self._loaded_at = self._clock()
+        return self._settings, self._client
 
     def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
         """Ship one subscription event within the invocation's time (Lambda's `context`); the summary is the
         Lambda's result."""
-        if self._settings is None or self._client is None:
-            try:
-                self._settings = self._load_settings()
-            except SettingsError as err:
-                log_event(ERROR_TYPE, logging.ERROR, request_id=None, code="misconfigured", message=str(err))
-                raise
-            self._client = self._make_client(self._settings)
         own_group = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         remaining_s = (lambda: remaining() / 1000) if callable(remaining) else None
-        return ship(event, self._settings, self._client, own_log_group=own_group, remaining_s=remaining_s).as_dict()
+        settings, client = self._ready()
+        try:
+            return ship(event, settings, client, own_log_group=own_group, remaining_s=remaining_s).as_dict()
+        except EsRequestError as err:
+            if err.status not in (401, 403):
+                raise
+            # A rotated or revoked API key: read the settings (and the secret) again and try once more.
+            log_event("credentials_refreshed", logging.WARNING, status=err.status)
+            self.reset()
+            settings, client = self._ready()
+            return ship(event, settings, client, own_log_group=own_group, remaining_s=remaining_s).as_dict()
 
 
 SHIPPER = Shipper()
