@@ -1,5 +1,12 @@
 """An HTTP proxy in front of a real Elasticsearch-API server that injects the failures a test server cannot be
-made to produce on demand: a whole request answered 429/503, or chosen bulk items answered 429.
+made to produce on demand: a whole request answered 429/503, or chosen bulk items answered 429; and, with
+`major`, that enforces the REST API compatibility rule of that Elasticsearch major, which noida-db does not check.
+
+The rule, as Elasticsearch documents and implements it (REST API compatibility; RestCompatibleVersionHelper):
+a versioned media type `application/vnd.elasticsearch+json; compatible-with=N` in Accept or Content-Type must name
+the server's major or the one before it (8.x: 7 or 8; 9.x: 8 or 9), and when a request has a body and either
+header is versioned, both must be, with the same N. Otherwise the answer is 400 media_type_header_exception, e.g.
+"Accept version must be either version 8 or 7, but found 9" (what every 8.x server answers the 9.x Python client).
 
 The client under test talks real HTTP to the proxy; everything not targeted is forwarded to the real server
 unchanged. A rejected bulk item is taken out of the request before it is forwarded (so, as with a real 429, it
@@ -10,6 +17,7 @@ documents that get through are indexed by the real server.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -20,6 +28,33 @@ from typing import Any
 from devtools.processes import free_port
 
 PRODUCT_HEADER = ("X-Elastic-Product", "Elasticsearch")
+_COMPATIBLE_WITH = re.compile(r"application/vnd\.elasticsearch\+[a-z-]+\s*;\s*compatible-with\s*=\s*(\d+)", re.I)
+
+
+def compatibility_problem(accept: str | None, content_type: str | None, has_body: bool, major: int) -> str | None:
+    """Why an Elasticsearch `major` server refuses these headers (None when it accepts them)."""
+
+    def version(value: str | None) -> int | None:
+        match = _COMPATIBLE_WITH.search(value or "")
+        return int(match.group(1)) if match else None
+
+    allowed = (major, major - 1)
+    accept_version, content_version = version(accept), version(content_type)
+    if accept_version is not None and accept_version not in allowed:
+        return (
+            f"Accept version must be either version {major} or {major - 1}, but found {accept_version}. Accept={accept}"
+        )
+    if has_body and content_version is not None and content_version not in allowed:
+        return (
+            f"Content-Type version must be either version {major} or {major - 1}, but found {content_version}. "
+            f"Content-Type={content_type}"
+        )
+    if has_body and (accept_version is not None or content_version is not None) and accept_version != content_version:
+        return (
+            "A compatible version is required on both Content-Type and Accept headers if either one has requested a "
+            f"compatible version and the compatible versions must match. Accept={accept}, Content-Type={content_type}"
+        )
+    return None
 
 
 @dataclass
@@ -36,8 +71,10 @@ class Faults:
 class EsFaultProxy:
     """A proxy on a free loopback port; `url` is what the client under test uses."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, major: int | None = None) -> None:
         self.upstream = upstream.rstrip("/")
+        self.major = major  # enforce this Elasticsearch major's compatibility rule (None: forward as is)
+        self.refused: list[str] = []  # the compatibility problems answered 400, in order
         self.faults = Faults()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler_class())
@@ -72,7 +109,14 @@ class EsFaultProxy:
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                if self.path.split("?")[0].endswith("/_bulk"):
+                problem = None
+                if proxy.major is not None:
+                    accept, content_type = self.headers.get("Accept"), self.headers.get("Content-Type")
+                    problem = compatibility_problem(accept, content_type, bool(body), proxy.major)
+                if problem is not None:
+                    proxy.refused.append(problem)
+                    status, headers, answer = proxy._media_type_error(problem)
+                elif self.path.split("?")[0].endswith("/_bulk"):
                     status, headers, answer = proxy._bulk(self.command, self.path, dict(self.headers), body)
                 else:
                     status, headers, answer = proxy._forward(self.command, self.path, dict(self.headers), body)
@@ -139,6 +183,22 @@ class EsFaultProxy:
         errors = any("error" in next(iter(item.values())) for item in merged)
         reply = json.dumps({"took": 1, "errors": errors, "items": merged}).encode()
         return 200, {"Content-Type": "application/json", PRODUCT_HEADER[0]: PRODUCT_HEADER[1]}, reply
+
+    @staticmethod
+    def _media_type_error(problem: str) -> tuple[int, dict[str, str], bytes]:
+        """Elasticsearch's answer to headers it cannot accept (400, media_type_header_exception)."""
+        cause = {"type": "status_exception", "reason": problem}
+        error = {
+            "type": "media_type_header_exception",
+            "reason": "Invalid media-type value on headers [Accept, Content-Type]",
+            "caused_by": cause,
+        }
+        body = {"error": {"root_cause": [{k: v for k, v in error.items() if k != "caused_by"}], **error}, "status": 400}
+        return (
+            400,
+            {"Content-Type": "application/json", PRODUCT_HEADER[0]: PRODUCT_HEADER[1]},
+            json.dumps(body).encode(),
+        )
 
     @staticmethod
     def _error(status: int) -> tuple[int, dict[str, str], bytes]:
