@@ -83,3 +83,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         for name in MARKS_BY_DIRECTORY.get(directory_of(item.path) or "", ()):
             item.add_marker(name)
+
+
+def skips_fail_the_run(environ: dict[str, str] | os._Environ[str], skipped: int) -> str | None:
+    """With CI=true a skipped test is a missing install step: the reason the run fails, or None."""
+    if environ.get("CI", "").lower() == "true" and skipped:
+        return f"CI=true: {skipped} test(s) skipped; in CI every test must run (.ci/run installs what they need)"
+    return None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter is not None else 0
+    reason = skips_fail_the_run(os.environ, skipped)
+    if reason and exitstatus == pytest.ExitCode.OK:
+        reporter.write_line(reason, red=True, bold=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
