@@ -71,6 +71,7 @@ class Stack:
     parameters: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     reason: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,6 +142,7 @@ def describe(cloudformation: Any, name: str) -> Stack | None:
         parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in data.get("Parameters", [])},
         outputs={o["OutputKey"]: o["OutputValue"] for o in data.get("Outputs", [])},
         reason=data.get("StackStatusReason", ""),
+        tags={t["Key"]: t["Value"] for t in data.get("Tags", [])},
     )
 
 
@@ -383,7 +385,10 @@ def _restore(
         values["DeploymentType"] = "AllAtOnce"
     parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
     deployer.log(f"{name}: rolling back to {values.get('ModelVersion', '?')} ({values.get('ImageUri', '?')})")
-    stack = deployer.apply(name, "update", body, parameters, [])
+    # UpdateStack with an empty Tags list removes every stack tag (CloudFormation's documented rule): keep the
+    # previous version's tags, model-version included, so the restored stack says what it serves.
+    tags = [{"Key": key, "Value": value} for key, value in previous.tags.items()]
+    stack = deployer.apply(name, "update", body, parameters, tags)
     if stack.status != "UPDATE_COMPLETE":
         outcome.problems.append(f"rollback ended in {stack.status}: {'; '.join(deployer.failures(name))}")
         return stack.status

@@ -214,6 +214,7 @@ def test_an_update_that_fails_its_smoke_test_rolls_back_to_the_previous_image(en
     assert restored["params"]["ImageUri"] == image_uri("v1")
     assert restored["params"]["ModelVersion"] == api.model_version
     assert restored["params"]["DeploymentType"] == "AllAtOnce"  # a rollback does not wait for a canary
+    assert {"Key": "model-version", "Value": api.model_version} in restored["Tags"]
     assert function_image(env) == image_uri("v1")
 
 

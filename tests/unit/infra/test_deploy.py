@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,3 +131,40 @@ def test_the_expected_model_version_comes_from_the_bundle(tmp_path: Path) -> Non
         deploy.expected_model_version(tmp_path / "missing", None)
     with pytest.raises(DeployError, match="pass --model-version or --bundle"):
         deploy.expected_model_version(None, None)
+
+
+class RecordingDeployer:
+    """Records what a rollback asks CloudFormation for (the real Deployer waits on a real stack)."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def log(self, line: str) -> None:
+        pass
+
+    def apply(
+        self, name: str, action: str, body: str, parameters: list[dict[str, str]], tags: list[dict[str, str]]
+    ) -> Stack:
+        self.calls.append({"action": action, "parameters": parameters, "tags": tags})
+        return Stack(name, "UPDATE_COMPLETE")
+
+    def failures(self, name: str) -> list[str]:
+        return []
+
+
+def test_a_rollback_keeps_the_previous_stack_tags() -> None:
+    """CloudFormation's UpdateStack removes every stack tag when Tags is an empty list (its documented rule): the
+    rollback passes the previous version's tags, so the stack still says which model it serves."""
+    previous = Stack(
+        "cola-acceptability-dev",
+        "UPDATE_COMPLETE",
+        parameters={"ImageUri": "repo@sha256:" + "a" * 64, "ModelVersion": "m-old", "DeploymentType": "Canary"},
+        tags={"project": "cola-acceptability", "stage": "dev", "model-version": "m-old"},
+    )
+    deployer = RecordingDeployer()
+    outcome = deploy.Outcome(stack=previous.name)
+    deploy._restore(previous.name, previous, "{}", deployer, lambda url, version: None, outcome)
+    (call,) = deployer.calls
+    assert {"Key": "model-version", "Value": "m-old"} in call["tags"]
+    assert len(call["tags"]) == 3
+    assert {"ParameterKey": "DeploymentType", "ParameterValue": "AllAtOnce"} in call["parameters"]
