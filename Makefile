@@ -23,7 +23,9 @@ SHELL := /bin/bash
 #   IMAGE_NAME, IMAGE_CONTEXT, BASE_IMAGE, DOCKER, DOCKER_BUILD_FLAGS  the Lambda image build
 #   REGISTRY, REPOSITORY, REGION, DIGEST_FILE  where `make push` pushes (default: the account's ECR in REGION)
 #   IMAGE_URI, STACK, DEPLOYMENT_TYPE, ES_URL, ES_SECRET_NAME, ENDPOINT  `make deploy` (IMAGE_URI: repo@sha256:...)
-#   REMOTE, BUCKET, ENDPOINT, PROFILE, DEFAULT  DVC remotes (credentials only from the environment or a profile)
+#   REMOTE, BUCKET, ENDPOINT, PROFILE, DEFAULT  DVC remotes (credentials only from the environment or a profile);
+#                   remote-s3 writes the untracked .dvc/config.local (CI never changes a tracked file), SHARED=1
+#                   the tracked .dvc/config (a team's remote, to commit)
 # Monitoring (docs/monitoring.md)
 #   LINES, SHIPPER_ALIAS, DRY_RUN  `make subscribe`: which lines go to the shipper, its alias, report only
 #   ES_URL, LOG, KIBANA_URL, KIBANA_SPACE  Elasticsearch, a local log, Kibana (API keys from the environment only)
@@ -91,6 +93,7 @@ STAMP := $(VENV)/.installed
 PACKAGE_STAMP := $(VENV_PACKAGE)/.installed
 DISTILLED := distilled-$(STUDENT)
 DVC := $(VENV)/bin/dvc
+DVC_CONFIG = $(if $(SHARED),,--local)
 APP_BUNDLE := chalice_app/chalicelib/bundle
 MANIFEST_FIELD = $(PYTHON) -m chalice_app.chalicelib.contract.manifest
 
@@ -240,11 +243,11 @@ dvc-pull: $(STAMP) ## [deliver] Pull DVC outputs from the default remote (REMOTE
 	$(DVC) pull $(if $(REMOTE),-r $(REMOTE))
 
 remote-s3: $(STAMP) ## [deliver] Add DVC remote s3 = s3://BUCKET/cola [ENDPOINT= PROFILE=]
-	@test -n "$(BUCKET)" || { echo "usage: make remote-s3 BUCKET=name [ENDPOINT=url] [PROFILE=name] [DEFAULT=1]"; exit 1; }
-	$(DVC) remote add -f s3 s3://$(BUCKET)/cola
-	$(if $(ENDPOINT),$(DVC) remote modify s3 endpointurl $(ENDPOINT))
+	@test -n "$(BUCKET)" || { echo "usage: make remote-s3 BUCKET=name [ENDPOINT=url] [PROFILE=name] [DEFAULT=1] [SHARED=1]"; exit 1; }
+	$(DVC) remote add $(DVC_CONFIG) -f s3 s3://$(BUCKET)/cola
+	$(if $(ENDPOINT),$(DVC) remote modify $(DVC_CONFIG) s3 endpointurl $(ENDPOINT))
 	$(if $(PROFILE),$(DVC) remote modify --local s3 profile $(PROFILE))
-	$(if $(DEFAULT),$(DVC) remote default s3)
+	$(if $(DEFAULT),$(DVC) remote default $(DVC_CONFIG) s3)
 
 # ---- monitor ------------------------------------------------------------------------------------------------------
 subscribe: $(STAMP) ## [monitor] Subscribe STAGE's API log group to the shipper Lambda

@@ -88,16 +88,23 @@ def dvc_repo(tmp_path: Path, aws_env: dict[str, str]) -> Path:
     (bundle / "manifest.json").write_text('{"schema_version": 1, "model_version": "fake-0001"}\n')
     (bundle / "extra" / "notes.txt").write_text("nested file\n")
     run([*DVC, "add", "-q", "artifacts/bundles/fake"], repo, aws_env)
+    run(["git", "add", "-A"], repo, aws_env)
+    run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "base"], repo, aws_env)
     return repo
 
 
 def add_s3_remote(repo: Path, env: dict[str, str], bucket: str, endpoint: str) -> None:
     """What a user runs: `make remote-s3 BUCKET=... ENDPOINT=... DEFAULT=1` (the project's Makefile target)."""
+    tracked = (repo / ".dvc" / "config").read_text()
     run([*MAKE, "remote-s3", f"BUCKET={bucket}", f"ENDPOINT={endpoint}", "DEFAULT=1"], repo, env)
-    config = (repo / ".dvc" / "config").read_text()
+    # The remote goes to the untracked config.local: a release that adds it leaves the tree clean (a dirty tree
+    # would make `make push` tag <sha>-dirty, and a rerun would then hit ECR's immutable tags).
+    assert (repo / ".dvc" / "config").read_text() == tracked
+    assert run(["git", "status", "--porcelain"], repo, env).stdout == ""
+    config = (repo / ".dvc" / "config.local").read_text()
     assert f"s3://{bucket}/cola" in config
     assert f"endpointurl = {endpoint}" in config
-    assert "testing" not in config, "credentials must come from the environment, never .dvc/config"
+    assert "testing" not in config, "credentials must come from the environment, never a DVC config file"
 
 
 def test_push_then_pull_restores_identical_files(

@@ -174,6 +174,8 @@ def test_release_deploys_the_pushed_digest_and_prod_waits_for_dev() -> None:
     assert prod_deploy["env"]["IMAGE_URI"] == "${{ needs.dev.outputs.image_uri }}"
     assert not any("make push" in str(step.get("run", "")) for step in prod["steps"])  # same image, not rebuilt
     for job in (dev, prod):
+        pull = next(str(step["run"]) for step in job["steps"] if "make remote-s3" in str(step.get("run", "")))
+        assert "git status --porcelain" in pull  # the remote goes to .dvc/config.local: tracked files stay clean
         last = job["steps"][-1]
         assert "failure()" in last["if"]
         assert "cancel-update-stack" in last["run"]
