@@ -19,8 +19,8 @@ REGION = "eu-west-1"
 VALUES = {"APP": APP, "STAGE": "dev", **iam_lint.EXAMPLE_VALUES}
 
 
-def rendered(name: str) -> dict[str, Any]:
-    document: dict[str, Any] = iam.render(iam.load_document(name), VALUES)
+def rendered(name: str, **values: str) -> dict[str, Any]:
+    document: dict[str, Any] = iam.render(iam.load_document(name), {**VALUES, **values})
     return document
 
 
@@ -366,14 +366,19 @@ def test_codedeploy_role_can_shift_the_aliases_and_read_the_rollback_alarms() ->
         )
 
 
-def test_github_can_assume_the_deploy_role_only_from_this_repository() -> None:
-    (statement,) = statements(rendered("github-oidc-trust-policy.json"))
-    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert statement["Principal"]["Federated"].endswith(":oidc-provider/token.actions.githubusercontent.com")
-    assert statement["Condition"]["StringEquals"] == {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
-    subjects = statement["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"]
-    repo = VALUES["GITHUB_REPO"]
-    assert subjects == [f"repo:{repo}:environment:dev", f"repo:{repo}:ref:refs/tags/v*"]
+def test_github_can_assume_a_stages_role_only_from_that_environment_of_this_repository() -> None:
+    """The subject is exactly one environment of one repository: a job without `environment: prod` (a tag push, a
+    branch, another workflow) gets no prod credentials, so prod's required reviewers cannot be bypassed."""
+    for stage in ("dev", "prod"):
+        (statement,) = statements(rendered("github-oidc-trust-policy.json", STAGE=stage))
+        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert statement["Principal"]["Federated"].endswith(":oidc-provider/token.actions.githubusercontent.com")
+        assert statement["Condition"] == {
+            "StringEquals": {
+                "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                "token.actions.githubusercontent.com:sub": f"repo:{VALUES['GITHUB_REPO']}:environment:{stage}",
+            }
+        }
 
 
 def test_lambda_and_codedeploy_roles_trust_their_service_in_this_account_only() -> None:
