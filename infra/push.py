@@ -112,12 +112,24 @@ def image_tags(revision: str, model_version: str) -> list[str]:
     return [revision, model_version]
 
 
-def require_local_image(docker: Docker, image: str) -> None:
-    """Fail with what to run when the image is not in the local engine (or no engine answers)."""
+LAMBDA_PLATFORM = "linux/amd64"
+"""What the deploy template's functions run on (x86_64): an image built for another platform (an arm64 build on
+Apple Silicon) would be refused by Lambda at deploy time, after the push."""
+
+
+def require_local_image(docker: Docker, image: str, platform: str = LAMBDA_PLATFORM) -> None:
+    """Fail with what to run when the image is not in the local engine (or no engine answers), or is built for
+    another platform than the functions run on."""
     if shutil.which(docker.binary) is None:
         raise PushError(f"'{docker.binary}' not found: install Docker (the push needs a Docker CLI and engine)")
-    found = docker.run("image", "inspect", "--format", "{{.Id}}", image, timeout=60)
+    found = docker.run("image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", image, timeout=60)
     if found.returncode == 0:
+        built = found.stdout.strip()
+        if built != platform:
+            raise PushError(
+                f"image {image} is built for {built}, the Lambda functions run on {platform}: rebuild it with "
+                f"`make image DOCKER_BUILD_FLAGS=--platform={platform}`"
+            )
         return
     if "no such image" in found.stderr.lower():
         raise PushError(f"image {image} is not in the local Docker engine: run `make image` first (same BUNDLE)")

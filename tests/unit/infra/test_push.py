@@ -15,7 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from infra.push import Credentials, PushError, explain_push_failure, git_revision, image_tags, main, model_version_of
+from infra.push import (
+    Credentials,
+    Docker,
+    PushError,
+    explain_push_failure,
+    git_revision,
+    image_tags,
+    main,
+    model_version_of,
+    require_local_image,
+)
 from tests.support.manifests import write_minimal_bundle
 
 
@@ -130,3 +140,23 @@ def test_without_a_docker_cli_the_push_says_to_install_docker(
     code = main(["--bundle", str(tmp_path / "bundle"), "--registry", empty_registry, "--docker", "no-such-docker-cli"])
     assert code == 1
     assert "install Docker" in capsys.readouterr().err
+
+
+def fake_docker(tmp_path: Path, platform: str) -> str:
+    """A docker CLI whose `image inspect` reports an image built for `platform`."""
+    script = tmp_path / "docker"
+    script.write_text(f"#!/bin/sh\necho '{platform}'\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+@pytest.mark.parametrize("platform", ["linux/arm64", "linux/arm"])
+def test_an_image_built_for_another_platform_is_refused_before_the_push(tmp_path: Path, platform: str) -> None:
+    """An arm64 build (a plain `docker build` on Apple Silicon) would be refused by Lambda for x86_64 functions."""
+    docker = Docker(binary=fake_docker(tmp_path, platform))
+    with pytest.raises(PushError, match=f"built for {platform}.*--platform=linux/amd64"):
+        require_local_image(docker, "cola-acceptability:m-1")
+
+
+def test_an_amd64_image_passes(tmp_path: Path) -> None:
+    require_local_image(Docker(binary=fake_docker(tmp_path, "linux/amd64")), "cola-acceptability:m-1")
