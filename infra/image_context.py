@@ -13,16 +13,15 @@ import shutil
 import sys
 from pathlib import Path
 
-from chalice_app.chalicelib.contract.manifest import MANIFEST_FILE, TOKENIZER_FILE, BundleError, load_manifest
+from chalice_app.chalicelib.contract.manifest import MANIFEST_FILE, TOKENIZER_FILE, BundleError, Manifest, load_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_FILES = ("chalice_app/app.py", "chalice_app/requirements.txt", "chalice_app/.chalice/config.json")
 RUNTIME_PINS = "requirements/constraints.txt"
 
 
-def context_files(bundle: Path) -> dict[str, Path]:
-    """Path in the context -> source file; BundleError when the bundle or its served model file is missing."""
-    manifest = load_manifest(bundle)
+def context_files(bundle: Path, manifest: Manifest) -> dict[str, Path]:
+    """Path in the context -> source file; BundleError when the bundle's served model file is missing."""
     model_file = manifest["serving"]["model_file"]
     if not (bundle / model_file).is_file():
         raise BundleError(f"{bundle} lacks its served model file {model_file}")
@@ -36,14 +35,14 @@ def context_files(bundle: Path) -> dict[str, Path]:
 
 def stage(bundle: Path, context: Path) -> str:
     """Write the context afresh; returns the line `make image-context` prints."""
-    files = context_files(bundle)
+    manifest = load_manifest(bundle)
+    files = context_files(bundle, manifest)
     shutil.rmtree(context, ignore_errors=True)
     for name, source in files.items():
         target = context / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         target.chmod(0o644)
-    manifest = load_manifest(context / "bundle")
     size_mb = sum(p.stat().st_size for p in context.rglob("*") if p.is_file()) / 1e6
     return (
         f"staged {context} ({size_mb:.0f} MB): model {manifest['model_version']}, {manifest['serving']['model_file']}"
