@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 Perturbation = Callable[[list[str], random.Random, Sequence[str]], list[str]]
 
@@ -69,9 +70,18 @@ def perturb(sentence: str, operation: str, rng: random.Random, vocabulary: Seque
     return copy if copy != sentence else None
 
 
-def transfer_sentences(
+@dataclass(frozen=True)
+class TransferCopy:
+    """One perturbed copy: its text, the index of the sentence it was made from and its copy number there."""
+
+    text: str
+    source: int
+    copy: int
+
+
+def transfer_copies(
     sentences: Sequence[str], copies_per_sentence: int, operations: Sequence[str], seed: int
-) -> list[str]:
+) -> list[TransferCopy]:
     """`copies_per_sentence` perturbed copies of each sentence, without duplicates or originals, in a fixed order.
 
     Operations rotate per copy (copy k of a sentence uses operations[(start + k) % len]) so each sentence gets
@@ -87,15 +97,22 @@ def transfer_sentences(
     rng = random.Random(seed)
     vocabulary = _vocabulary(sentences)
     seen = set(sentences)
-    out: list[str] = []
-    for sentence in sentences:
+    out: list[TransferCopy] = []
+    for index, sentence in enumerate(sentences):
         start = rng.randrange(len(operations)) if operations else 0
         for k in range(copies_per_sentence):
             copy = perturb(sentence, operations[(start + k) % len(operations)], rng, vocabulary)
             if copy is not None and copy not in seen:
                 seen.add(copy)
-                out.append(copy)
+                out.append(TransferCopy(copy, index, k))
     return out
+
+
+def transfer_sentences(
+    sentences: Sequence[str], copies_per_sentence: int, operations: Sequence[str], seed: int
+) -> list[str]:
+    """The texts of `transfer_copies` (what distillation trains on)."""
+    return [c.text for c in transfer_copies(sentences, copies_per_sentence, operations, seed)]
 
 
 def sentences_sha256(sentences: Sequence[str]) -> str:

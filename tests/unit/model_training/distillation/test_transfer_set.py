@@ -6,7 +6,13 @@ import random
 
 import pytest
 
-from model_training.distillation.transfer_set import PERTURBATIONS, perturb, sentences_sha256, transfer_sentences
+from model_training.distillation.transfer_set import (
+    PERTURBATIONS,
+    perturb,
+    sentences_sha256,
+    transfer_copies,
+    transfer_sentences,
+)
 
 SENTENCES = [
     "The cat sat on the mat.",
@@ -21,6 +27,17 @@ def test_copies_are_reproducible_for_a_seed_and_change_with_it() -> None:
     first = transfer_sentences(SENTENCES, 3, ops, seed=7)
     assert first == transfer_sentences(SENTENCES, 3, ops, seed=7)
     assert first != transfer_sentences(SENTENCES, 3, ops, seed=8)
+
+
+def test_each_copy_names_the_sentence_it_came_from_and_its_copy_number() -> None:
+    copies = transfer_copies(SENTENCES, 3, list(PERTURBATIONS), seed=7)
+    assert [c.text for c in copies] == transfer_sentences(SENTENCES, 3, list(PERTURBATIONS), seed=7)
+    for c in copies:
+        assert 0 <= c.copy < 3
+        original, damaged = SENTENCES[c.source].split(), c.text.split()
+        assert abs(len(original) - len(damaged)) <= 1  # one word dropped, duplicated or none: same sentence
+        assert len(set(original) & set(damaged)) >= len(original) - 2
+    assert 3 not in {c.source for c in copies}  # "Hi there." is too short to perturb
 
 
 def test_no_copy_is_an_original_or_a_duplicate() -> None:
