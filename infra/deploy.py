@@ -15,8 +15,9 @@
    so the previous ImageUri and ModelVersion) are redeployed with DeploymentType AllAtOnce and smoke-tested; after
    a first creation the stack is deleted (there was nothing before it).
 
-Execution roles are not created here: they come from infra/iam (roles.json names them); the template gets their
-ARNs. Credentials come from the environment, a profile or a role; nothing here prints them.
+Execution roles are not created here: the bootstrap stack creates them from infra/iam (`make bootstrap`, roles.json
+names them); the template gets their ARNs, and CloudFormation acts as the stage's `cloudformation` role (RoleARN), so
+the caller needs only CloudFormation calls on its stack and iam:PassRole on that role. Credentials come from the environment, a profile or a role; nothing here prints them.
 """
 
 from __future__ import annotations
@@ -200,6 +201,12 @@ def role_arns(template: Mapping[str, Any], account: str, stage: str) -> dict[str
     return arns
 
 
+def execution_role_arn(account: str, stage: str) -> str:
+    """The role CloudFormation acts as for the stage's stack (RoleARN): infra/iam/roles.json's `cloudformation`."""
+    (role,) = [r for r in iam.roles() if r.key == "cloudformation"]
+    return f"arn:aws:iam::{account}:role/{iam.render(role.name, iam.stage_values(stage))}"
+
+
 def _template_body(template: Any) -> str:
     return template if isinstance(template, str) else json.dumps(template, separators=(",", ":"))
 
@@ -214,24 +221,35 @@ class Deployer:
         log: Callable[[str], None] = print,
         poll_s: float = POLL_S,
         timeout_s: float = 3600.0,
+        capabilities: tuple[str, ...] = tuple(CAPABILITIES),
     ) -> None:
         self.cf = cloudformation
+        self.capabilities = list(capabilities)
         self.log = log
         self.poll_s = poll_s
         self.timeout_s = timeout_s
 
     def apply(
-        self, name: str, action: str, body: str, parameters: list[dict[str, str]], tags: list[dict[str, str]]
+        self,
+        name: str,
+        action: str,
+        body: str,
+        parameters: list[dict[str, str]],
+        tags: list[dict[str, str]],
+        role_arn: str | None = None,
     ) -> Stack:
-        """Create or update the stack and wait for it to settle; an update with no changes is not an error."""
+        """Create or update the stack (as role_arn when given) and wait for it to settle; an update with no changes is
+        not an error."""
         since = time.time()
         args: dict[str, Any] = {
             "StackName": name,
             "TemplateBody": body,
             "Parameters": parameters,
-            "Capabilities": CAPABILITIES,
+            "Capabilities": self.capabilities,
             "Tags": tags,
         }
+        if role_arn:
+            args["RoleARN"] = role_arn
         try:
             if action == "create":
                 self.cf.create_stack(**args, OnFailure="ROLLBACK")
@@ -329,6 +347,7 @@ def deploy(
             f"{request.stack}: {previous.status}, serving {previous.parameters.get('ModelVersion', '?')} "
             f"({previous.parameters.get('ImageUri', '?')})"
         )
+    role_arn = execution_role_arn(account, request.stage)
     values = {
         **request.values,
         **role_arns(request.template, account, request.stage),
@@ -342,7 +361,9 @@ def deploy(
         {"Key": "stage", "Value": request.stage},
         {"Key": "model-version", "Value": request.model_version},
     ]
-    stack = deployer.apply(request.stack, outcome.action, _template_body(request.template), parameters, tags)
+    stack = deployer.apply(
+        request.stack, outcome.action, _template_body(request.template), parameters, tags, role_arn=role_arn
+    )
     outcome.status = stack.status
     if stack.status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
         outcome.rolled_back = stack.status in ("ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
@@ -366,7 +387,7 @@ def deploy(
         log(f"{request.stack}: first deployment failed its smoke test: deleting the stack (nothing to roll back to)")
         outcome.status = deployer.delete(request.stack).status
     else:
-        outcome.status = _restore(request.stack, previous, previous_body, deployer, smoke_test, outcome)
+        outcome.status = _restore(request.stack, previous, previous_body, deployer, smoke_test, outcome, role_arn)
     outcome.rolled_back = True
     return outcome
 
@@ -378,6 +399,7 @@ def _restore(
     deployer: Deployer,
     smoke_test: Callable[[str, str], smoke.SmokeResult],
     outcome: Outcome,
+    role_arn: str | None = None,
 ) -> str:
     """Redeploy the previous template and parameters (all at once when it can say so) and smoke-test it."""
     values = dict(previous.parameters)
@@ -388,7 +410,7 @@ def _restore(
     # UpdateStack with an empty Tags list removes every stack tag (CloudFormation's documented rule): keep the
     # previous version's tags, model-version included, so the restored stack says what it serves.
     tags = [{"Key": key, "Value": value} for key, value in previous.tags.items()]
-    stack = deployer.apply(name, "update", body, parameters, tags)
+    stack = deployer.apply(name, "update", body, parameters, tags, role_arn=role_arn)
     if stack.status != "UPDATE_COMPLETE":
         outcome.problems.append(f"rollback ended in {stack.status}: {'; '.join(deployer.failures(name))}")
         return stack.status

@@ -36,6 +36,7 @@ EXPECTED: dict[tuple[str, str, str], str] = {
     ("lambda-trust-policy.json", "MALFORMED", NO_RESOURCE): "a trust policy names a Principal, not a Resource",
     ("codedeploy-trust-policy.json", "MALFORMED", NO_RESOURCE): "a trust policy names a Principal, not a Resource",
     ("github-oidc-trust-policy.json", "MALFORMED", NO_RESOURCE): "a trust policy names a Principal, not a Resource",
+    ("cloudformation-trust-policy.json", "MALFORMED", NO_RESOURCE): "a trust policy names a Principal, not a Resource",
     ("ecr-repository-policy.json", "MALFORMED", NO_RESOURCE): "a repository policy applies to its repository",
     (
         "github-oidc-trust-policy.json",
@@ -52,6 +53,17 @@ EXPECTED: dict[tuple[str, str, str], str] = {
         "INVALID_ARN",
         "Account expected to be of form like 123456789012",
     ): "the Serverless transform's ARN has the account field `aws` (arn:aws:cloudformation:<region>:aws:transform/...)",
+    (
+        "cloudformation-execution-policy.json",
+        "PERMISSIONS_MANAGEMENT_ACTIONS",
+        "lambda:addpermission",
+    ): "what the template declares: API Gateway's invoke permission on the alias, the dead-letter queue's attributes, "
+    "passing the stage's own execution and CodeDeploy roles (each scoped to the stage's names)",
+    (
+        "cloudformation-execution-policy.json",
+        "PRIVILEGE_ESCALATION",
+        "EditExistingLambdaFunctionWithRole",
+    ): "updating the stage's functions is the deploy; only <app>-<stage> functions, whose roles are the stage's own",
 }
 """(document, issue, text in the finding's detail) → why that finding is accepted."""
 

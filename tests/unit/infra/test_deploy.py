@@ -91,6 +91,11 @@ def test_role_parameters_name_the_roles_of_infra_iam() -> None:
     }
 
 
+def test_cloudformation_acts_as_the_stages_execution_role() -> None:
+    """The stack's RoleARN: CloudFormation, not the caller, needs the resources' rights (infra/cfn_permissions)."""
+    assert deploy.execution_role_arn("123456789012", "prod") == f"arn:aws:iam::123456789012:role/{APP}-prod-cloudformation"
+
+
 def test_a_function_without_a_role_in_infra_iam_is_refused() -> None:
     sam = sample()
     extra = json.loads(json.dumps(sam["Resources"]["ShipLogs"]))
@@ -143,9 +148,15 @@ class RecordingDeployer:
         pass
 
     def apply(
-        self, name: str, action: str, body: str, parameters: list[dict[str, str]], tags: list[dict[str, str]]
+        self,
+        name: str,
+        action: str,
+        body: str,
+        parameters: list[dict[str, str]],
+        tags: list[dict[str, str]],
+        role_arn: str | None = None,
     ) -> Stack:
-        self.calls.append({"action": action, "parameters": parameters, "tags": tags})
+        self.calls.append({"action": action, "parameters": parameters, "tags": tags, "role_arn": role_arn})
         return Stack(name, "UPDATE_COMPLETE")
 
     def failures(self, name: str) -> list[str]:
@@ -163,8 +174,10 @@ def test_a_rollback_keeps_the_previous_stack_tags() -> None:
     )
     deployer = RecordingDeployer()
     outcome = deploy.Outcome(stack=previous.name)
-    deploy._restore(previous.name, previous, "{}", deployer, lambda url, version: None, outcome)
+    role = deploy.execution_role_arn("123456789012", "dev")
+    deploy._restore(previous.name, previous, "{}", deployer, lambda url, version: None, outcome, role)
     (call,) = deployer.calls
+    assert call["role_arn"] == role
     assert {"Key": "model-version", "Value": "m-old"} in call["tags"]
     assert len(call["tags"]) == 3
     assert {"ParameterKey": "DeploymentType", "ParameterValue": "AllAtOnce"} in call["parameters"]

@@ -266,7 +266,7 @@ def test_parliament_lints_the_chalice_policy_files() -> None:
 # Least privilege and agreement with the template -------------------------------------------------------------------
 
 
-NO_RESOURCE_LEVEL = {"ecr:GetAuthorizationToken"}
+NO_RESOURCE_LEVEL = {"ecr:GetAuthorizationToken", "codedeploy:StopDeployment"}
 """Actions IAM only grants on Resource "*" (they name no resource type)."""
 
 
@@ -321,37 +321,72 @@ def test_shipper_role_reaches_its_secret_and_its_dead_letter_queue_only() -> Non
     assert allows(document, "logs:PutLogEvents", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{function}:x")
 
 
-def test_deploy_role_passes_only_the_stage_roles_and_only_to_their_service() -> None:
+def passing(document: dict[str, Any]) -> dict[str, str]:
+    """Role ARN → the service an iam:PassRole statement may pass it to."""
+    found = {}
+    for statement in statements(document):
+        if "iam:PassRole" in as_list(statement["Action"]):
+            service = statement["Condition"]["StringEquals"]["iam:PassedToService"]
+            found |= {arn: service for arn in as_list(statement["Resource"])}
+    return found
+
+
+def role_arn(key: str, stage: str = "dev") -> str:
+    (role,) = [r for r in iam.roles() if r.key == key]
+    return f"arn:aws:iam::{ACCOUNT}:role/{iam.render(role.name, {**VALUES, 'STAGE': stage})}"
+
+
+def test_the_github_role_passes_only_the_cloudformation_role_and_only_to_cloudformation() -> None:
     document = rendered("deploy-policy.json")
-    passing = [s for s in statements(document) if "iam:PassRole" in as_list(s["Action"])]
-    resources = {r for s in passing for r in as_list(s["Resource"])}
-    names = {iam.render(role.name, VALUES) for role in iam.roles() if role.key != "deploy"}
-    assert resources == {f"arn:aws:iam::{ACCOUNT}:role/{name}" for name in names}
-    assert all(s["Condition"]["StringEquals"]["iam:PassedToService"] for s in passing)
+    assert passing(document) == {role_arn("cloudformation"): "cloudformation.amazonaws.com"}
     assert not any(
         a.startswith("iam:") and a != "iam:PassRole" for s in statements(document) for a in as_list(s["Action"])
     )
 
 
-def test_deploy_role_covers_what_the_template_creates() -> None:
+def test_the_github_role_cannot_touch_what_the_stack_holds_itself() -> None:
+    """CloudFormation acts as the execution role: the GitHub role has no Lambda, API Gateway, CodeDeploy, alarm
+    or queue rights of its own, and CloudFormation only on its stage's stack."""
     document = rendered("deploy-policy.json")
+    services = {a.split(":")[0] for s in statements(document) for a in as_list(s["Action"])}
+    assert services == {"cloudformation", "iam", "ecr", "s3"}
+    arn = f"arn:aws:{{}}:{REGION}:{ACCOUNT}:{{}}"
+    stack = arn.format("cloudformation", f"stack/{APP}-dev/0b1c2d3e")
+    assert allows(document, "cloudformation:UpdateStack", stack)
+    assert not allows(document, "cloudformation:UpdateStack", arn.format("cloudformation", f"stack/{APP}-prod/0b1c"))
+    assert allows(document, "ecr:DescribeImages", arn.format("ecr", "repository/cola-acceptability"))
+    assert not allows(document, "ecr:PutImage", arn.format("ecr", "repository/cola-acceptability"))
+    assert allows(document, "s3:GetObject", "arn:aws:s3:::example-dvc-bucket/cola/files/md5/ab/cdef")
+    assert not allows(document, "s3:PutObject", "arn:aws:s3:::example-dvc-bucket/cola/files/md5/ab/cdef")
+
+
+def test_the_execution_role_passes_only_the_stage_roles_and_only_to_their_service() -> None:
+    document = rendered("cloudformation-execution-policy.json")
+    assert passing(document) == {
+        role_arn("api"): "lambda.amazonaws.com",
+        role_arn("ship_logs"): "lambda.amazonaws.com",
+        role_arn("codedeploy"): "codedeploy.amazonaws.com",
+    }
+
+
+def test_the_execution_role_reaches_the_stages_resources_by_name() -> None:
+    """Which actions it needs is tests/unit/infra/test_cfn_permissions.py; here: on which names."""
+    document = rendered("cloudformation-execution-policy.json")
     names = deployed_names()
     arn = f"arn:aws:{{}}:{REGION}:{ACCOUNT}:{{}}"
     for logical_id in ("APIHandler", "ShipLogs"):
         function = arn.format("lambda", f"function:{names[logical_id]}")
         for action in ("lambda:CreateFunction", "lambda:UpdateFunctionCode", "lambda:PublishVersion"):
             assert allows(document, action, function), (action, function)
+            assert not allows(document, action, function.replace("-dev", "-prod")), (action, function)
         assert allows(document, "lambda:AddPermission", f"{function}:live")
     for logical_id, name in names.items():
         if logical_id.endswith("Alarm"):
             assert allows(document, "cloudwatch:PutMetricAlarm", arn.format("cloudwatch", f"alarm:{name}")), name
     assert allows(document, "sqs:CreateQueue", arn.format("sqs", names["ShipLogsDeadLetterQueue"]))
-    stack = arn.format("cloudformation", f"stack/{APP}-dev/0b1c2d3e")
-    assert allows(document, "cloudformation:UpdateStack", stack)
-    assert not allows(document, "cloudformation:UpdateStack", arn.format("cloudformation", f"stack/{APP}-prod/0b1c"))
-    assert allows(document, "ecr:DescribeImages", arn.format("ecr", "repository/cola-acceptability"))
-    assert allows(document, "s3:GetObject", "arn:aws:s3:::example-dvc-bucket/cola/files/md5/ab/cdef")
-    assert not allows(document, "s3:PutObject", "arn:aws:s3:::example-dvc-bucket/cola/files/md5/ab/cdef")
+    assert not allows(document, "sqs:CreateQueue", arn.format("sqs", f"{APP}-prod-ship-logs-dlq"))
+    assert allows(document, "ecr:BatchGetImage", arn.format("ecr", "repository/cola-acceptability"))
+    assert not allows(document, "ecr:PutImage", arn.format("ecr", "repository/cola-acceptability"))
 
 
 def test_codedeploy_role_can_shift_the_aliases_and_read_the_rollback_alarms() -> None:
@@ -393,4 +428,4 @@ def test_roles_file_names_existing_documents() -> None:
         assert (iam.IAM_DIR / role.trust).is_file(), role
         assert (iam.IAM_DIR / role.policy).is_file(), role
         assert all((iam.IAM_DIR / extra.document).is_file() for extra in role.extra_policies), role
-    assert {role.key for role in iam.roles()} == {"api", "ship_logs", "codedeploy", "deploy"}
+    assert {role.key for role in iam.roles()} == {"api", "ship_logs", "codedeploy", "cloudformation", "deploy"}
