@@ -23,6 +23,8 @@ SHELL := /bin/bash
 #   IMAGE_NAME, IMAGE_CONTEXT, BASE_IMAGE, DOCKER, DOCKER_BUILD_FLAGS  the Lambda image build
 #   REGISTRY, REPOSITORY, REGION, DIGEST_FILE  where `make push` pushes (default: the account's ECR in REGION)
 #   IMAGE_URI, STACK, DEPLOYMENT_TYPE, ES_URL, ES_SECRET_NAME, ENDPOINT  `make deploy` (IMAGE_URI: repo@sha256:...)
+#   GITHUB_REPO, DVC_BUCKET, OIDC_PROVIDER_ARN, BOOTSTRAP_DIR  `make bootstrap` (ES_SECRET_NAME, REPOSITORY, REGION,
+#                   ENDPOINT too): the account's and STAGE's bootstrap stacks; OIDC_PROVIDER_ARN: the account's own
 #   REMOTE, BUCKET, ENDPOINT, PROFILE, DEFAULT  DVC remotes (credentials only from the environment or a profile);
 #                   remote-s3 writes the untracked .dvc/config.local (CI never changes a tracked file), SHARED=1
 #                   the tracked .dvc/config (a team's remote, to commit)
@@ -77,6 +79,10 @@ STACK ?=
 DEPLOYMENT_TYPE ?=
 ES_SECRET_NAME ?=
 REMOTE ?=
+GITHUB_REPO ?=
+DVC_BUCKET ?=
+OIDC_PROVIDER_ARN ?=
+BOOTSTRAP_DIR ?= artifacts/bootstrap/$(STAGE)
 
 LINES ?= all
 SHIPPER_ALIAS ?= live
@@ -98,7 +104,7 @@ APP_BUNDLE := chalice_app/chalicelib/bundle
 MANIFEST_FIELD = $(PYTHON) -m chalice_app.chalicelib.contract.manifest
 
 .PHONY: help all all-fast venv train sweep teacher student served distill evaluate export evaluate-bundle \
-	serve api-smoke package image image-context push deploy iam-lint dvc-repro dvc-push dvc-pull remote-s3 \
+	serve api-smoke package image image-context push deploy bootstrap iam-lint dvc-repro dvc-push dvc-pull remote-s3 \
 	subscribe es-setup ship-local kibana-import monitor-report bench bench-int8 bench-quality bench-load \
 	check lint format typecheck test test-fast clean
 
@@ -224,10 +230,20 @@ deploy: $(STAMP) ## [deliver] Deploy IMAGE_URI as STAGE's stack: canary, smoke, 
 	$(PY) -m infra.deploy_template $(PACKAGE_OUT)/sam.json $(DEPLOY_DIR)/template.json --stage $(STAGE) \
 		$(if $(DEPLOYMENT_TYPE),--deployment-type $(DEPLOYMENT_TYPE))
 	$(VENV_PACKAGE)/bin/cfn-lint $(DEPLOY_DIR)/template.json
+	$(PY) -m infra.cfn_permissions $(DEPLOY_DIR)/template.json --stage $(STAGE) $(if $(REGION),--region $(REGION))
 	$(PY) -m infra.deploy --template $(DEPLOY_DIR)/template.json --stage $(STAGE) --image-uri "$(IMAGE_URI)" \
 		--bundle $(BUNDLE) --record $(DEPLOY_DIR)/outcome.json $(if $(REGION),--region $(REGION)) \
 		$(if $(STACK),--stack $(STACK)) $(if $(ES_URL),--es-url "$(ES_URL)") \
 		$(if $(ES_SECRET_NAME),--es-secret-name "$(ES_SECRET_NAME)") $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+
+bootstrap: $(STAMP) ## [deliver] Stacks of the account (OIDC, bucket, ECR) and STAGE's roles
+	@test -n "$(GITHUB_REPO)" -a -n "$(DVC_BUCKET)" -a -n "$(ES_SECRET_NAME)" || { echo "usage: make bootstrap STAGE=dev GITHUB_REPO=owner/name DVC_BUCKET=name ES_SECRET_NAME=name [REGION=] [REPOSITORY=] [OIDC_PROVIDER_ARN=arn] [ENDPOINT=]"; exit 2; }
+	$(PY) -m infra.bootstrap_template --stage $(STAGE) --out $(BOOTSTRAP_DIR)
+	$(VENV)/bin/cfn-lint $(BOOTSTRAP_DIR)/shared.json $(BOOTSTRAP_DIR)/stage-$(STAGE).json
+	$(PY) -m infra.bootstrap --stage $(STAGE) --templates $(BOOTSTRAP_DIR) --github-repo "$(GITHUB_REPO)" \
+		--dvc-bucket "$(DVC_BUCKET)" --ecr-repository "$(REPOSITORY)" --es-secret-name "$(ES_SECRET_NAME)" \
+		--record $(BOOTSTRAP_DIR)/outputs.json $(if $(OIDC_PROVIDER_ARN),--oidc-provider-arn "$(OIDC_PROVIDER_ARN)") \
+		$(if $(REGION),--region $(REGION)) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
 
 iam-lint: $(STAMP) ## [deliver] Lint infra/iam's policies; check .chalice's copies
 	$(PY) -m infra.iam_lint

@@ -17,7 +17,8 @@
 
 Execution roles are not created here: the bootstrap stack creates them from infra/iam (`make bootstrap`, roles.json
 names them); the template gets their ARNs, and CloudFormation acts as the stage's `cloudformation` role (RoleARN), so
-the caller needs only CloudFormation calls on its stack and iam:PassRole on that role. Credentials come from the environment, a profile or a role; nothing here prints them.
+the caller needs only CloudFormation calls on its stack and iam:PassRole on that role. Credentials come from the
+environment, a profile or a role; nothing here prints them.
 """
 
 from __future__ import annotations
