@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,13 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra import aws_errors, chalice_names, deploy
-from infra.bootstrap_template import GITHUB_OIDC_URL, shared_stack_name, stage_stack_name
+from infra import aws_errors, chalice_names, deploy, iam
+from infra.bootstrap_template import (
+    GITHUB_OIDC_URL,
+    OIDC_PROVIDER_ARN_PATTERN,
+    shared_stack_name,
+    stage_stack_name,
+)
 
 CAPABILITIES = ("CAPABILITY_NAMED_IAM",)
 DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
@@ -48,6 +54,25 @@ class Settings:
     ecr_repository: str
     es_secret_name: str
     oidc_provider_arn: str | None = None
+
+    def __post_init__(self) -> None:
+        values = {
+            "GITHUB_REPO": self.github_repo,
+            "DVC_BUCKET": self.dvc_bucket,
+            "ECR_REPOSITORY": self.ecr_repository,
+            "ES_SECRET_NAME": self.es_secret_name,
+        }
+        try:
+            for token, value in values.items():
+                iam.check_value(token, value)
+        except iam.RenderError as err:
+            flag = str(err).split(">", 1)[0].lstrip("<").lower().replace("_", "-")
+            raise BootstrapError(f"--{flag}: {err}") from None
+        if self.oidc_provider_arn and not re.fullmatch(OIDC_PROVIDER_ARN_PATTERN, self.oidc_provider_arn):
+            raise BootstrapError(
+                f"--oidc-provider-arn {self.oidc_provider_arn!r} is not GitHub's provider ARN "
+                "(arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com)"
+            )
 
 
 @dataclass

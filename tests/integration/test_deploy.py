@@ -189,6 +189,7 @@ def test_first_deploy_creates_the_stack_and_passes_the_smoke_test(env: Env, api:
     assert created["StackStatus"] == "CREATE_COMPLETE"
     assert created["outputs"]["ImageUri"] == image_uri("v1")
     assert created["params"]["CodeDeployRoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/{APP}-dev-codedeploy"
+    assert created["RoleARN"] == f"arn:aws:iam::{ACCOUNT}:role/{APP}-dev-cloudformation"  # CloudFormation acts as it
     assert {"Key": "model-version", "Value": api.model_version} in created["Tags"]
     assert function_image(env) == image_uri("v1")
     outcome = json.loads(record.read_text())
