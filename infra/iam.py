@@ -2,15 +2,15 @@
 
 The documents hold tokens in angle brackets, replaced by `render`: <ACCOUNT_ID>, <REGION>, <APP>, <STAGE>,
 <GITHUB_REPO> (owner/name), <DVC_BUCKET>, <ECR_REPOSITORY>, <ES_SECRET_NAME>. infra/iam/roles.json lists the roles
-of one stage (name, trust policy, permissions policy, and extra inline policies some stages need). An administrator
-creates them once:
+of one stage (name, trust policy, permissions policy, and extra inline policies some stages need). The bootstrap
+stacks create them (`make bootstrap`, infra/bootstrap_template.py); to read one stage's documents as they will be:
 
     python -m infra.iam render --stage dev --account 123456789012 --region eu-west-1 \\
         --github-repo owner/name --dvc-bucket my-dvc --ecr-repository cola-acceptability --es-secret-name es-api-key \\
         --out artifacts/iam/dev
 
 writes each role's trust and permissions policy with the tokens replaced (and the ECR repository policy), and
-prints the `aws iam` commands that create them. `python -m infra.iam chalice` writes the policy files
+prints the equivalent `aws iam` commands. `python -m infra.iam chalice` writes the policy files
 .chalice/config.json names for the zip route (`chalice deploy`): each Chalice function's file from the same
 document as its role on the image route (the API: .chalice/policy-<stage>.json; the log shipper:
 .chalice/policy-shipper-<stage>.json), with account and region `*` as Chalice's own deploys use them.

@@ -93,7 +93,9 @@ def test_role_parameters_name_the_roles_of_infra_iam() -> None:
 
 def test_cloudformation_acts_as_the_stages_execution_role() -> None:
     """The stack's RoleARN: CloudFormation, not the caller, needs the resources' rights (infra/cfn_permissions)."""
-    assert deploy.execution_role_arn("123456789012", "prod") == f"arn:aws:iam::123456789012:role/{APP}-prod-cloudformation"
+    assert (
+        deploy.execution_role_arn("123456789012", "prod") == f"arn:aws:iam::123456789012:role/{APP}-prod-cloudformation"
+    )
 
 
 def test_a_function_without_a_role_in_infra_iam_is_refused() -> None:

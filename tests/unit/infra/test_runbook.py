@@ -1,14 +1,14 @@
 """docs/delivery.md (the delivery guide with its runbook) stays runnable: every `aws` command names a real operation
-and real parameters, the names it uses are the ones infra/iam and the workflows use, and the repository paths it
-points to exist.
+and real parameters, nothing is created by hand that the bootstrap stacks create, the outputs and stacks it names
+are the bootstrap templates' ones, the variables it sets are the ones the workflows read, and the repository paths
+it points to exist.
 
 No AWS call is made: botocore's service models (the same ones AWS CLI v2 is generated from) say which operations
-and parameters exist. The JSON documents inside the commands are parsed where they are plain JSON.
+and parameters exist.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from pathlib import Path
@@ -17,8 +17,9 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
-from infra import iam
+from infra.bootstrap_template import shared_stack_name, shared_template, stage_stack_name, stage_template
 from tests.conftest import ROOT
+from tests.support.chalice_sam import APP
 
 RUNBOOK = (ROOT / "docs" / "delivery.md").read_text()
 CLI_OPTIONS = {"--region", "--output", "--query", "--profile", "--endpoint-url", "--no-cli-pager"}
@@ -61,7 +62,7 @@ COMMANDS = aws_commands()
 
 
 def test_the_runbook_has_aws_commands_to_check() -> None:
-    assert len(COMMANDS) >= 20
+    assert len(COMMANDS) >= 12
 
 
 @pytest.mark.parametrize("words", COMMANDS, ids=lambda w: " ".join(w[:3]))
@@ -74,26 +75,40 @@ def test_every_aws_command_is_a_real_operation_with_real_parameters(words: list[
     assert flags - parameters - CLI_OPTIONS == set(), f"unknown parameters of aws {service} {command}"
 
 
-@pytest.mark.parametrize(
-    "option",
-    ["--server-side-encryption-configuration", "--lifecycle-configuration", "--lifecycle-policy-text"],
-)
-def test_json_documents_in_commands_parse(option: str) -> None:
-    for words in COMMANDS:
-        if option in words:
-            json.loads(words[words.index(option) + 1])
-            return
-    pytest.fail(f"no command passes {option}")
+def test_no_resource_is_created_by_hand() -> None:
+    """Roles, policies, the OIDC provider, the bucket and the repository come from the bootstrap stacks."""
+    by_hand = {
+        "create-role",
+        "put-role-policy",
+        "create-open-id-connect-provider",
+        "create-bucket",
+        "create-repository",
+    }
+    assert [w[:3] for w in COMMANDS if w[2] in by_hand] == []
+    assert "make bootstrap STAGE=" in RUNBOOK
 
 
-def test_role_names_are_the_ones_infra_iam_creates() -> None:
-    roles = json.loads((ROOT / "infra" / "iam" / "roles.json").read_text())["roles"]
-    suffixes = {role["name"].removeprefix("<APP>-<STAGE>-") for role in roles.values()}
-    teardown = re.search(r"for role in ([\w\s-]+?); do", RUNBOOK)
-    assert teardown is not None
-    assert set(teardown.group(1).split()) == suffixes
-    assert "role/$APP-$stage-deploy" in RUNBOOK  # the deploy role's name in AWS_DEPLOY_ROLE_ARN
-    assert any(role["name"] == "<APP>-<STAGE>-deploy" for role in roles.values())
+def test_the_outputs_it_lists_are_the_bootstrap_stacks_outputs() -> None:
+    stage, shared = stage_template(APP, "dev")["Outputs"], shared_template(APP)["Outputs"]
+    table = re.findall(r"^\| (`[^|]+`) \|", RUNBOOK, flags=re.MULTILINE)
+    listed = {name for cell in table for name in re.findall(r"`(\w+)`", cell)} - {"Output"}
+    assert listed == set(stage) | set(shared)
+    for key, output in re.findall(r"jq -r \.(stage|shared)\.(\w+)", RUNBOOK):
+        assert output in (stage if key == "stage" else shared), output
+
+
+def test_teardown_deletes_the_stacks_bootstrap_creates() -> None:
+    deleted = {w[w.index("--stack-name") + 1] for w in COMMANDS if w[2] == "delete-stack" and "--stack-name" in w}
+    assert {shared_stack_name("$APP"), stage_stack_name("$APP", "$stage"), "$APP-$stage"} == deleted
+
+
+def test_make_bootstrap_gets_every_variable_its_usage_requires() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    usage = re.search(r"usage: make bootstrap ([^\"]+)", makefile)
+    assert usage is not None
+    required = {word.split("=")[0] for word in usage.group(1).split() if not word.startswith("[")}
+    (call,) = set(re.findall(r"make bootstrap (STAGE=.*?)(?:#|$)", RUNBOOK.replace("\\\n", " "), flags=re.MULTILINE))
+    assert required <= {word.split("=")[0] for word in call.split()}
 
 
 def test_github_variables_set_here_are_the_ones_the_release_reads() -> None:
@@ -104,6 +119,7 @@ def test_github_variables_set_here_are_the_ones_the_release_reads() -> None:
 
 
 def test_oidc_subject_matches_the_release_environments() -> None:
+    """One environment of one repository per role (the bootstrap stack carries this document unchanged)."""
     trust = (ROOT / "infra" / "iam" / "github-oidc-trust-policy.json").read_text()
     assert "repo:<GITHUB_REPO>:environment:<STAGE>" in trust
     release = (ROOT / ".github" / "workflows" / "release.yml").read_text()
@@ -127,22 +143,3 @@ def test_no_secret_values_in_the_runbook() -> None:
     assert not re.search(r"AKIA[0-9A-Z]{16}", RUNBOOK)
     assert "aws_secret_access_key" not in RUNBOOK.lower()
     assert Path(ROOT / "docs" / "delivery.md").is_file()
-
-
-def test_role_policies_come_from_files_not_inline_json() -> None:
-    documents = [words[words.index("--policy-document") + 1] for words in COMMANDS if "--policy-document" in words]
-    assert documents
-    assert all(document.startswith("file://") for document in documents), documents
-
-
-def test_the_ecr_push_command_is_the_one_the_dev_render_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The runbook shows the dev deploy role's push rights; `python -m infra.iam render` (run as the runbook runs
-    it, --out artifacts/iam/dev) prints the same command and writes the file it reads."""
-    (shown,) = [words for words in COMMANDS if "ecr-push" in words]
-    assert re.search(r'--out "artifacts/iam/\$stage"', RUNBOOK)
-    monkeypatch.chdir(tmp_path)
-    values = iam.stage_values("dev", account_id="123456789012", region="eu-west-1", github_repo="acme/cola")
-    values |= {"DVC_BUCKET": "acme-dvc", "ECR_REPOSITORY": "cola-acceptability", "ES_SECRET_NAME": "cola-es"}
-    printed = [shlex.split(c) for c in iam.render_stage(Path("artifacts/iam/dev"), values) if "ecr-push" in c]
-    assert [[word.replace("$APP", values["APP"]) for word in shown]] == printed
-    assert (tmp_path / "artifacts/iam/dev/deploy-ecr-push-policy.json").is_file()
