@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from chalice_app.chalicelib.contract.evaluation import EvaluationError, evaluation_path, load_evaluation
+
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER = ROOT / "bench" / "results" / "quality_runs.json"
 REPORT = ROOT / "bench" / "results" / "quality.md"
@@ -36,15 +38,16 @@ def record_from_run(run_dir: Path) -> dict[str, Any]:
     if not machine:
         raise ValueError(f"{run_dir}: metrics.json records no machine (trained before machine descriptions)")
     config = metrics["config"]
-    evaluation = run_dir.parents[1] / "bundles" / f"{run_dir.name}-evaluation.json"
-    served = json.loads(evaluation.read_text()) if evaluation.is_file() else {}
+    bundle = run_dir.parents[1] / "bundles" / run_dir.name
+    served = load_evaluation(bundle) if evaluation_path(bundle).is_file() else None
+    dev = served["splits"].get("dev") if served else None
     return {
         "model": run_dir.name,
         "recipe": "smoke" if str(config.get("run_name", "")).startswith("smoke-") else "default",
         "seed": config["seed"],
         "dev_mcc": round(float(metrics["best"]["val_mcc"]), 4),
-        "dev_mcc_served": round(served["dev"]["mcc"], 4) if "dev" in served else None,
-        "served_file": served.get("model_file"),
+        "dev_mcc_served": round(dev["mcc"], 4) if dev else None,
+        "served_file": served["model_file"] if served else None,
         "machine": machine_name(machine),
         "fingerprint": machine["fingerprint"],
         "source": f"make all / make train, {run_dir.name} (metrics.json)",
@@ -118,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             try:
                 ledger = add(ledger, record_from_run(run))
-            except ValueError as err:
+            except (ValueError, EvaluationError) as err:
                 print(f"quality: {err}", file=sys.stderr)
                 return 2
         args.ledger.parent.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,14 @@ def write_run(root: Path, name: str, mcc: float, seed: int = 42, served_mcc: flo
     (run / "metrics.json").write_text(json.dumps(metrics))
     if served_mcc is not None:
         (root / "bundles").mkdir(exist_ok=True)
-        evaluation = {"model_file": "model.int8.onnx", "dev": {"mcc": served_mcc}}
+        evaluation = {
+            "schema_version": 2,
+            "model_version": "m-0123456789ab",
+            "model_file": "model.int8.onnx",
+            "splits": {"dev": {"mcc": served_mcc}},
+            "behaviour": {"capabilities": {}},
+            "gate": {"passed": True, "floors": {}},
+        }
         (root / "bundles" / f"{name}-evaluation.json").write_text(json.dumps(evaluation))
     return run
 
@@ -77,3 +84,13 @@ def test_a_run_without_a_machine_is_refused(tmp_path: Path, capsys: pytest.Captu
     code = main(["--ledger", str(tmp_path / "l.json"), "--out", str(tmp_path / "q.md"), "add", str(run)])
     assert code == 2
     assert "records no machine" in capsys.readouterr().err
+
+
+def test_an_evaluation_of_the_older_format_is_refused_with_the_command_that_renews_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = write_run(tmp_path, "minilm", 0.4, served_mcc=0.41)
+    (tmp_path / "bundles" / "minilm-evaluation.json").write_text(json.dumps({"dev": {"mcc": 0.41}}))
+    code = main(["--ledger", str(tmp_path / "l.json"), "--out", str(tmp_path / "q.md"), "add", str(run)])
+    assert code == 2
+    assert "make evaluate-bundle RUN=minilm" in capsys.readouterr().err
