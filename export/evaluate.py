@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     except BehaviourConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"behaviour ({behaviour['n_cases']} cases from {args.behaviour}, seed {behaviour['seed']}):")
+    print(f"behaviour ({behaviour['n_cases']} cases from {gate.shown(args.behaviour)}, seed {behaviour['seed']}):")
     print("\n".join(summary_lines(behaviour)))
     verdict = gate.judge(gate.figures(splits, behaviour, predictor.manifest, floors.dev_split), floors)
     print("\n".join(gate.verdict_lines(verdict, args.bundle, args.floors)))

@@ -101,8 +101,7 @@ def verdict_lines(verdict: GateVerdict, bundle_dir: Path, floors_file: Path = DE
     """The verdict as printed: a headline, then each floor with its figure; a missed floor says what to do."""
     missed = [name for name, result in verdict["floors"].items() if not result["passed"]]
     headline = "PASSED" if verdict["passed"] else f"FAILED ({len(missed)} of {len(verdict['floors'])} floors missed)"
-    shown = floors_file.resolve().relative_to(ROOT) if floors_file.resolve().is_relative_to(ROOT) else floors_file
-    lines = [f"quality gate ({shown}) for {bundle_dir}: {headline}"]
+    lines = [f"quality gate ({shown(floors_file)}) for {bundle_dir}: {headline}"]
     for name, result in verdict["floors"].items():
         value = "not measured" if result["value"] is None else f"{result['value']:.4f}"
         mark = "pass" if result["passed"] else "FAIL"
@@ -110,6 +109,12 @@ def verdict_lines(verdict: GateVerdict, bundle_dir: Path, floors_file: Path = DE
         line = f"  {mark} {name:<32} {value} {relation} floor {result['floor']:.4f}"
         lines.append(line if result["passed"] else f"{line}: {next_step(name, result, bundle_dir)}")
     return lines
+
+
+def shown(path: Path) -> Path:
+    """A path as printed: relative to the repository when inside it."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 def next_step(name: str, result: FloorResult, bundle_dir: Path) -> str:
@@ -151,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     verdict = judge(found, config)
     print("\n".join(verdict_lines(verdict, args.bundle, args.floors)))
     if not verdict["passed"] and not args.warn_only:
-        print(f"quality gate FAILED for {args.bundle}: the bundle must not ship (floors: {args.floors})")
+        print(f"quality gate FAILED for {args.bundle}: the bundle must not ship (floors: {shown(args.floors)})")
         return 1
     return 0
 
