@@ -19,12 +19,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .search_api import BulkApi, SearchRefusedError, SearchUnavailableError, is_retryable_status, reason_of
+from .search_api import (
+    BACKEND_NAMES,
+    BulkApi,
+    SearchRefusedError,
+    SearchUnavailableError,
+    is_retryable_status,
+    reason_of,
+)
 
 MAX_BACKOFF_S = 30.0
 DEADLINE_MARGIN_S = 2.0
 """Time kept back at the end of an invocation for the summary line and a clean failure."""
-_NAMES = {"elasticsearch": "Elasticsearch", "opensearch": "OpenSearch"}
 CHUNK_SIZE = 500
 """Documents per bulk request (a CloudWatch batch holds up to 10,000 events in 1 MB)."""
 
@@ -100,6 +106,7 @@ class BulkWriter:
         self._max_retries = max_retries
         self._backoff_s = backoff_s
         self._target = target  # the endpoint for messages, credentials removed
+        self._name = BACKEND_NAMES[client.backend]
         self._sleep = sleep
         self._chunk_size = chunk_size
         self._remaining_s = remaining_s  # the invocation's time left (Lambda's context), None: no deadline
@@ -150,7 +157,8 @@ class BulkWriter:
             problem = str(err)
         except SearchRefusedError as err:
             raise EsRequestError(
-                f"{_NAMES[self._client.backend]} at {self._target} refused the bulk request: {err}", status=err.status
+                f"{BACKEND_NAMES[self._client.backend]} at {self._target} refused the bulk request: {err}",
+                status=err.status,
             ) from None
         else:
             if len(answers) != len(pending):
@@ -158,7 +166,7 @@ class BulkWriter:
             return answers
         if attempt >= self._max_retries:
             raise EsUnavailableError(
-                f"{_NAMES[self._client.backend]} at {self._target} is unavailable after {attempt + 1} attempts ({problem}); "
+                f"{self._name} at {self._target} is unavailable after {attempt + 1} attempts ({problem}); "
                 "the batch was not written and the invocation fails so that Lambda retries it"
             )
         return None

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from .settings import ShipperSettings
 
 
+BACKEND_NAMES = {"elasticsearch": "Elasticsearch", "opensearch": "OpenSearch"}
+"""SEARCH_BACKEND value -> the product's name, for messages."""
+
+
 class SearchUnavailableError(RuntimeError):
     """A whole request failed in a way that may succeed later: connection, timeout, 429 or 5xx."""
 
