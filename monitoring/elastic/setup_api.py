@@ -64,7 +64,7 @@ class ElasticsearchSetup:
         with self._errors():
             return fn(**kwargs)
 
-    def put_retention(self, prefixes: list[str]) -> str:
+    def put_retention(self, prefixes: list[str]) -> str | None:
         """Install the ILM policy; its name for the templates."""
         self._call(self.client.ilm.put_lifecycle, name=ILM_POLICY_NAME, body=ilm_policy())
         return ILM_POLICY_NAME

@@ -79,4 +79,5 @@ class SigV4Check:
         request.context["timestamp"] = amz_date
         auth = SigV4Auth(Credentials(self.access_key, self.secret_key, self.token), self.service, self.region)
         canonical = auth.canonical_request(request)
-        return auth.signature(auth.string_to_sign(request, canonical), request)
+        signature: str = auth.signature(auth.string_to_sign(request, canonical), request)
+        return signature

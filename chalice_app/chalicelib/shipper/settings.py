@@ -127,7 +127,7 @@ class ShipperSettings:
         if mode == "basic" and not self.basic_auth:
             raise SettingsError("ES_AUTH=basic needs ES_BASIC_AUTH_SECRET_ID, or ES_USERNAME and ES_PASSWORD")
         if mode == "sigv4":
-            self._check_sigv4(aws.group("region", "service") if aws else None)
+            self._check_sigv4((aws["region"], aws["service"]) if aws else None)
 
     def _check_sigv4(self, endpoint: tuple[str, str] | None) -> None:
         if self.sigv4_service not in SIGV4_SERVICES:
@@ -224,10 +224,10 @@ def basic_auth_from_secret(secret_id: str, secret: str) -> tuple[str, str]:
         value: Any = json.loads(secret)
     except ValueError:
         value = None
-    pair = (value.get("username"), value.get("password")) if isinstance(value, dict) else (None, None)
-    if not all(isinstance(v, str) and v for v in pair):
+    username, password = (value.get("username"), value.get("password")) if isinstance(value, dict) else (None, None)
+    if not (isinstance(username, str) and username and isinstance(password, str) and password):
         raise SettingsError(f'secret {secret_id!r} must be JSON {{"username": "...", "password": "..."}}')
-    return pair[0], pair[1]
+    return username, password
 
 
 def api_key_from_secret(secret_id: str, secret: str) -> str:
