@@ -57,6 +57,8 @@ CUT_EDGES: dict[tuple[str, str], str] = {
     ("requests", "charset-normalizer"): "requests (which opensearch-py's signer imports) uses it for "
     "Response.apparent_encoding only, never called on the urllib3 path; its absence is a warning, silenced by "
     "chalicelib/shipper/opensearch_api.py",
+    ("python-dateutil", "tzdata"): "dateutil 4 reads it (importlib.resources, ImportError handled) only when tz.gettz "
+    "asks for a zone the system lacks; opensearch-py imports dateutil for its DSL's date fields and never calls gettz",
 }
 """(distribution, dependency) edges the runtime never follows, each with the reason."""
 
@@ -94,8 +96,6 @@ DROP_PATHS: dict[str, str] = {
     "opensearchpy/_async/http_aiohttp.py": "the aiohttp connection (same)",
     "opensearchpy/_async/helpers/[!_a]*": "async DSL helpers (document, search, ...): never imported; "
     "_async/helpers/actions.py stays, opensearchpy.helpers imports it",
-    "dateutil/zoneinfo/*.tar.gz": "dateutil's bundled tz database: a fallback of tz.gettz for zones the system lacks; "
-    "opensearch-py imports dateutil for its DSL's date fields, never gettz",
 }
 """Path patterns (fnmatch, `*` crosses `/`) removed from the distributions that stay, each with the reason."""
 
