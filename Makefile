@@ -272,7 +272,7 @@ subscribe: $(STAMP) ## [monitor] Subscribe STAGE's API log group to the shipper 
 	$(PY) -m infra.subscribe --stage $(STAGE) --lines $(LINES) --alias "$(SHIPPER_ALIAS)" \
 		$(if $(REGION),--region $(REGION)) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) $(if $(DRY_RUN),--dry-run)
 
-es-setup: $(STAMP) ## [monitor] Index templates and retention (ILM, or ISM on OpenSearch) into ES_URL
+es-setup: $(STAMP) ## [monitor] Index templates, ILM/ISM retention into ES_URL
 	@test -n "$(ES_URL)" || { echo "usage: make es-setup ES_URL=http://localhost:9200"; exit 1; }
 	$(PY) -m monitoring.elastic.es_setup --es-url "$(ES_URL)"
 
@@ -283,7 +283,7 @@ ship-local: $(STAMP) ## [monitor] Ship a local log through the shipper to ES_URL
 kibana-import: $(STAMP) ## [monitor] Import the Kibana dashboard into KIBANA_URL
 	$(PY) -m monitoring.elastic.kibana_import --url "$(KIBANA_URL)" $(if $(KIBANA_SPACE),--space "$(KIBANA_SPACE)")
 
-dashboards-import: $(STAMP) ## [monitor] Import the OpenSearch Dashboards dashboard into DASHBOARDS_URL
+dashboards-import: $(STAMP) ## [monitor] Import the dashboard into OpenSearch Dashboards
 	$(PY) -m monitoring.elastic.kibana_import --dashboards --url "$(DASHBOARDS_URL)" $(if $(DASHBOARDS_TENANT),--tenant "$(DASHBOARDS_TENANT)")
 
 monitor-report: $(STAMP) ## [monitor] Drift report of BUNDLE vs recent predictions (LOG=, ES_URL=)
