@@ -296,3 +296,12 @@ def small_pages(tmp_path: Path) -> Path:
     path = tmp_path / "monitoring.yaml"
     path.write_text("elasticsearch:\n  page_size: 25\n")
     return path
+
+
+def test_ship_local_ships_a_serve_log_to_opensearch(installed: EsFaultProxy, opensearch: OsServer) -> None:
+    from monitoring.elastic.ship_local import ship_lines
+
+    lines = [json.dumps(prediction_line(f"Local {i}.")) for i in range(3)] + ["Serving on http://127.0.0.1:8000"]
+    totals = ship_lines(lines, settings_for(installed.url), fallback_ms=1_795_676_572_000)
+    assert (totals["created"], totals["documents"]["predictions"]) == (4, 3)
+    assert count(opensearch, "predictions-*") == 3
