@@ -305,3 +305,18 @@ def test_ship_local_ships_a_serve_log_to_opensearch(installed: EsFaultProxy, ope
     totals = ship_lines(lines, settings_for(installed.url), fallback_ms=1_795_676_572_000)
     assert (totals["created"], totals["documents"]["predictions"]) == (4, 3)
     assert count(opensearch, "predictions-*") == 3
+
+
+def test_a_serverless_collection_gets_requests_signed_for_aoss(opensearch: OsServer, role_credentials: None) -> None:
+    """OpenSearch Serverless checks signatures for the service aoss (and the body hash header opensearch-py adds)."""
+    collection = EsFaultProxy(opensearch.url, opensearch=True, sigv4=SigV4Check(REGION, "aoss", KEY_ID, SECRET))
+    try:
+        result = run(collection.url, realistic_batch(), sigv4_service="aoss")
+        assert result.created == 7
+        assert collection.verified >= 1
+        assert collection.refused == []
+        with pytest.raises(EsRequestError, match="403"):
+            run(collection.url, realistic_batch(), sigv4_service="es")  # a domain's scope: refused
+        assert "Credential should be scoped to correct service: 'aoss'" in collection.refused[-1]
+    finally:
+        collection.close()
