@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from chalice_app.chalicelib.shipper.search_api import NOT_ELASTICSEARCH
 from chalice_app.chalicelib.shipper.settings import ShipperSettings
 from monitoring.drift.config import ElasticsearchSettings, parse_duration
 from monitoring.drift.records import RECORD_FIELDS, PredictionRecord, RecordError, is_prediction, parse_record
@@ -185,9 +186,13 @@ class _Reader:
             yield
         except elasticsearch.ConnectionError as err:
             raise self.unreachable(url, err.message) from err
+        except elasticsearch.UnsupportedProductError as err:
+            raise SourceError(f"cannot use {redact_url(url)}: {NOT_ELASTICSEARCH}") from err
         except elasticsearch.AuthenticationException as err:
             raise self.refused(url, index) from err
         except elasticsearch.ApiError as err:
+            if err.meta.status == 406:  # OpenSearch refuses the client's compatible-with media type
+                raise SourceError(f"cannot use {redact_url(url)}: {NOT_ELASTICSEARCH}") from err
             raise SourceError(f"{self.name} at {redact_url(url)} answered {err.meta.status}: {err.message}") from err
 
     def unreachable(self, url: str, why: str) -> SourceError:

@@ -26,7 +26,7 @@ import sys
 from typing import Any
 
 from chalice_app.chalicelib.environment import SettingsError
-from chalice_app.chalicelib.shipper.search_api import BACKEND_NAMES
+from chalice_app.chalicelib.shipper.search_api import BACKEND_NAMES, NOT_ELASTICSEARCH
 from chalice_app.chalicelib.shipper.settings import (
     DEFAULT_INDEX_PREFIX,
     DEFAULT_LOGS_INDEX_PREFIX,
@@ -102,9 +102,10 @@ def connect(
     except SettingsError:
         raise
     except Exception as err:  # each client's transport and API errors: all mean "cannot use this server"
-        raise SetupError(
-            f"cannot reach {BACKEND_NAMES[settings.backend]} at {settings.safe_url}: {type(err).__name__}: {err}"
-        ) from None
+        where = f"{BACKEND_NAMES[settings.backend]} at {settings.safe_url}"
+        if type(err).__name__ == "UnsupportedProductError":
+            raise SetupError(f"cannot use {where}: {NOT_ELASTICSEARCH}") from None
+        raise SetupError(f"cannot reach {where}: {type(err).__name__}: {err}") from None
     distribution = BACKEND_NAMES.get(info["version"].get("distribution", "elasticsearch"), "unknown server")
     print(f"{distribution} {info['version']['number']} at {settings.safe_url}", file=sys.stderr)
     return api

@@ -31,7 +31,9 @@ from chalice_app.chalicelib.shipper.es_writer import EsRequestError
 from chalice_app.chalicelib.shipper.handler import Shipper, ShipResult, create_client, ship
 from chalice_app.chalicelib.shipper.opensearch_api import opensearch_client
 from chalice_app.chalicelib.shipper.settings import ShipperSettings
+from monitoring.drift.config import load_config
 from monitoring.drift.report import main as report_main
+from monitoring.drift.sources import SourceError, read_elasticsearch, window_ending
 from monitoring.elastic import es_setup
 from monitoring.elastic.index_templates import FAMILIES, index_template
 from tests.support.cloudwatch_lines import event_id, invocation, json_line, prediction_line, subscription
@@ -138,6 +140,21 @@ class TestTheWrongClient:
         try:
             with pytest.raises(elasticsearch.UnsupportedProductError):
                 elasticsearch.Elasticsearch(honest.url).info()
+        finally:
+            honest.close()
+
+    def test_each_tool_says_to_set_search_backend_when_pointed_at_opensearch(self, opensearch: OsServer) -> None:
+        """The shipper, es-setup and the drift report with the default backend against an (honest) OpenSearch."""
+        honest = EsFaultProxy(opensearch.url, opensearch=True)
+        try:
+            settings = ShipperSettings(es_url=honest.url, max_retries=0)
+            with pytest.raises(EsRequestError, match="set SEARCH_BACKEND=opensearch"):
+                ship(realistic_batch(), settings, create_client(settings))
+            with pytest.raises(es_setup.SetupError, match="set SEARCH_BACKEND=opensearch"):
+                es_setup.connect(honest.url, None, 5.0)
+            window = window_ending(datetime.now(UTC), "1h")
+            with pytest.raises(SourceError, match="set SEARCH_BACKEND=opensearch"):
+                read_elasticsearch(honest.url, None, load_config().elasticsearch, window)
         finally:
             honest.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .search_api import SearchRefusedError, SearchUnavailableError, is_retryable_status, reason_of
+from .search_api import NOT_ELASTICSEARCH, SearchRefusedError, SearchUnavailableError, is_retryable_status, reason_of
 from .settings import ShipperSettings
 
 if TYPE_CHECKING:
@@ -37,15 +37,19 @@ class ElasticsearchBulk:
 
     def bulk(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from elastic_transport import ConnectionError, ConnectionTimeout
-        from elasticsearch import ApiError
+        from elasticsearch import ApiError, UnsupportedProductError
 
         try:
             response = self.client.bulk(operations=operations)
         except (ConnectionError, ConnectionTimeout) as err:
             raise SearchUnavailableError(f"{type(err).__name__}: {err}") from None
+        except UnsupportedProductError:
+            raise SearchRefusedError(NOT_ELASTICSEARCH, 0) from None
         except ApiError as err:
             message = f"{err.meta.status} {reason_of(err.body)}"
             if is_retryable_status(err.meta.status):
                 raise SearchUnavailableError(f"HTTP {message}") from None
+            if err.meta.status == 406:  # how OpenSearch answers the client's compatible-with media type
+                message = f"{message}; {NOT_ELASTICSEARCH}"
             raise SearchRefusedError(message, err.meta.status) from None
         return [next(iter(item.values())) for item in response.body.get("items", [])]

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
 BACKEND_NAMES = {"elasticsearch": "Elasticsearch", "opensearch": "OpenSearch"}
 """SEARCH_BACKEND value -> the product's name, for messages."""
+NOT_ELASTICSEARCH = (
+    "the server does not identify as Elasticsearch (the client's product check): if it is OpenSearch or Amazon "
+    "OpenSearch Service, set SEARCH_BACKEND=opensearch"
+)
 
 
 class SearchUnavailableError(RuntimeError):
