@@ -13,6 +13,9 @@ which is why a second client is needed and why the settings refuse to pair them.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -36,6 +39,7 @@ from monitoring.drift.report import main as report_main
 from monitoring.drift.sources import SourceError, read_elasticsearch, window_ending
 from monitoring.elastic import es_setup
 from monitoring.elastic.index_templates import FAMILIES, index_template
+from tests.conftest import ROOT
 from tests.support.cloudwatch_lines import event_id, invocation, json_line, prediction_line, subscription
 from tests.support.es_fault_proxy import EsFaultProxy
 from tests.support.es_server import EsServerError
@@ -337,3 +341,26 @@ def test_a_serverless_collection_gets_requests_signed_for_aoss(opensearch: OsSer
         assert "Credential should be scoped to correct service: 'aoss'" in collection.refused[-1]
     finally:
         collection.close()
+
+
+def test_make_es_setup_on_opensearch_reads_the_backend_from_the_environment(domain: EsFaultProxy) -> None:
+    """`make es-setup ES_URL=... SEARCH_BACKEND=opensearch ES_SIGV4_REGION=...` with the caller's AWS credentials."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "AWS_SHARED_CREDENTIALS_FILE": "/none"}
+    env.update(AWS_ACCESS_KEY_ID=KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET, AWS_CONFIG_FILE="/none")
+    make = ["make", "--no-print-directory", f"VENV={Path(sys.executable).parent.parent}", "STAMP="]
+    done = subprocess.run(
+        [*make, "es-setup", f"ES_URL={domain.url}", "SEARCH_BACKEND=opensearch", f"ES_SIGV4_REGION={REGION}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OpenSearch 3." in done.stderr
+    summary = json.loads(done.stdout[done.stdout.index("{") :])
+    assert summary["backend"] == "opensearch"
+    assert summary["retention"].startswith("skipped: this server has no ISM API")
+    assert domain.refused == []
+    assert domain.verified >= 4
