@@ -31,6 +31,8 @@ SHELL := /bin/bash
 # Monitoring (docs/monitoring.md)
 #   LINES, SHIPPER_ALIAS, DRY_RUN  `make subscribe`: which lines go to the shipper, its alias, report only
 #   ES_URL, LOG, KIBANA_URL, KIBANA_SPACE  Elasticsearch, a local log, Kibana (API keys from the environment only)
+#   SEARCH_BACKEND, ES_AUTH, ES_SIGV4_REGION  opensearch: ES_URL is Amazon OpenSearch Service (SigV4 or basic auth)
+#   DASHBOARDS_URL, DASHBOARDS_TENANT  OpenSearch Dashboards (DASHBOARDS_USERNAME/PASSWORD from the environment)
 #   MONITOR_OUT, REPORT_ARGS  drift report path and options (--fail-on warn); exit 1 on ALERT, 2 when no report
 # Benchmarks (docs/benchmarks.md)
 #   INT8_ARGS, LOAD_ARGS, RUNS  options of bench-int8 and bench-load; the runs bench-quality records
@@ -105,8 +107,8 @@ MANIFEST_FIELD = $(PYTHON) -m chalice_app.chalicelib.contract.manifest
 
 .PHONY: help all all-fast venv train sweep teacher student served distill evaluate export evaluate-bundle \
 	gate serve api-smoke package image image-context push deploy bootstrap iam-lint dvc-repro dvc-push dvc-pull \
-	remote-s3 subscribe es-setup ship-local kibana-import monitor-report bench bench-int8 bench-quality bench-load \
-	check lint format typecheck test test-fast clean
+	remote-s3 subscribe es-setup ship-local kibana-import dashboards-import monitor-report bench bench-int8 \
+	bench-quality bench-load check lint format typecheck test test-fast clean
 
 help: ## [develop] List the targets by section
 	@awk 'BEGIN { FS = ":.*## "; n = split("train bundle serve deliver monitor develop", order, " ") } \
@@ -279,7 +281,7 @@ subscribe: $(STAMP) ## [monitor] Subscribe STAGE's API log group to the shipper 
 	$(PY) -m infra.subscribe --stage $(STAGE) --lines $(LINES) --alias "$(SHIPPER_ALIAS)" \
 		$(if $(REGION),--region $(REGION)) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) $(if $(DRY_RUN),--dry-run)
 
-es-setup: $(STAMP) ## [monitor] Index templates and ILM retention into ES_URL
+es-setup: $(STAMP) ## [monitor] Index templates, ILM/ISM retention into ES_URL
 	@test -n "$(ES_URL)" || { echo "usage: make es-setup ES_URL=http://localhost:9200"; exit 1; }
 	$(PY) -m monitoring.elastic.es_setup --es-url "$(ES_URL)"
 
@@ -289,6 +291,9 @@ ship-local: $(STAMP) ## [monitor] Ship a local log through the shipper to ES_URL
 
 kibana-import: $(STAMP) ## [monitor] Import the Kibana dashboard into KIBANA_URL
 	$(PY) -m monitoring.elastic.kibana_import --url "$(KIBANA_URL)" $(if $(KIBANA_SPACE),--space "$(KIBANA_SPACE)")
+
+dashboards-import: $(STAMP) ## [monitor] Import the dashboard into OpenSearch Dashboards
+	$(PY) -m monitoring.elastic.kibana_import --dashboards --url "$(DASHBOARDS_URL)" $(if $(DASHBOARDS_TENANT),--tenant "$(DASHBOARDS_TENANT)")
 
 monitor-report: $(STAMP) ## [monitor] Drift report of BUNDLE vs recent predictions (LOG=, ES_URL=)
 	$(PY) -m monitoring.drift.report --bundle $(BUNDLE) $(if $(ES_URL),--es-url $(ES_URL),--log $(or $(LOG),$(PREDICTION_LOG))) --out $(MONITOR_OUT) $(REPORT_ARGS)

@@ -3,10 +3,12 @@
 Run as `python -S scripts/package_probe.py PACKAGE_DIR` with the packaging Python (3.12): with -S only the package
 and the standard library are importable, so a module the pruning removed but a function needs fails here. The
 Chalice app object is the API's Lambda handler; it gets API Gateway proxy events for GET /health and POST /predict.
-`app.ship_logs` (the log shipper, whose Elasticsearch client is imported on first use) gets a CloudWatch Logs
+`app.ship_logs` (the log shipper, whose search client is imported on first use) gets a CloudWatch Logs
 subscription event twice: first against a loopback HTTP endpoint that answers the bulk API as Elasticsearch does
 (no Elasticsearch runs while packaging; the shipper against a real one is tested in tests/), which must store every
-line, then with that endpoint closed, which must raise the shipper's documented EsUnavailableError.
+line, then with that endpoint closed, which must raise the shipper's documented EsUnavailableError. Then once more
+with SEARCH_BACKEND=opensearch (opensearch-py, basic auth: SigV4 needs botocore, which the Lambda runtime provides
+and the package does not carry), answered as OpenSearch answers (plain JSON, no X-Elastic-Product).
 Prints one line `PROBE {json}` (statuses, model version, labels, documents stored, the error, which forbidden
 modules were imported, the top-level packages imported from the package); exits 1 when an answer is wrong or a
 training-world module was imported. Standard library only.
@@ -78,6 +80,7 @@ class BulkEndpoint(BaseHTTPRequestHandler):
     """Answers the bulk API (PUT or POST /_bulk) as Elasticsearch does: every `create` stored (201); keeps them."""
 
     stored: ClassVar[list[dict[str, Any]]] = []
+    authorizations: ClassVar[list[str]] = []
 
     def do_PUT(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
@@ -87,11 +90,15 @@ class BulkEndpoint(BaseHTTPRequestHandler):
             self.send_error(400, f"expected a bulk request, got {self.path}")
             return
         BulkEndpoint.stored.extend(documents)
+        BulkEndpoint.authorizations.append(self.headers.get("Authorization", "").split(" ")[0])
         items = [{"create": {**action["create"], "status": 201, "result": "created"}} for action in actions]
         answer = json.dumps({"took": 1, "errors": False, "items": items}).encode()
         self.send_response(200)
-        self.send_header("Content-Type", "application/vnd.elasticsearch+json; compatible-with=9")
-        self.send_header("X-Elastic-Product", "Elasticsearch")
+        if "vnd.elasticsearch" in self.headers.get("Accept", ""):  # the Elasticsearch client
+            self.send_header("Content-Type", "application/vnd.elasticsearch+json; compatible-with=9")
+            self.send_header("X-Elastic-Product", "Elasticsearch")
+        else:  # opensearch-py, answered as OpenSearch does
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
         self.wfile.write(answer)
@@ -127,6 +134,26 @@ def ship_twice(app: Any, context: LambdaContext) -> dict[str, Any]:
     }
 
 
+def ship_to_opensearch(app: Any, context: LambdaContext) -> dict[str, Any]:
+    """Ship LOG_LINES with SEARCH_BACKEND=opensearch (basic auth) to the bulk endpoint answering as OpenSearch."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BulkEndpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    before = len(BulkEndpoint.stored)
+    os.environ.update(ES_URL=f"http://127.0.0.1:{server.server_port}", SEARCH_BACKEND="opensearch", ES_AUTH="basic")
+    os.environ.update(ES_USERNAME="probe", ES_PASSWORD="probe-password")
+    app.shipper.SHIPPER.reset()  # the settings of the Elasticsearch run are cached for their TTL
+    try:
+        summary = app.ship_logs(subscription_event(LOG_LINES), context)
+    finally:
+        server.shutdown()
+        server.server_close()
+    return {
+        "opensearch_created": summary.get("created"),
+        "opensearch_stored": len(BulkEndpoint.stored) - before,
+        "opensearch_authorization": BulkEndpoint.authorizations[-1] if BulkEndpoint.authorizations else "",
+    }
+
+
 def imported_from(package_dir: str) -> list[str]:
     """Top-level names of the modules imported from the package directory."""
     root = Path(package_dir).resolve()
@@ -144,7 +171,7 @@ def main(package_dir: str) -> int:
     texts = ["The book was written by John.", "Him voted."]
     predict = app.app(api_gateway_event("POST", "/predict", {"texts": texts}), context)
     body = json.loads(predict["body"])
-    shipped = ship_twice(app, context)
+    shipped = {**ship_twice(app, context), **ship_to_opensearch(app, context)}
     result = {
         "python": sys.version.split()[0],
         "health_status": health["statusCode"],
@@ -161,6 +188,8 @@ def main(package_dir: str) -> int:
         print(f"probe: the package did not serve: health {health}, predict {predict}", file=sys.stderr)
     ships = shipped["ship_created"] == shipped["ship_stored"] == len(LOG_LINES)
     ships = ships and shipped["ship_unavailable_error"].startswith(SHIPPER_UNAVAILABLE + ":")
+    ships = ships and shipped["opensearch_created"] == shipped["opensearch_stored"] == len(LOG_LINES)
+    ships = ships and shipped["opensearch_authorization"] == "Basic"
     if not ships:
         print(f"probe: the package did not ship logs as documented: {shipped}", file=sys.stderr)
     if result["forbidden_imported"]:

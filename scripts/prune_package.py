@@ -3,7 +3,8 @@
 `chalice package` installs the whole dependency closure of chalice_app/requirements.txt, and part of it the
 runtime never imports (measured with the probe's sys.modules under python3.12: serving a prediction imports only
 chalice, numpy, onnxruntime and tokenizers; shipping logs adds elasticsearch, elastic_transport, urllib3 and
-sniffio; numpy's lazily loaded random, fft, polynomial, ma, testing and f2py are never imported). This removes
+sniffio, or with SEARCH_BACKEND=opensearch opensearchpy, requests, idna, dateutil, six and events; numpy's lazily
+loaded random, fft, polynomial, ma, testing and f2py are never imported). This removes
   - the distributions that nothing reaches from the requirements once the edges in CUT_EDGES are cut, found from
     the package's own *.dist-info metadata (Requires-Dist, markers evaluated for the packaging interpreter);
   - files of the remaining distributions that match DROP_PATHS (test suites, type stubs, build-time headers,
@@ -53,6 +54,11 @@ CUT_EDGES: dict[tuple[str, str], str] = {
     ("elasticsearch", "python-dateutil"): "imported by elasticsearch.dsl only (tzdata goes with it; botocore, for "
     "the Secrets Manager path, finds the Lambda runtime's own dateutil)",
     ("elasticsearch", "typing-extensions"): "imported by elasticsearch.dsl only (urllib3 under TYPE_CHECKING only)",
+    ("requests", "charset-normalizer"): "requests (which opensearch-py's signer imports) uses it for "
+    "Response.apparent_encoding only, never called on the urllib3 path; its absence is a warning, silenced by "
+    "chalicelib/shipper/opensearch_api.py",
+    ("python-dateutil", "tzdata"): "dateutil 4 reads it (importlib.resources, ImportError handled) only when tz.gettz "
+    "asks for a zone the system lacks; opensearch-py imports dateutil for its DSL's date fields and never calls gettz",
 }
 """(distribution, dependency) edges the runtime never follows, each with the reason."""
 
@@ -84,6 +90,12 @@ DROP_PATHS: dict[str, str] = {
     "elasticsearch/helpers/*": "bulk/scan helpers; the shipper calls client.bulk itself",
     "elasticsearch/_async/helpers.py": "async helpers; need anyio, not packaged",
     "urllib3/contrib/emscripten/*": "urllib3 for Pyodide (browser) only",
+    "opensearchpy/_async/client/*": "the async client (imported only when aiohttp is installed; it is not packaged)",
+    "opensearchpy/_async/plugins/*": "the async client's plugin APIs (same)",
+    "opensearchpy/_async/transport.py": "the async transport (same)",
+    "opensearchpy/_async/http_aiohttp.py": "the aiohttp connection (same)",
+    "opensearchpy/_async/helpers/[!_a]*": "async DSL helpers (document, search, ...): never imported; "
+    "_async/helpers/actions.py stays, opensearchpy.helpers imports it",
 }
 """Path patterns (fnmatch, `*` crosses `/`) removed from the distributions that stay, each with the reason."""
 

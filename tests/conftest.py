@@ -13,7 +13,12 @@ from omegaconf import DictConfig
 
 from devtools.moto_server import dummy_aws_env
 
-pytest_plugins = ["tests.support.bundle_fixtures", "tests.support.app_harness", "tests.support.es_server"]
+pytest_plugins = [
+    "tests.support.bundle_fixtures",
+    "tests.support.app_harness",
+    "tests.support.es_server",
+    "tests.support.os_server",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"

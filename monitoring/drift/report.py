@@ -4,7 +4,9 @@
         --out artifacts/monitoring/report.html
     python -m monitoring.drift.report --bundle artifacts/bundles/minilm --es-url https://es.example:9200 --window 24h
 
-The JSON summary is written next to the HTML (same name, .json). Elasticsearch credentials: ES_API_KEY.
+The JSON summary is written next to the HTML (same name, .json). --es-url may be Elasticsearch or OpenSearch: the
+backend and credentials come from the shipper's variables (SEARCH_BACKEND, ES_AUTH, ES_API_KEY, ES_SIGV4_REGION, ...;
+docs/monitoring.md).
 
 Exit codes: 0 the status is below --fail-on (OK, or WARN with the default --fail-on alert, or INSUFFICIENT_DATA:
 too few records to judge is not an alarm); 1 the status is at or above --fail-on (ALERT, or WARN too with
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from chalice_app.chalicelib.contract.manifest import BundleError, Manifest, load_manifest
+from chalice_app.chalicelib.environment import SettingsError
+from chalice_app.chalicelib.shipper.settings import ShipperSettings
 from monitoring.drift.config import ConfigError, MonitoringConfig, load_config, parse_duration
 from monitoring.drift.plots import all_plots
 from monitoring.drift.render import render_html
@@ -46,7 +50,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--bundle", type=Path, required=True, help="model bundle directory (its manifest's reference)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--log", type=Path, help="JSON-lines log file (what `make serve` prints)")
-    source.add_argument("--es-url", help="Elasticsearch URL; API key from the environment variable ES_API_KEY")
+    source.add_argument(
+        "--es-url", help="Elasticsearch or OpenSearch URL; SEARCH_BACKEND and credentials from the environment"
+    )
     parser.add_argument(
         "--window",
         type=_duration,
@@ -78,7 +84,8 @@ def read_source(args: argparse.Namespace, config: MonitoringConfig, now: datetim
         settings = dataclasses.replace(settings, index=args.index)
     window = window_ending(now, args.window or settings.window)
     log.info("searching %s for %s to %s", settings.index, window.since.isoformat(), window.until.isoformat())
-    return read_elasticsearch(args.es_url, os.environ.get("ES_API_KEY"), settings, window)
+    connection = ShipperSettings.from_env({**os.environ, "ES_URL": args.es_url})  # backend and credentials
+    return read_elasticsearch(args.es_url, None, settings, window, connection)
 
 
 def build_summary(
@@ -151,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return run(args)
-    except (ConfigError, BundleError, ReferenceDataError, SourceError) as err:
+    except (ConfigError, BundleError, ReferenceDataError, SourceError, SettingsError) as err:
         log.error("no report: %s", err)
         return EXIT_ERROR
 

@@ -1,4 +1,4 @@
-"""Where prediction records come from: a JSON-lines log file (what `make serve` prints) or Elasticsearch.
+"""Where prediction records come from: a JSON-lines log file (what `make serve` prints), Elasticsearch or OpenSearch.
 
 Nothing is dropped silently: every line or document read is either a record or counted under a reason (not JSON,
 another line type, an invalid prediction, outside the window), and the first problems are kept with their line.
@@ -7,18 +7,23 @@ another line type, an invalid prediction, outside the window), and the first pro
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from chalice_app.chalicelib.shipper.search_api import NOT_ELASTICSEARCH
+from chalice_app.chalicelib.shipper.settings import ShipperSettings
 from monitoring.drift.config import ElasticsearchSettings, parse_duration
 from monitoring.drift.records import RECORD_FIELDS, PredictionRecord, RecordError, is_prediction, parse_record
 
 MAX_PROBLEMS = 10
+PIT_KEEP_ALIVE = "2m"
 
 
 class SourceError(RuntimeError):
@@ -132,54 +137,156 @@ def redact_url(url: str) -> str:
 
 
 def read_elasticsearch(
-    url: str, api_key: str | None, settings: ElasticsearchSettings, window: TimeWindow
+    url: str,
+    api_key: str | None,
+    settings: ElasticsearchSettings,
+    window: TimeWindow,
+    connection: ShipperSettings | None = None,
 ) -> SourceSummary:
     """The window's prediction documents, newest first (so max_records keeps the most recent), by search_after
-    over a point in time: a consistent view while paging, without the deep-paging limit of from/size."""
-    import elasticsearch
+    over a point in time: a consistent view while paging, without the deep-paging limit of from/size.
 
+    `connection` (the shipper's settings: backend and credentials) defaults to Elasticsearch at `url` with
+    `api_key`; with SEARCH_BACKEND=opensearch the same read goes through opensearch-py (OpenSearch's point-in-time
+    API has other paths and bodies, its search the same query, sort and search_after)."""
+    connection = connection or ShipperSettings(es_url=url, api_key=api_key)
+    connection = dataclasses.replace(connection, timeout_s=settings.timeout_s)
+    reader: _Reader = _OpenSearchReader(connection) if connection.backend == "opensearch" else _Reader(connection)
     location = f"{redact_url(url)}/{settings.index}"
-    summary = SourceSummary("elasticsearch", location, window)
-    client = elasticsearch.Elasticsearch(
-        url, api_key=api_key or None, request_timeout=settings.timeout_s, max_retries=1, retry_on_timeout=False
-    )
+    summary = SourceSummary(reader.kind, location, window)
     since, until = (moment.isoformat(timespec="milliseconds") for moment in (window.since, window.until))
     query = {"range": {"@timestamp": {"gte": since, "lt": until}}}
     try:
-        summary.in_window = int(client.count(index=settings.index, query=query)["count"])
-        if summary.in_window:
-            _page_through(client, settings, query, summary)
-    except elasticsearch.ConnectionError as err:
-        raise SourceError(
-            f"cannot reach Elasticsearch at {redact_url(url)} ({err.message}): check --es-url (ES_URL) and that "
-            "the cluster is up and reachable from here"
-        ) from err
-    except elasticsearch.AuthenticationException as err:
-        raise SourceError(
-            f"Elasticsearch at {redact_url(url)} refused the credentials (401): set ES_API_KEY to an API key "
-            f"that may read {settings.index}"
-        ) from err
-    except elasticsearch.ApiError as err:
-        raise SourceError(f"Elasticsearch at {redact_url(url)} answered {err.meta.status}: {err.message}") from err
+        with reader.errors(url, settings.index):
+            summary.in_window = reader.count(settings.index, query)
+            if summary.in_window:
+                _page_through(reader, settings, query, summary)
     finally:
-        client.close()
+        reader.client.close()
     return summary
 
 
-def _page_through(client: Any, settings: ElasticsearchSettings, query: dict[str, Any], summary: SourceSummary) -> None:
-    pit_id = client.open_point_in_time(index=settings.index, keep_alive="2m")["id"]
+class _Reader:
+    """The reads through the elasticsearch client."""
+
+    kind = "elasticsearch"
+    name = "Elasticsearch"
+
+    def __init__(self, connection: ShipperSettings) -> None:
+        from chalice_app.chalicelib.shipper.elasticsearch_api import elasticsearch_client
+
+        self.client: Any = elasticsearch_client(connection, max_retries=1)
+
+    @contextlib.contextmanager
+    def errors(self, url: str, index: str) -> Iterator[None]:
+        """The client's errors as SourceError saying what to check."""
+        import elasticsearch
+
+        try:
+            yield
+        except elasticsearch.ConnectionError as err:
+            raise self.unreachable(url, err.message) from err
+        except elasticsearch.UnsupportedProductError as err:
+            raise SourceError(f"cannot use {redact_url(url)}: {NOT_ELASTICSEARCH}") from err
+        except elasticsearch.AuthenticationException as err:
+            raise self.refused(url, index) from err
+        except elasticsearch.ApiError as err:
+            if err.meta.status == 406:  # OpenSearch refuses the client's compatible-with media type
+                raise SourceError(f"cannot use {redact_url(url)}: {NOT_ELASTICSEARCH}") from err
+            raise SourceError(f"{self.name} at {redact_url(url)} answered {err.meta.status}: {err.message}") from err
+
+    def unreachable(self, url: str, why: str) -> SourceError:
+        return SourceError(
+            f"cannot reach {self.name} at {redact_url(url)} ({why}): check --es-url (ES_URL) and that "
+            "the cluster is up and reachable from here"
+        )
+
+    def refused(self, url: str, index: str) -> SourceError:
+        return SourceError(
+            f"{self.name} at {redact_url(url)} refused the credentials (401): set ES_API_KEY (ES_AUTH and its "
+            f"variables for OpenSearch) to credentials that may read {index}"
+        )
+
+    def count(self, index: str, query: dict[str, Any]) -> int:
+        return int(self.client.count(index=index, query=query)["count"])
+
+    def open(self, index: str) -> str:
+        pit_id: str = self.client.open_point_in_time(index=index, keep_alive=PIT_KEEP_ALIVE)["id"]
+        return pit_id
+
+    def page(self, pit_id: str, query: dict[str, Any], size: int, after: list[Any] | None) -> dict[str, Any]:
+        page: dict[str, Any] = self.client.search(
+            pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE},
+            query=query,
+            sort=[{"@timestamp": {"order": "desc"}}],
+            size=size,
+            track_total_hits=False,
+            source_includes=list(RECORD_FIELDS),  # what parse_record reads, not the whole document
+            **({"search_after": after} if after else {}),
+        )
+        return page
+
+    def close_pit(self, pit_id: str) -> None:
+        self.client.close_point_in_time(id=pit_id)
+
+
+class _OpenSearchReader(_Reader):
+    """The same reads through opensearch-py."""
+
+    kind = "opensearch"
+    name = "OpenSearch"
+
+    def __init__(self, connection: ShipperSettings) -> None:
+        from chalice_app.chalicelib.shipper.opensearch_api import opensearch_client
+
+        self.client = opensearch_client(connection, max_retries=1)
+
+    @contextlib.contextmanager
+    def errors(self, url: str, index: str) -> Iterator[None]:
+        import opensearchpy
+
+        try:
+            yield
+        except opensearchpy.ConnectionError as err:
+            raise self.unreachable(url, str(err.info or err.error)) from err
+        except opensearchpy.AuthenticationException as err:
+            raise self.refused(url, index) from err
+        except opensearchpy.TransportError as err:
+            raise SourceError(f"OpenSearch at {redact_url(url)} answered {err.status_code}: {err.error}") from err
+
+    def count(self, index: str, query: dict[str, Any]) -> int:
+        return int(self.client.count(index=index, body={"query": query})["count"])
+
+    def open(self, index: str) -> str:
+        pit_id: str = self.client.create_pit(index=index, params={"keep_alive": PIT_KEEP_ALIVE})["pit_id"]
+        return pit_id
+
+    def page(self, pit_id: str, query: dict[str, Any], size: int, after: list[Any] | None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "pit": {"id": pit_id, "keep_alive": PIT_KEEP_ALIVE},
+            "query": query,
+            "sort": [{"@timestamp": {"order": "desc"}}],
+            "size": size,
+            "track_total_hits": False,
+            "_source": {"includes": list(RECORD_FIELDS)},
+        }
+        if after:
+            body["search_after"] = after
+        page: dict[str, Any] = self.client.search(body=body)
+        return page
+
+    def close_pit(self, pit_id: str) -> None:
+        self.client.delete_pit(body={"pit_id": [pit_id]})
+
+
+def _page_through(
+    reader: _Reader, settings: ElasticsearchSettings, query: dict[str, Any], summary: SourceSummary
+) -> None:
+    pit_id = reader.open(settings.index)
     after: list[Any] | None = None
     try:
         while summary.read < settings.max_records:
-            page = client.search(
-                pit={"id": pit_id, "keep_alive": "2m"},
-                query=query,
-                sort=[{"@timestamp": {"order": "desc"}}],
-                size=min(settings.page_size, settings.max_records - summary.read),
-                track_total_hits=False,
-                source_includes=list(RECORD_FIELDS),  # what parse_record reads, not the whole document
-                **({"search_after": after} if after else {}),
-            )
+            page = reader.page(pit_id, query, min(settings.page_size, settings.max_records - summary.read), after)
             pit_id = page.get("pit_id", pit_id)
             hits = page["hits"]["hits"]
             if not hits:
@@ -190,4 +297,4 @@ def _page_through(client: Any, settings: ElasticsearchSettings, query: dict[str,
             after = hits[-1]["sort"]
     finally:
         with contextlib.suppress(Exception):  # a point in time left open expires after its keep_alive anyway
-            client.close_point_in_time(id=pit_id)
+            reader.close_pit(pit_id)

@@ -36,6 +36,9 @@ from chalice_app.chalicelib.shipper.settings import (
 MONITORING_DIR = Path(__file__).resolve().parent
 ILM_POLICY_FILE = MONITORING_DIR / "ilm_policy.json"
 ILM_POLICY_NAME = "cola-logs-retention"
+ISM_POLICY_ID = ILM_POLICY_NAME
+ISM_TEMPLATE_PRIORITY = 100
+"""OpenSearch attaches the policy to each new index matching its ism_template (the highest priority wins)."""
 KEYWORD_IGNORE_ABOVE = 1024
 """Longer keyword values stay in _source but are not indexed (instead of failing the document)."""
 PRIORITY = 200
@@ -126,6 +129,38 @@ def ilm_policy() -> dict[str, Any]:
     """The retention policy (PUT _ilm/policy/<ILM_POLICY_NAME> body)."""
     policy: dict[str, Any] = json.loads(ILM_POLICY_FILE.read_text())
     return policy
+
+
+def retention_age() -> str:
+    """How long a daily index is kept: the ILM policy's delete min_age (one value for both backends)."""
+    age: str = ilm_policy()["policy"]["phases"]["delete"]["min_age"]
+    return age
+
+
+def ism_policy(prefixes: list[str]) -> dict[str, Any]:
+    """OpenSearch's Index State Management policy (PUT _plugins/_ism/policies/<ISM_POLICY_ID> body) with the same
+    retention as the ILM policy: "hot" until the index is retention_age() old, then deleted. Its ism_template
+    attaches it to every new index of the shipper's families (OpenSearch has no index setting that names a policy
+    in a template, unlike ILM's index.lifecycle.name)."""
+    age = retention_age()
+    return {
+        "policy": {
+            "description": f"Retention of the shipper's daily indices: deleted {age} after creation "
+            "(monitoring/elastic/es_setup.py; the same age as ilm_policy.json).",
+            "default_state": "hot",
+            "states": [
+                {
+                    "name": "hot",
+                    "actions": [],
+                    "transitions": [{"state_name": "delete", "conditions": {"min_index_age": age}}],
+                },
+                {"name": "delete", "actions": [{"delete": {}}], "transitions": []},
+            ],
+            "ism_template": [
+                {"index_patterns": [f"{prefix}-*" for prefix in prefixes], "priority": ISM_TEMPLATE_PRIORITY}
+            ],
+        }
+    }
 
 
 def render(template: dict[str, Any]) -> str:

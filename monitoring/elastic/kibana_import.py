@@ -5,7 +5,13 @@
     Authorization: ApiKey <KIBANA_API_KEY> (only when the variable is set; a Kibana without security needs none)
     multipart/form-data, the NDJSON file in the part named "file"
 
-The key comes from the environment only and never appears in output. Kibana answers 200 even when objects fail to
+`make dashboards-import` (--dashboards): monitoring/elastic/dashboards/saved_objects.ndjson into OpenSearch
+Dashboards, whose import API has the same path, form and answer, with `osd-xsrf: true` instead of kbn-xsrf, no
+spaces (tenants are chosen with the securitytenant header: --tenant), and basic auth from DASHBOARDS_USERNAME /
+DASHBOARDS_PASSWORD (an internal user of the domain's fine-grained access control; on Amazon OpenSearch Service
+Dashboards is at https://<domain endpoint>/_dashboards).
+
+Credentials come from the environment only and never appear in output. Kibana answers 200 even when objects fail to
 import (`"success": false` with per-object errors: missing references, conflicts, unsupported types): that is an
 error here too, listed object by object.
 """
@@ -13,6 +19,7 @@ error here too, listed object by object.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import sys
@@ -24,11 +31,25 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from monitoring.elastic import dashboards_objects
 from monitoring.elastic.kibana_objects import SAVED_OBJECTS_FILE
 
 API_KEY_VARIABLE = "KIBANA_API_KEY"
 DEFAULT_TIMEOUT_S = 30.0
 START_KIBANA = "start it (docker compose -f docker/docker-compose.yml up kibana) or set KIBANA_URL"
+
+
+@dataclass(frozen=True)
+class Product:
+    """Kibana or OpenSearch Dashboards: what differs between their import APIs."""
+
+    name: str
+    xsrf_header: str
+    default_file: Path
+
+
+KIBANA = Product("Kibana", "kbn-xsrf", SAVED_OBJECTS_FILE)
+DASHBOARDS = Product("OpenSearch Dashboards", "osd-xsrf", dashboards_objects.SAVED_OBJECTS_FILE)
 
 
 class KibanaImportError(Exception):
@@ -110,40 +131,51 @@ def import_saved_objects(
     space: str | None = None,
     overwrite: bool = True,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    product: Product = KIBANA,
+    basic_auth: tuple[str, str] | None = None,
+    tenant: str | None = None,
 ) -> ImportResult:
-    """POST the NDJSON to Kibana's import API; raises KibanaImportError unless every object was imported."""
+    """POST the NDJSON to the import API; raises KibanaImportError unless every object was imported."""
     url = import_url(kibana_url, space, overwrite)
     body, content_type = multipart(filename, ndjson)
-    headers = {"kbn-xsrf": "true", "Content-Type": content_type, "Accept": "application/json"}
+    headers = {product.xsrf_header: "true", "Content-Type": content_type, "Accept": "application/json"}
     if api_key:
         headers["Authorization"] = f"ApiKey {api_key}"
+    elif basic_auth:
+        token = base64.b64encode(f"{basic_auth[0]}:{basic_auth[1]}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    if tenant:
+        headers["securitytenant"] = tenant
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     where = safe_url(kibana_url)
+    name = product.name
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             raw = response.read()
     except urllib.error.HTTPError as err:
         message = _kibana_message(err.code, err.read())
         hint = ""
-        if err.code == 401:
+        if err.code == 401 and product is DASHBOARDS:
+            hint = " (set DASHBOARDS_USERNAME and DASHBOARDS_PASSWORD to a user Dashboards accepts)"
+        elif err.code == 401:
             hint = f" (set {API_KEY_VARIABLE} to an API key Kibana accepts)"
         elif err.code == 403:
             hint = " (the API key's user needs the privilege to manage saved objects in this space)"
         elif err.code == 404 and space:
             hint = f" (does the space {space!r} exist?)"
-        raise KibanaImportError(f"Kibana at {where} answered {err.code}: {message}{hint}") from None
+        raise KibanaImportError(f"{name} at {where} answered {err.code}: {message}{hint}") from None
     except urllib.error.URLError as err:
-        raise KibanaImportError(f"cannot reach Kibana at {where}: {err.reason}; {START_KIBANA}") from None
+        raise KibanaImportError(f"cannot reach {name} at {where}: {err.reason}; {START_KIBANA}") from None
     except TimeoutError:
-        raise KibanaImportError(f"Kibana at {where} did not answer within {timeout_s:g} s; {START_KIBANA}") from None
+        raise KibanaImportError(f"{name} at {where} did not answer within {timeout_s:g} s; {START_KIBANA}") from None
     try:
         answer = json.loads(raw)
     except ValueError:
-        raise KibanaImportError(f"Kibana at {where} answered with something that is not JSON: {raw[:200]!r}") from None
+        raise KibanaImportError(f"{name} at {where} answered with something that is not JSON: {raw[:200]!r}") from None
     if not answer.get("success"):
         details = _object_errors(list(answer.get("errors", [])))
         imported = answer.get("successCount", 0)
-        raise KibanaImportError(f"Kibana at {where} imported {imported} objects and refused these:\n{details}")
+        raise KibanaImportError(f"{name} at {where} imported {imported} objects and refused these:\n{details}")
     results = answer.get("successResults", [])
     return ImportResult(int(answer.get("successCount", 0)), [(str(r.get("type")), str(r.get("id"))) for r in results])
 
@@ -153,14 +185,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m monitoring.elastic.kibana_import", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--url", default=os.environ.get("KIBANA_URL"), help="Kibana's URL (default: $KIBANA_URL)")
-    parser.add_argument("--file", type=Path, default=SAVED_OBJECTS_FILE, help="NDJSON of saved objects")
-    parser.add_argument("--space", default=os.environ.get("KIBANA_SPACE"), help="Kibana space (default: the default)")
+    parser.add_argument("--dashboards", action="store_true", help="import into OpenSearch Dashboards instead")
+    parser.add_argument("--url", help="Kibana's URL (default: $KIBANA_URL; with --dashboards $DASHBOARDS_URL)")
+    parser.add_argument("--file", type=Path, help="NDJSON of saved objects (default: the product's file)")
+    parser.add_argument("--tenant", default=os.environ.get("DASHBOARDS_TENANT"), help="Dashboards tenant (security)")
+    parser.add_argument("--space", help="Kibana space (default: $KIBANA_SPACE, else the default space)")
     parser.add_argument("--no-overwrite", action="store_true", help="keep objects that already exist (conflicts)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds to wait for Kibana")
     args = parser.parse_args(argv)
+    product = DASHBOARDS if args.dashboards else KIBANA
+    args.url = args.url or os.environ.get("DASHBOARDS_URL" if args.dashboards else "KIBANA_URL")
+    args.file = args.file or product.default_file
+    args.space = args.space or (None if args.dashboards else os.environ.get("KIBANA_SPACE"))
     if not args.url:
-        parser.error("pass --url or set KIBANA_URL (e.g. http://127.0.0.1:5601)")
+        variable = "DASHBOARDS_URL" if args.dashboards else "KIBANA_URL"
+        parser.error(f"pass --url or set {variable} (e.g. http://127.0.0.1:5601)")
+    if args.dashboards and args.space:
+        parser.error("OpenSearch Dashboards has no spaces: use --tenant (DASHBOARDS_TENANT) with the security plugin")
+    username, password = os.environ.get("DASHBOARDS_USERNAME"), os.environ.get("DASHBOARDS_PASSWORD")
     try:
         content = args.file.read_bytes()
     except OSError as err:
@@ -171,16 +213,19 @@ def main(argv: list[str] | None = None) -> int:
             args.url,
             content,
             filename=args.file.name,
-            api_key=os.environ.get(API_KEY_VARIABLE) or None,
+            api_key=None if args.dashboards else os.environ.get(API_KEY_VARIABLE) or None,
             space=args.space,
             overwrite=not args.no_overwrite,
             timeout_s=args.timeout,
+            product=product,
+            basic_auth=(username, password) if args.dashboards and username and password else None,
+            tenant=args.tenant if args.dashboards else None,
         )
     except KibanaImportError as err:
         print(f"kibana-import: error: {err}", file=sys.stderr)
         return 1
     space = f" (space {args.space})" if args.space else ""
-    print(f"imported {result.success_count} saved objects into Kibana at {safe_url(args.url)}{space}")
+    print(f"imported {result.success_count} saved objects into {product.name} at {safe_url(args.url)}{space}")
     for kind, object_id in result.objects:
         print(f"  {kind} {object_id}")
     return 0

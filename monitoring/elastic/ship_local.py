@@ -86,7 +86,7 @@ def ship_lines(
         for family, count in result.documents.items():
             totals["documents"][family] = totals["documents"].get(family, 0) + count
     prefixes = ",".join(f"{settings.prefix_of(f)}-*" for f in ("predictions", "platform", "app_logs"))
-    client.indices.refresh(index=prefixes, allow_no_indices=True)  # searchable now, for the report that follows
+    client.client.indices.refresh(index=prefixes, allow_no_indices=True)  # searchable now, for the report that follows
     return totals
 
 

@@ -33,9 +33,10 @@ ORT_EXTENSION = "onnxruntime/capi/onnxruntime_pybind11_state.cpython-312-x86_64-
 FORBIDDEN_TOP_LEVEL = ("torch", "transformers", "lightning", "pytorch_lightning")
 PRUNED_TOP_LEVEL = (
     *("hf_xet", "huggingface_hub", "yaml", "fsspec", "google"),  # pulled by tokenizers/onnxruntime
-    *("anyio", "idna", "dateutil", "tzdata", "typing_extensions.py"),  # pulled by elasticsearch (async, dsl)
+    *("anyio", "tzdata", "typing_extensions.py"),  # pulled by elasticsearch (async, dsl) and python-dateutil
+    "charset_normalizer",  # pulled by requests (opensearch-py), used only for Response.apparent_encoding
 )
-NEVER_IMPORTED = ("numpy/random/", "numpy/fft/", "numpy/f2py/", "elasticsearch/dsl/")
+NEVER_IMPORTED = ("numpy/random/", "numpy/fft/", "numpy/f2py/", "elasticsearch/dsl/", "opensearchpy/_async/client/")
 PACKAGE_TIMEOUT_S = 900
 
 
@@ -171,4 +172,7 @@ def test_pruned_package_serves_under_python312_without_site_packages(
     assert probe["ship_created"] == probe["ship_stored"] == 2
     assert probe["ship_unavailable_error"].startswith("EsUnavailableError: Elasticsearch at http://127.0.0.1:")
     assert {"elasticsearch", "elastic_transport", "urllib3"} <= set(probe["imported_from_package"])
+    assert probe["opensearch_created"] == probe["opensearch_stored"] == 2
+    assert probe["opensearch_authorization"] == "Basic"
+    assert {"opensearchpy", "requests", "idna", "dateutil"} <= set(probe["imported_from_package"])
     assert probe["forbidden_imported"] == []

@@ -39,7 +39,7 @@ def test_installs_the_templates_and_skips_ilm_on_a_server_without_it(es: EsServe
     done = es_setup("--es-url", es.url)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert summary["ilm"].startswith("skipped: this server has no ILM API (HTTP 400)")
+    assert summary["retention"].startswith("skipped: this server has no ILM API (HTTP 400)")
     assert summary["templates"] == {
         "cola-predictions": "predictions-*",
         "cola-platform": "platform-*",
@@ -64,7 +64,7 @@ def test_other_prefixes_give_other_patterns(es: EsServer) -> None:
     done = es_setup("--es-url", es.url, "--index-prefix", "cola-preds", "--no-ilm")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert summary["ilm"] == "not requested (--no-ilm)"
+    assert summary["retention"] == "not requested (--no-ilm)"
     assert stored_template(es, "cola-predictions")["index_patterns"] == ["cola-preds-*"]
 
 

@@ -12,6 +12,11 @@ The client under test talks real HTTP to the proxy; everything not targeted is f
 unchanged. A rejected bulk item is taken out of the request before it is forwarded (so, as with a real 429, it
 is not stored) and its answer is spliced back in its place. This is a test double for the faults only: the
 documents that get through are indexed by the real server.
+
+With `opensearch=True` it stands for Amazon OpenSearch Service in front of osmem-server: no answer carries
+X-Elastic-Product (osmem-server sends `X-Elastic-Product: Elasticsearch`, which no OpenSearch does, so without this
+the Elasticsearch client's product check would pass where it fails against the real service), and with `sigv4`
+every request must carry a valid SigV4 signature (tests/support/sigv4_check.py) or is answered 403 as AWS does.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from devtools.processes import free_port
+from tests.support.sigv4_check import SigV4Check
 
 PRODUCT_HEADER = ("X-Elastic-Product", "Elasticsearch")
 _COMPATIBLE_WITH = re.compile(r"application/vnd\.elasticsearch\+[a-z-]+\s*;\s*compatible-with\s*=\s*(\d+)", re.I)
@@ -71,10 +77,15 @@ class Faults:
 class EsFaultProxy:
     """A proxy on a free loopback port; `url` is what the client under test uses."""
 
-    def __init__(self, upstream: str, major: int | None = None) -> None:
+    def __init__(
+        self, upstream: str, major: int | None = None, *, opensearch: bool = False, sigv4: SigV4Check | None = None
+    ) -> None:
         self.upstream = upstream.rstrip("/")
         self.major = major  # enforce this Elasticsearch major's compatibility rule (None: forward as is)
-        self.refused: list[str] = []  # the compatibility problems answered 400, in order
+        self.opensearch = opensearch  # answer as OpenSearch does: no X-Elastic-Product header
+        self.sigv4 = sigv4  # refuse (403) what AWS would refuse; None: no signature needed
+        self.refused: list[str] = []  # the compatibility or signature problems answered 400/403, in order
+        self.verified = 0  # requests whose signature was checked and found valid
         self.faults = Faults()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler_class())
@@ -110,6 +121,16 @@ class EsFaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 problem = None
+                if proxy.sigv4 is not None:
+                    url = f"http://{self.headers.get('Host', '')}{self.path}"
+                    denied = proxy.sigv4.problem(self.command, url, dict(self.headers), body)
+                    if denied is not None:
+                        proxy.refused.append(denied)
+                        self._answer(
+                            403, {"Content-Type": "application/json"}, json.dumps({"message": denied}).encode()
+                        )
+                        return
+                    proxy.verified += 1
                 if proxy.major is not None:
                     accept, content_type = self.headers.get("Accept"), self.headers.get("Content-Type")
                     problem = compatibility_problem(accept, content_type, bool(body), proxy.major)
@@ -120,6 +141,11 @@ class EsFaultProxy:
                     status, headers, answer = proxy._bulk(self.command, self.path, dict(self.headers), body)
                 else:
                     status, headers, answer = proxy._forward(self.command, self.path, dict(self.headers), body)
+                if proxy.opensearch:
+                    headers = {k: v for k, v in headers.items() if k.lower() != PRODUCT_HEADER[0].lower()}
+                self._answer(status, headers, answer)
+
+            def _answer(self, status: int, headers: dict[str, str], answer: bytes) -> None:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -54,6 +54,8 @@ def server_binary() -> Path:
 class EsServer:
     """One noida-db Elasticsearch server process (stop/start keeps data and port)."""
 
+    name: ClassVar[str] = "noida-db"
+
     data_dir: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
@@ -71,7 +73,22 @@ class EsServer:
         if self.process is not None and self.process.poll() is None:
             return self
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        command = [
+        command = self.command()
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise EsServerError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+            if self.answers():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise EsServerError(f"{self.name} did not answer on {self.url} within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def command(self) -> list[str]:
+        """The server's command line."""
+        return [
             str(server_binary()),
             "start",
             "--only",
@@ -83,17 +100,6 @@ class EsServer:
             "--data-dir",
             str(self.data_dir),
         ]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise EsServerError(f"noida-db exited with {self.process.returncode}:\n{self.log_tail()}")
-            if self.answers():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise EsServerError(f"noida-db did not answer on {self.url} within {timeout:.0f} s:\n{self.log_tail()}")
 
     def stop(self) -> None:
         """Stop the process by its PID (terminate, then kill)."""

@@ -1,9 +1,14 @@
-"""Bulk writes to Elasticsearch that are safe to repeat, with retries.
+"""Bulk writes to Elasticsearch or OpenSearch (search_api.BulkApi) that are safe to repeat, with retries.
 
 Each document is sent as a bulk `create` with a fixed _id: a document already there answers 409 and counts as a
 duplicate (re-delivery adds nothing and overwrites nothing). A whole request that fails on the connection, a
 timeout, 429 or 5xx is retried with exponential backoff; so are the items that answer 429 or 5xx. Items refused
 with another 4xx (a mapping error) are not retried here: they are returned as `rejected` for the caller to report.
+
+Why not the clients' streaming_bulk/parallel_bulk helpers: they retry items answered 429 only (not 5xx), sleep
+without regard to the invocation's remaining time, and treat other failures through raise_on_error flags; the
+per-document rules above (409 a duplicate, 4xx kept for app-logs, 429/5xx retried within the deadline) would be
+rebuilt around them anyway. The writer therefore sends each chunk with the client's plain bulk API.
 """
 
 from __future__ import annotations
@@ -12,10 +17,16 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from elasticsearch import Elasticsearch
+from .search_api import (
+    BACKEND_NAMES,
+    BulkApi,
+    SearchRefusedError,
+    SearchUnavailableError,
+    is_retryable_status,
+    reason_of,
+)
 
 MAX_BACKOFF_S = 30.0
 DEADLINE_MARGIN_S = 2.0
@@ -76,16 +87,12 @@ class DeadlineError(EsUnavailableError):
     """Too little of the invocation is left for another attempt: stop before Lambda stops the function."""
 
 
-def is_retryable_status(status: int) -> bool:
-    return status == 429 or status >= 500
-
-
 class BulkWriter:
     """Writes Actions with `create`, retrying what can succeed later."""
 
     def __init__(
         self,
-        client: Elasticsearch,
+        client: BulkApi,
         *,
         max_retries: int,
         backoff_s: float,
@@ -99,6 +106,7 @@ class BulkWriter:
         self._max_retries = max_retries
         self._backoff_s = backoff_s
         self._target = target  # the endpoint for messages, credentials removed
+        self._name = BACKEND_NAMES[client.backend]
         self._sleep = sleep
         self._chunk_size = chunk_size
         self._remaining_s = remaining_s  # the invocation's time left (Lambda's context), None: no deadline
@@ -140,31 +148,25 @@ class BulkWriter:
 
     def _send(self, pending: list[Action], attempt: int) -> list[dict[str, Any]] | None:
         """The per-item answers, or None after a retryable failure of the whole request (raises once out of tries)."""
-        from elastic_transport import ConnectionError, ConnectionTimeout
-        from elasticsearch import ApiError
-
         operations: list[dict[str, Any]] = []
         for action in pending:
             operations += [{"create": {"_index": action.index, "_id": action.doc_id}}, action.document]
         try:
-            response = self._client.bulk(operations=operations)
-        except (ConnectionError, ConnectionTimeout) as err:
-            problem = f"{type(err).__name__}: {err}"
-        except ApiError as err:
-            if not is_retryable_status(err.meta.status):
-                raise EsRequestError(
-                    f"Elasticsearch at {self._target} refused the bulk request: {err.meta.status} {_reason(err.body)}",
-                    status=err.meta.status,
-                ) from None
-            problem = f"HTTP {err.meta.status} {_reason(err.body)}"
+            answers = self._client.bulk(operations)
+        except SearchUnavailableError as err:
+            problem = str(err)
+        except SearchRefusedError as err:
+            raise EsRequestError(
+                f"{BACKEND_NAMES[self._client.backend]} at {self._target} refused the bulk request: {err}",
+                status=err.status,
+            ) from None
         else:
-            items = response.body.get("items", [])
-            if len(items) != len(pending):
-                raise EsRequestError(f"Elasticsearch answered {len(items)} bulk items for {len(pending)} documents")
-            return [next(iter(item.values())) for item in items]
+            if len(answers) != len(pending):
+                raise EsRequestError(f"the server answered {len(answers)} bulk items for {len(pending)} documents")
+            return answers
         if attempt >= self._max_retries:
             raise EsUnavailableError(
-                f"Elasticsearch at {self._target} is unavailable after {attempt + 1} attempts ({problem}); "
+                f"{self._name} at {self._target} is unavailable after {attempt + 1} attempts ({problem}); "
                 "the batch was not written and the invocation fails so that Lambda retries it"
             )
         return None
@@ -193,17 +195,4 @@ class BulkWriter:
 def _failure(action: Action, answer: dict[str, Any]) -> ItemFailure:
     error = answer.get("error")
     error_type = error.get("type", "unknown") if isinstance(error, dict) else "unknown"
-    return ItemFailure(action.index, action.doc_id, int(answer.get("status", 0)), str(error_type), _reason(error))
-
-
-def _reason(error: Any) -> str:
-    """The most telling reason of an Elasticsearch error body (its caused_by chain joined)."""
-    if isinstance(error, dict) and "error" in error:
-        error = error["error"]
-    if not isinstance(error, dict):
-        return str(error)[:500]
-    parts: list[str] = []
-    while isinstance(error, dict) and len(parts) < 4:
-        parts.append(f"{error.get('type', 'error')}: {error.get('reason', '')}")
-        error = error.get("caused_by")
-    return " <- ".join(parts)[:1000]
+    return ItemFailure(action.index, action.doc_id, int(answer.get("status", 0)), str(error_type), reason_of(error))

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..contract.json_logging import log_event
 from ..contract.log_line import ERROR_TYPE
@@ -32,10 +32,8 @@ from ..environment import SettingsError
 from .cloudwatch import decode_event
 from .es_writer import Action, BulkOutcome, BulkWriter, EsRequestError, EsUnavailableError, ItemFailure
 from .log_records import APP_LOGS, FAMILIES, Record, records_of
+from .search_api import BulkApi, connect
 from .settings import ShipperSettings
-
-if TYPE_CHECKING:
-    from elasticsearch import Elasticsearch
 
 SETTINGS_TTL_S = 900.0
 """A warm container reads its settings (and the API key's secret) again after this long: a rotated key reaches
@@ -80,7 +78,7 @@ def index_name(prefix: str, moment: datetime) -> str:
 def ship(
     event: Any,
     settings: ShipperSettings,
-    client: Elasticsearch,
+    client: BulkApi,
     *,
     now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
@@ -191,11 +189,9 @@ def _failure_message(failures: list[ItemFailure], total: int) -> str:
     )
 
 
-def create_client(settings: ShipperSettings) -> Elasticsearch:
-    """The official client (imported here: the API's cold start never pays for it); retries are es_writer's."""
-    from elasticsearch import Elasticsearch
-
-    return Elasticsearch(settings.es_url, api_key=settings.api_key, request_timeout=settings.timeout_s, max_retries=0)
+def create_client(settings: ShipperSettings) -> BulkApi:
+    """The configured backend's bulk endpoint (its client imported here: the API's cold start never pays for it)."""
+    return connect(settings)
 
 
 class Shipper:
@@ -204,7 +200,7 @@ class Shipper:
     def __init__(
         self,
         load_settings: Callable[[], ShipperSettings] = ShipperSettings.from_env,
-        make_client: Callable[[ShipperSettings], Elasticsearch] = create_client,
+        make_client: Callable[[ShipperSettings], BulkApi] = create_client,
         clock: Callable[[], float] = time.monotonic,
         ttl_s: float = SETTINGS_TTL_S,
     ) -> None:
@@ -217,10 +213,10 @@ class Shipper:
     def reset(self) -> None:
         """Forget settings and client: the next invocation reads the environment (and the secret) again."""
         self._settings: ShipperSettings | None = None
-        self._client: Elasticsearch | None = None
+        self._client: BulkApi | None = None
         self._loaded_at = float("-inf")
 
-    def _ready(self) -> tuple[ShipperSettings, Elasticsearch]:
+    def _ready(self) -> tuple[ShipperSettings, BulkApi]:
         """Settings and client, (re)built when missing or older than the TTL."""
         if self._settings is None or self._client is None or self._clock() - self._loaded_at > self._ttl_s:
             try:

@@ -272,7 +272,9 @@ def test_cli_refuses_a_missing_zip(tmp_path: Path) -> None:
 
 
 PROBE_APP = """
-import base64, gzip, json, os, urllib.error, urllib.request
+import base64, gzip, json, os, types, urllib.error, urllib.request
+
+shipper = types.SimpleNamespace(SHIPPER=types.SimpleNamespace(reset=lambda: None))
 
 class EsUnavailableError(RuntimeError):
     pass
@@ -295,8 +297,12 @@ def ship_logs(event, context):
     lines = []
     for log_event in payload["logEvents"][{SENT}]:
         lines += [json.dumps({{"create": {{"_index": "app-logs", "_id": log_event["id"]}}}}), json.dumps(log_event)]
+    if os.environ.get("SEARCH_BACKEND") == "opensearch":
+        headers = {{"Authorization": "Basic " + base64.b64encode(b"probe:probe-password").decode()}}
+    else:
+        headers = {{"Accept": "application/vnd.elasticsearch+json; compatible-with=8"}}
     request = urllib.request.Request(
-        os.environ["ES_URL"] + "/_bulk", data=("\\n".join(lines) + "\\n").encode(), method="PUT"
+        os.environ["ES_URL"] + "/_bulk", data=("\\n".join(lines) + "\\n").encode(), method="PUT", headers=headers
     )
     try:
         with urllib.request.urlopen(request, timeout=5) as answer:
@@ -321,6 +327,8 @@ def test_check_serves_health_and_predict_and_ships_logs_from_the_unzipped_packag
     assert result["labels"] == ["acceptable", "acceptable"]
     assert result["ship_created"] == result["ship_stored"] == 2
     assert str(result["ship_unavailable_error"]).startswith("EsUnavailableError: unavailable:")
+    assert result["opensearch_created"] == result["opensearch_stored"] == 2
+    assert result["opensearch_authorization"] == "Basic"
     assert result["forbidden_imported"] == []
     assert result["imported_from_package"] == ["app"]
 

@@ -1,5 +1,6 @@
 """The shipper's libraries stay out of the API's cold start: importing the app (as Lambda does for /predict)
-loads neither the Elasticsearch client nor boto3; the shipper imports them when it first ships."""
+loads neither search client nor boto3; the shipper imports them when it first ships, and only its backend's client
+(an Elasticsearch deployment never imports opensearch-py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ CODE = """
 import json, sys
 sys.path.insert(0, 'chalice_app')
 import app
-loaded = lambda: sorted({m.split('.')[0] for m in sys.modules} & {'elasticsearch', 'elastic_transport', 'boto3'})
+watched = {'elasticsearch', 'elastic_transport', 'boto3', 'opensearchpy'}
+loaded = lambda: sorted({m.split('.')[0] for m in sys.modules} & watched)
 before = loaded()
 app.shipper.create_client(app.shipper.ShipperSettings(es_url='http://127.0.0.1:9'))
 print(json.dumps([before, loaded()]))

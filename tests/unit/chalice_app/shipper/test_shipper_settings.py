@@ -5,6 +5,7 @@ a real (moto) Secrets Manager is in tests/integration/test_shipper_settings.py."
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -125,3 +126,74 @@ def test_secret_forms(secret: str, expected: str) -> None:
 def test_unusable_secrets_are_refused(secret: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         api_key_from_secret("s", secret)
+
+
+class TestBackends:
+    """SEARCH_BACKEND and ES_AUTH: OpenSearch with SigV4 or basic auth; pairings that cannot work are refused."""
+
+    def test_opensearch_defaults_to_sigv4_for_the_region_lambda_sets(self) -> None:
+        env = {"ES_URL": "https://search-cola-x1.eu-west-1.es.amazonaws.com", "SEARCH_BACKEND": "opensearch"}
+        settings = ShipperSettings.from_env({**env, "AWS_REGION": "eu-west-1"}, never_called)
+        assert (settings.backend, settings.auth_mode, settings.sigv4_service, settings.sigv4_region) == (
+            "opensearch",
+            "sigv4",
+            "es",
+            "eu-west-1",
+        )
+
+    def test_serverless_is_signed_for_aoss(self) -> None:
+        env = {"ES_URL": "https://abc.us-east-1.aoss.amazonaws.com", "SEARCH_BACKEND": "opensearch"}
+        env.update(ES_SIGV4_SERVICE="aoss", ES_SIGV4_REGION="us-east-1", AWS_REGION="eu-west-1")
+        settings = ShipperSettings.from_env(env, never_called)
+        assert (settings.sigv4_service, settings.sigv4_region) == ("aoss", "us-east-1")
+
+    def test_elasticsearch_stays_the_default(self) -> None:
+        assert ShipperSettings.from_env({"ES_URL": URL, "ES_API_KEY": KEY}, never_called).auth_mode == "api_key"
+        assert ShipperSettings.from_env({"ES_URL": URL}, never_called).auth_mode == "none"
+
+    def test_basic_auth_from_a_secret_never_shows(self) -> None:
+        secret = json.dumps({"username": "shipper", "password": "pa55-w0rd"})
+        env = {"ES_URL": URL, "SEARCH_BACKEND": "opensearch", "ES_AUTH": "basic", "ES_BASIC_AUTH_SECRET_ID": "os"}
+        settings = ShipperSettings.from_env(env, lambda secret_id: secret)
+        assert settings.basic_auth == ("shipper", "pa55-w0rd")
+        assert "pa55-w0rd" not in repr(settings)
+
+    def test_basic_auth_from_the_environment(self) -> None:
+        env = {"ES_URL": URL, "SEARCH_BACKEND": "opensearch", "ES_AUTH": "basic"}
+        settings = ShipperSettings.from_env({**env, "ES_USERNAME": "u", "ES_PASSWORD": "p"}, never_called)
+        assert settings.basic_auth == ("u", "p")
+
+    @pytest.mark.parametrize(
+        ("env", "message"),
+        [
+            ({"SEARCH_BACKEND": "solr"}, "SEARCH_BACKEND must be one of elasticsearch, opensearch, got 'solr'"),
+            ({"ES_AUTH": "kerberos"}, "ES_AUTH must be one of api_key, sigv4, basic, none"),
+            ({"ES_AUTH": "sigv4", "AWS_REGION": "eu-west-1"}, "set SEARCH_BACKEND=opensearch"),
+            ({"SEARCH_BACKEND": "opensearch", "ES_API_KEY": KEY}, "OpenSearch has no Elasticsearch API keys"),
+            ({"SEARCH_BACKEND": "opensearch"}, "ES_AUTH=sigv4 needs the endpoint's region"),
+            ({"SEARCH_BACKEND": "opensearch", "AWS_REGION": "x-1", "ES_SIGV4_SERVICE": "s3"}, "ES_SIGV4_SERVICE must"),
+            ({"ES_AUTH": "api_key"}, "ES_AUTH=api_key needs ES_API_KEY"),
+            ({"ES_AUTH": "basic", "ES_USERNAME": "u"}, "ES_AUTH=basic needs"),
+            (
+                {"ES_AUTH": "basic", "ES_USERNAME": "u", "ES_PASSWORD": "p", "ES_BASIC_AUTH_SECRET_ID": "s"},
+                "not both",
+            ),
+        ],
+    )
+    def test_impossible_pairings_are_refused(self, env: dict[str, str], message: str) -> None:
+        with pytest.raises(SettingsError, match=re.escape(message)):
+            ShipperSettings.from_env({"ES_URL": URL, **env}, never_called)
+
+    def test_an_amazon_endpoint_with_the_elasticsearch_backend_says_what_to_set(self) -> None:
+        with pytest.raises(SettingsError, match=r"is an Amazon OpenSearch Service endpoint.*SEARCH_BACKEND=opensearch"):
+            ShipperSettings.from_env({"ES_URL": "https://search-d-x.eu-west-1.es.amazonaws.com"}, never_called)
+
+    def test_a_signature_for_another_region_than_the_endpoints_is_refused_before_sending(self) -> None:
+        env = {"ES_URL": "https://search-d-x.eu-west-1.es.amazonaws.com", "SEARCH_BACKEND": "opensearch"}
+        with pytest.raises(SettingsError, match="ES_SIGV4_REGION=eu-west-1 and ES_SIGV4_SERVICE=es"):
+            ShipperSettings.from_env({**env, "AWS_REGION": "us-east-1"}, never_called)
+
+    def test_an_unusable_basic_auth_secret_is_refused(self) -> None:
+        env = {"ES_URL": URL, "SEARCH_BACKEND": "opensearch", "ES_AUTH": "basic", "ES_BASIC_AUTH_SECRET_ID": "os"}
+        with pytest.raises(SettingsError, match=r'secret .os. must be JSON \{"username"'):
+            ShipperSettings.from_env(env, lambda secret_id: '{"username": "u"}')

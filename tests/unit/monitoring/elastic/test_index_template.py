@@ -101,3 +101,26 @@ def test_a_schema_description_without_a_type_is_refused() -> None:
 )
 def test_only_a_missing_ilm_api_is_skipped(status: int, body: Any, unsupported: bool) -> None:
     assert es_setup.ilm_unsupported(status, body) is unsupported
+
+
+def test_the_ism_policy_has_opensearchs_documented_shape_and_the_ilm_retention() -> None:
+    """OpenSearch's ISM policy format (Index State Management, "Policies"): a description, a default_state that
+    names one of the states, states with name/actions/transitions, transitions naming existing states with a
+    min_index_age condition, and ism_template entries with index_patterns and a priority."""
+    from monitoring.elastic.index_templates import ism_policy, retention_age
+
+    policy = ism_policy(["predictions", "platform", "app-logs"])["policy"]
+    assert set(policy) == {"description", "default_state", "states", "ism_template"}
+    names = [state["name"] for state in policy["states"]]
+    assert policy["default_state"] in names
+    for state in policy["states"]:
+        assert set(state) == {"name", "actions", "transitions"}
+        for transition in state["transitions"]:
+            assert transition["state_name"] in names
+            assert set(transition["conditions"]) == {"min_index_age"}
+    hot, delete = policy["states"]
+    assert hot["transitions"][0]["conditions"]["min_index_age"] == retention_age() == "30d"
+    assert delete["actions"] == [{"delete": {}}]
+    assert policy["ism_template"] == [
+        {"index_patterns": ["predictions-*", "platform-*", "app-logs-*"], "priority": 100}
+    ]

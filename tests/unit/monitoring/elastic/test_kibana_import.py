@@ -247,3 +247,33 @@ def test_make_kibana_import_uses_kibana_url_and_the_key_from_the_environment(kib
     [request] = kibana.requests
     assert request.headers["authorization"] == f"ApiKey {API_KEY}"
     assert API_KEY not in result.stdout + result.stderr
+
+
+def test_dashboards_import_sends_osd_xsrf_basic_auth_and_the_tenant(
+    kibana: FakeKibana, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenSearch Dashboards' import API: same path and form, `osd-xsrf` (it refuses writes without it), basic
+    auth of an internal user, the security plugin's tenant header, and the Dashboards file."""
+    from monitoring.elastic.dashboards_objects import SAVED_OBJECTS_FILE as DASHBOARDS_FILE
+
+    monkeypatch.setenv("KIBANA_API_KEY", API_KEY)  # a Kibana key is never sent to Dashboards
+    monkeypatch.setenv("KIBANA_SPACE", "ml")  # nor a Kibana space
+    monkeypatch.setenv("DASHBOARDS_USERNAME", "admin")
+    monkeypatch.setenv("DASHBOARDS_PASSWORD", "s3cret-pass")
+    code, out, _ = run_cli("--dashboards", "--url", kibana.url, "--tenant", "global", capsys=capsys)
+    assert code == 0
+    [request] = kibana.requests
+    assert request.path == "/api/saved_objects/_import"
+    assert request.headers["osd-xsrf"] == "true"
+    assert "kbn-xsrf" not in request.headers
+    assert request.headers["authorization"] == "Basic YWRtaW46czNjcmV0LXBhc3M="  # base64("admin:s3cret-pass")
+    assert request.headers["securitytenant"] == "global"
+    assert uploaded_file(request)[2] == DASHBOARDS_FILE.read_bytes()
+    assert f"into OpenSearch Dashboards at {kibana.url}" in out
+    assert "s3cret-pass" not in out
+
+
+def test_dashboards_has_no_spaces(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        kibana_import.main(["--dashboards", "--url", "http://127.0.0.1:9", "--space", "ml"])
+    assert "has no spaces: use --tenant" in capsys.readouterr().err
