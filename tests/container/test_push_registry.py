@@ -14,107 +14,22 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from devtools.processes import free_port, stop
+from devtools.processes import free_port
 from infra.push import Credentials, Docker, PushError, logged_in, push_tags, registry_digest
 from tests.conftest import ROOT
 from tests.container.conftest import IMAGE_NAME
+from tests.support.registry import Registry, registry
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPOSITORY = "cola-acceptability"
-MANIFEST_TYPES = ", ".join(
-    [
-        "application/vnd.docker.distribution.manifest.v2+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.oci.image.index.v1+json",
-    ]
-)
 DIGEST_LINE = rf"^127\.0\.0\.1:\d+/{REPOSITORY}@sha256:[0-9a-f]{{64}}$"
-
-
-@dataclass
-class Registry:
-    """A running registry: its host:port and, when it requires one, the login."""
-
-    address: str
-    credentials: Credentials | None = None
-
-    def get(self, path: str, method: str = "GET") -> tuple[dict[str, str], bytes]:
-        """An HTTP request to the registry API (with basic auth when the registry has a login)."""
-        request = urllib.request.Request(f"http://{self.address}{path}", method=method)
-        request.add_header("Accept", MANIFEST_TYPES)
-        if self.credentials:
-            pair = f"{self.credentials.username}:{self.credentials.password}".encode()
-            request.add_header("Authorization", "Basic " + base64.b64encode(pair).decode())
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return dict(answer.headers), answer.read()
-
-    def manifest_digest(self, reference: str) -> str:
-        """Docker-Content-Digest of the manifest a tag or digest names."""
-        headers, _ = self.get(f"/v2/{REPOSITORY}/manifests/{reference}")
-        return headers["Docker-Content-Digest"]
-
-    def tags(self) -> set[str]:
-        _, body = self.get(f"/v2/{REPOSITORY}/tags/list")
-        return set(json.loads(body)["tags"])
-
-
-@contextmanager
-def registry(workdir: Path, credentials: Credentials | None = None) -> Iterator[Registry]:
-    """`docker-registry serve` with a private config and storage dir; waits for /v2/, stops it by its PID."""
-    binary = shutil.which("docker-registry")
-    if not binary:
-        pytest.fail("docker-registry is not installed (Debian package docker-registry; .ci/run installs it)")
-    port = free_port()
-    auth = ""
-    if credentials:
-        if not shutil.which("htpasswd"):
-            pytest.fail("htpasswd is not installed (Debian package apache2-utils; .ci/run installs it)")
-        hashed = subprocess.run(
-            ["htpasswd", "-Bbn", credentials.username, credentials.password],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-        (workdir / "htpasswd").write_text(hashed)
-        auth = f"auth:\n  htpasswd:\n    realm: test\n    path: {workdir / 'htpasswd'}\n"
-    config = workdir / "config.yml"
-    config.write_text(
-        f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {workdir / 'storage'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n{auth}"
-    )
-    log = (workdir / "registry.log").open("w")
-    process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
-    running = Registry(f"127.0.0.1:{port}", credentials)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://{running.address}/v2/", timeout=2).close()
-                break
-            except urllib.error.HTTPError as err:  # 401 from a registry with a login: it is up
-                if err.code == 401:
-                    break
-                raise
-            except (urllib.error.URLError, ConnectionError):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"docker-registry did not start: {(workdir / 'registry.log').read_text()[-2000:]}")
-                time.sleep(0.2)
-        yield running
-    finally:
-        stop(process)
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -168,10 +83,10 @@ def test_make_push_prints_the_digest_the_registry_serves_under_both_tags(
     version = json.loads((smoke_bundle / "manifest.json").read_text())["model_version"]
     assert lambda_image.endswith(f":{version}")
     revision = expected_revision()
-    assert {revision, version} <= plain_registry.tags()
-    assert plain_registry.manifest_digest(version) == digest
-    assert plain_registry.manifest_digest(revision) == digest
-    assert plain_registry.manifest_digest(digest) == digest  # the printed reference resolves as it is
+    assert {revision, version} <= plain_registry.tags(REPOSITORY)
+    assert plain_registry.manifest_digest(REPOSITORY, version) == digest
+    assert plain_registry.manifest_digest(REPOSITORY, revision) == digest
+    assert plain_registry.manifest_digest(REPOSITORY, digest) == digest  # the printed reference resolves as it is
     # What a rerun looks up to reuse a commit's image instead of pushing it again:
     assert registry_digest(plain_registry.address, REPOSITORY, version) == digest
     assert registry_digest(plain_registry.address, REPOSITORY, "never-pushed") is None
@@ -194,7 +109,7 @@ def test_push_logs_in_with_a_throwaway_docker_config(
     password = locked_registry.credentials.password
     leftovers = [p for p in home.rglob("*") if p.is_file() and password in p.read_text(errors="ignore")]
     assert leftovers == []
-    assert locked_registry.manifest_digest("login-check") == digest
+    assert locked_registry.manifest_digest(REPOSITORY, "login-check") == digest
 
 
 def test_push_without_login_is_refused_with_a_reason(
