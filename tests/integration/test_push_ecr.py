@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from devtools.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
 from infra.push import PushError, ecr_credentials, ecr_digest
@@ -97,11 +98,16 @@ def test_a_pushed_commit_is_found_by_its_tag_and_an_unknown_tag_is_not(ecr: Any)
     assert ecr_digest(ecr, REPOSITORY, "never-pushed") is None
 
 
+OTHER_MANIFEST = MANIFEST.replace("0" * 64, "1" * 64)
+IMMUTABLE_TAG_ERRORS = {"ImageTagAlreadyExistsException", "ImageAlreadyExistsException"}  # ECR's; moto's
+
+
 @pytest.mark.parametrize("already_pushed", [True, False])
 def test_make_push_of_a_commit_already_in_ecr_reuses_its_digest(
     ecr: Any, server: MotoServer, aws_env: dict[str, str], tmp_path: Path, already_pushed: bool
 ) -> None:
-    """The rerun of a release: `python -m infra.push` in a clean clone finds the commit's image and pushes nothing.
+    """The rerun of a release: `python -m infra.push` in a clean clone finds the commit's image in a repository
+    with IMMUTABLE tags (where pushing the tag again would fail) and prints its digest without pushing.
 
     The Docker CLI is deliberately missing: reuse must not need it, and a commit not yet in ECR must get as far as
     asking for it (the push itself runs against a real registry in tests/container/test_push_registry.py).
@@ -111,9 +117,14 @@ def test_make_push_of_a_commit_already_in_ecr_reuses_its_digest(
     revision = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True, check=True
     ).stdout.strip()
-    uri = ecr.create_repository(repositoryName=REPOSITORY)["repository"]["repositoryUri"]
+    # As make bootstrap creates it: commit tags immutable, so a second push of the commit's tag is refused.
+    repository = ecr.create_repository(repositoryName=REPOSITORY, imageTagMutability="IMMUTABLE")["repository"]
+    uri = repository["repositoryUri"]
     if already_pushed:
         put = ecr.put_image(repositoryName=REPOSITORY, imageManifest=MANIFEST, imageTag=revision)
+        with pytest.raises(ClientError) as refused:
+            ecr.put_image(repositoryName=REPOSITORY, imageManifest=OTHER_MANIFEST, imageTag=revision)
+        assert refused.value.response["Error"]["Code"] in IMMUTABLE_TAG_ERRORS
     write_minimal_bundle(tmp_path / "bundle")
     done = subprocess.run(
         [
