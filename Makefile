@@ -21,8 +21,12 @@ SHELL := /bin/bash
 #   STAGE           dev | prod (.chalice/config.json stages); PACKAGE_OUT, DEPLOY_DIR: where package/deploy write
 #   PRUNE           1: drop from the Lambda zip what the runtime never imports, then serve from it to check
 #   IMAGE_NAME, IMAGE_CONTEXT, BASE_IMAGE, DOCKER, DOCKER_BUILD_FLAGS  the Lambda image build
+#   ARCH            amd64 (default; Lambda x86_64) | arm64: the image's platform (linux/ARCH), what push and deploy
+#                   accept, and the functions' Architectures in the deploy template
 #   REGISTRY, REPOSITORY, REGION, DIGEST_FILE  where `make push` pushes (default: the account's ECR in REGION)
-#   IMAGE_URI, STACK, DEPLOYMENT_TYPE, ES_URL, ES_SECRET_NAME, ENDPOINT  `make deploy` (IMAGE_URI: repo@sha256:...)
+#   IMAGE_URI, STACK, DEPLOYMENT_TYPE, ES_URL, ES_SECRET_NAME, ENDPOINT  `make deploy` (IMAGE_URI: repo@sha256:...;
+#                   IMAGE= is the same); TEMPLATE: a deploy template built before (make deploy-template), deployed
+#                   as it is: no package, no bundle needed (the image's label names the model the smoke test expects)
 #   GITHUB_REPO, DVC_BUCKET, OIDC_PROVIDER_ARN, BOOTSTRAP_DIR  `make bootstrap` (ES_SECRET_NAME, REPOSITORY, REGION,
 #                   ENDPOINT too): the account's and STAGE's bootstrap stacks; OIDC_PROVIDER_ARN: the account's own
 #   REMOTE, BUCKET, ENDPOINT, PROFILE, DEFAULT  DVC remotes (credentials only from the environment or a profile);
@@ -72,11 +76,14 @@ IMAGE_CONTEXT ?= artifacts/image-context
 BASE_IMAGE ?= public.ecr.aws/lambda/python:3.12
 DOCKER ?= docker
 DOCKER_BUILD_FLAGS ?=
+ARCH ?= amd64
 REGISTRY ?=
 REPOSITORY ?= $(IMAGE_NAME)
 REGION ?=
 DIGEST_FILE ?= artifacts/image-digest.txt
-IMAGE_URI ?=
+IMAGE ?=
+IMAGE_URI ?= $(IMAGE)
+TEMPLATE ?=
 STACK ?=
 DEPLOYMENT_TYPE ?=
 ES_SECRET_NAME ?=
@@ -104,11 +111,15 @@ DVC := $(VENV)/bin/dvc
 DVC_CONFIG = $(if $(SHARED),,--local)
 APP_BUNDLE := chalice_app/chalicelib/bundle
 MANIFEST_FIELD = $(PYTHON) -m chalice_app.chalicelib.contract.manifest
+DEPLOY_STAMP = $(or $(wildcard $(STAMP)),$(VENV)/.deploy-installed)
+# buildx (BuildKit) attaches provenance attestations by default, which turns the pushed reference into an image
+# index Lambda refuses; the legacy builder (no buildx plugin) makes none and has no such flags.
+BUILD = $$($(DOCKER) buildx version >/dev/null 2>&1 && echo "buildx build --load --provenance=false --sbom=false" || echo build)
 
 .PHONY: help all all-fast venv train sweep teacher student served distill evaluate export evaluate-bundle \
-	gate serve api-smoke package image image-context push deploy bootstrap iam-lint dvc-repro dvc-push dvc-pull \
-	remote-s3 subscribe es-setup ship-local kibana-import dashboards-import monitor-report bench bench-int8 \
-	bench-quality bench-load check lint format typecheck test test-fast clean
+	gate serve api-smoke package image image-context push deploy deploy-template venv-deploy bootstrap iam-lint \
+	dvc-repro dvc-push dvc-pull remote-s3 subscribe es-setup ship-local kibana-import dashboards-import \
+	monitor-report bench bench-int8 bench-quality bench-load check lint format typecheck test test-fast clean
 
 help: ## [develop] List the targets by section
 	@awk 'BEGIN { FS = ":.*## "; n = split("train bundle serve deliver monitor develop", order, " ") } \
@@ -221,31 +232,47 @@ package: $(PACKAGE_STAMP) ## [deliver] Lambda zip of BUNDLE for STAGE: pruned, c
 image-context: ## [deliver] Stage the image build context of BUNDLE (no Docker)
 	@$(PYTHON) -m infra.image_context --bundle $(BUNDLE) --out $(IMAGE_CONTEXT)
 
-image: image-context ## [deliver] Build the Lambda image of BUNDLE (BASE_IMAGE=...)
+image: image-context ## [deliver] Build the Lambda image of BUNDLE for linux/ARCH
 	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "image: '$(DOCKER)' not found: install Docker (make image-context stages the context without it)"; exit 1; }
 	@$(DOCKER) info >/dev/null 2>&1 || { echo "image: no Docker engine reachable ('$(DOCKER) info' failed; DOCKER_HOST=$${DOCKER_HOST:-unset}): start one or point DOCKER_HOST at it"; exit 1; }
 	set -euo pipefail; \
 	version=$$($(MANIFEST_FIELD) model_version $(BUNDLE)); model_file=$$($(MANIFEST_FIELD) serving.model_file $(BUNDLE)); \
-	$(DOCKER) build -f docker/Dockerfile $(DOCKER_BUILD_FLAGS) \
+	$(DOCKER) $(BUILD) --platform linux/$(ARCH) -f docker/Dockerfile $(DOCKER_BUILD_FLAGS) \
 		--build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg BUNDLE_DIR=bundle \
 		--build-arg MODEL_FILE=$$model_file --build-arg MODEL_VERSION=$$version \
 		-t $(IMAGE_NAME):$$version -t $(IMAGE_NAME):latest $(IMAGE_CONTEXT)
 
 push: $(STAMP) ## [deliver] Push the image to ECR (REGION=) or REGISTRY=host:port
 	@$(PY) -m infra.push --bundle $(BUNDLE) --image-name $(IMAGE_NAME) --repository $(REPOSITORY) --docker $(DOCKER) \
-		--digest-file $(DIGEST_FILE) $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(REGION),--region $(REGION))
+		--digest-file $(DIGEST_FILE) --platform linux/$(ARCH) $(if $(REGISTRY),--registry $(REGISTRY)) \
+		$(if $(REGION),--region $(REGION))
 
-deploy: $(STAMP) ## [deliver] Deploy IMAGE_URI as STAGE's stack: canary, smoke, rollback
-	@test -n "$(IMAGE_URI)" || { echo "usage: make deploy STAGE=dev IMAGE_URI=<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest> [REGION=] [STACK=] [ES_URL= ES_SECRET_NAME=]"; exit 2; }
+deploy-template: $(STAMP) ## [deliver] STAGE's deploy template from BUNDLE: linted, role-checked
 	$(MAKE) --no-print-directory package STAGE=$(STAGE) BUNDLE=$(BUNDLE) PACKAGE_OUT=$(PACKAGE_OUT)
 	$(PY) -m infra.deploy_template $(PACKAGE_OUT)/sam.json $(DEPLOY_DIR)/template.json --stage $(STAGE) \
-		$(if $(DEPLOYMENT_TYPE),--deployment-type $(DEPLOYMENT_TYPE))
+		--architecture $(ARCH) $(if $(DEPLOYMENT_TYPE),--deployment-type $(DEPLOYMENT_TYPE))
 	$(VENV_PACKAGE)/bin/cfn-lint $(DEPLOY_DIR)/template.json
 	$(PY) -m infra.cfn_permissions $(DEPLOY_DIR)/template.json --stage $(STAGE) $(if $(REGION),--region $(REGION))
-	$(PY) -m infra.deploy --template $(DEPLOY_DIR)/template.json --stage $(STAGE) --image-uri "$(IMAGE_URI)" \
-		--bundle $(BUNDLE) --record $(DEPLOY_DIR)/outcome.json $(if $(REGION),--region $(REGION)) \
-		$(if $(STACK),--stack $(STACK)) $(if $(ES_URL),--es-url "$(ES_URL)") \
+
+# TEMPLATE= deploys a template built before (the release builds one per stage, once) with the slim deploy
+# environment only; without it the template is built here from BUNDLE.
+deploy: $(if $(TEMPLATE),$(DEPLOY_STAMP),$(STAMP)) ## [deliver] Deploy IMAGE (repo@sha256:...) as STAGE's stack: canary, smoke, rollback
+	@test -n "$(IMAGE_URI)" || { echo "usage: make deploy STAGE=dev IMAGE=<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest> [TEMPLATE=file] [ARCH=] [REGION=] [STACK=] [ES_URL= ES_SECRET_NAME=]"; exit 2; }
+	$(if $(TEMPLATE),,$(MAKE) --no-print-directory deploy-template STAGE=$(STAGE) BUNDLE=$(BUNDLE))
+	set -euo pipefail; \
+	version=$$($(PY) -m infra.image_check "$(IMAGE_URI)" --arch $(ARCH) $(if $(TEMPLATE),,--bundle $(BUNDLE)) \
+		$(if $(ENDPOINT),--endpoint-url $(ENDPOINT))); \
+	$(PY) -m infra.deploy --template $(or $(TEMPLATE),$(DEPLOY_DIR)/template.json) --stage $(STAGE) \
+		--image-uri "$(IMAGE_URI)" --model-version "$$version" --record $(DEPLOY_DIR)/outcome.json \
+		$(if $(REGION),--region $(REGION)) $(if $(STACK),--stack $(STACK)) $(if $(ES_URL),--es-url "$(ES_URL)") \
 		$(if $(ES_SECRET_NAME),--es-secret-name "$(ES_SECRET_NAME)") $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+
+venv-deploy: $(DEPLOY_STAMP) ## [deliver] Slim VENV for make deploy TEMPLATE=: hash-pinned deploy.txt
+
+$(VENV)/.deploy-installed: requirements/deploy.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements/deploy.txt
+	touch $@
 
 bootstrap: $(STAMP) ## [deliver] Stacks of the account (OIDC, bucket, ECR) and STAGE's roles
 	@test -n "$(GITHUB_REPO)" -a -n "$(DVC_BUCKET)" -a -n "$(ES_SECRET_NAME)" || { echo "usage: make bootstrap STAGE=dev GITHUB_REPO=owner/name DVC_BUCKET=name ES_SECRET_NAME=name [REGION=] [REPOSITORY=] [OIDC_PROVIDER_ARN=arn] [ENDPOINT=]"; exit 2; }

@@ -67,6 +67,8 @@ class TemplateError(ValueError):
 
 
 AUTH_MODES = ("none", "api_key", "iam")
+LAMBDA_ARCHITECTURES = {"amd64": "x86_64", "arm64": "arm64"}
+"""The image's OCI architecture → the function's Lambda `Architectures` value (infra.image_check checks the image)."""
 LIMITS_FILE = Path(__file__).resolve().parents[1] / "conf" / "deploy.yaml"
 
 
@@ -87,6 +89,8 @@ class TemplateOptions:
     throttle_burst: int | None = None
     auth: str = "none"
     """none, api_key (x-api-key and a usage plan) or iam (SigV4-signed calls)."""
+    architecture: str = "amd64"
+    """The image's platform linux/<architecture> (make ARCH=): amd64 → Lambda x86_64, arm64 → arm64."""
 
     def __post_init__(self) -> None:
         if self.deployment_type not in DEPLOYMENT_TYPES:
@@ -100,6 +104,10 @@ class TemplateOptions:
             raise TemplateError(f"alarm period must be 10, 30 or a multiple of 60 seconds, got {self.alarm_period_s}")
         if self.alarm_evaluation_periods < 1 or self.errors_threshold < 0 or self.api_5xx_threshold < 0:
             raise TemplateError("alarm evaluation periods must be >= 1 and thresholds >= 0")
+        if self.architecture not in LAMBDA_ARCHITECTURES:
+            raise TemplateError(
+                f"architecture must be one of {', '.join(LAMBDA_ARCHITECTURES)} (ARCH=), got {self.architecture!r}"
+            )
         if self.auth not in AUTH_MODES:
             raise TemplateError(f"auth must be one of {', '.join(AUTH_MODES)}, got {self.auth!r}")
         if (self.throttle_rate is None) != (self.throttle_burst is None):
@@ -412,6 +420,7 @@ def transform(sam: Mapping[str, Any], *, app_name: str, stage: str, options: Tem
             {
                 "FunctionName": function.name(app_name),
                 "PackageType": "Image",
+                "Architectures": [LAMBDA_ARCHITECTURES[options.architecture]],
                 "ImageUri": _ref("ImageUri"),
                 "ImageConfig": {"Command": [function.handler]},
                 "Role": _ref(function.role_parameter),
@@ -519,6 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", required=True, help="the Chalice stage the template was packaged for")
     parser.add_argument("--deployment-type", default=TemplateOptions.deployment_type, choices=DEPLOYMENT_TYPES)
     parser.add_argument("--alias", default=TemplateOptions.alias)
+    parser.add_argument("--architecture", default=TemplateOptions.architecture, choices=sorted(LAMBDA_ARCHITECTURES))
     parser.add_argument("--limits", type=Path, default=LIMITS_FILE, help="per-stage API Gateway limits (YAML)")
     args = parser.parse_args(argv)
     try:
@@ -529,7 +539,10 @@ def main(argv: list[str] | None = None) -> int:
             app_name=names.app_name,
             stage=args.stage,
             options=TemplateOptions(
-                alias=args.alias, deployment_type=args.deployment_type, **stage_limits(args.stage, args.limits)
+                alias=args.alias,
+                deployment_type=args.deployment_type,
+                architecture=args.architecture,
+                **stage_limits(args.stage, args.limits),
             ),
         )
     except FileNotFoundError:

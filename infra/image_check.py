@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from chalice_app.chalicelib.contract.manifest import BundleError, load_manifest
+from infra.deploy_template import LAMBDA_ARCHITECTURES as ARCHITECTURES
 from infra.push import LOOPBACK, MANIFEST_TYPES, Credentials
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -42,8 +43,6 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 INDEX_TYPES = frozenset({DOCKER_LIST, OCI_INDEX})
-ARCHITECTURES = {"amd64": "x86_64", "arm64": "arm64"}
-"""OCI architecture (docker --platform linux/<arch>) → Lambda's `Architectures` value."""
 MODEL_LABEL = "cola.model-version"
 REFERENCE = re.compile(r"^(?P<registry>[^/]+)/(?P<repository>[a-z0-9._/-]+)@(?P<digest>sha256:[0-9a-f]{64})$")
 ECR_HOST = re.compile(r"^\d{12}\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?$")

@@ -128,7 +128,7 @@ def require_local_image(docker: Docker, image: str, platform: str = LAMBDA_PLATF
         if built != platform:
             raise PushError(
                 f"image {image} is built for {built}, the Lambda functions run on {platform}: rebuild it with "
-                f"`make image DOCKER_BUILD_FLAGS=--platform={platform}`"
+                f"`make image ARCH={platform.split('/')[-1]}` (or deploy with ARCH={built.split('/')[-1]})"
             )
         return
     if "no such image" in found.stderr.lower():
@@ -284,6 +284,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--endpoint-url", help="ECR API endpoint (tests: a moto server)")
     parser.add_argument("--docker", default="docker", help="docker CLI")
     parser.add_argument("--digest-file", type=Path, help="also write the pushed reference repo@sha256:... here")
+    parser.add_argument("--platform", default=LAMBDA_PLATFORM, help="what the functions run on (make's linux/ARCH)")
     return parser.parse_args(argv)
 
 
@@ -318,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             digest = existing
         else:
             source = f"{args.image_name}:{version}"
-            require_local_image(docker, source)
+            require_local_image(docker, source, args.platform)
             with logged_in(docker, credentials) as session:
                 digest = push_tags(session, source, target, image_tags(revision, version))
     except SetupError as err:

@@ -109,6 +109,21 @@ def test_chalice_settings_survive() -> None:
     assert api_env == before["APIHandler"]["Environment"]["Variables"]
 
 
+@pytest.mark.parametrize(("arch", "lambda_arch"), [("amd64", "x86_64"), ("arm64", "arm64")])
+def test_the_functions_run_on_the_architecture_the_image_is_built_for(arch: str, lambda_arch: str) -> None:
+    template = deploy_template(TemplateOptions(architecture=arch))
+    assert {k: p["Architectures"] for k, p in functions_of(template).items()} == {
+        "APIHandler": [lambda_arch],
+        "ShipLogs": [lambda_arch],
+    }
+    assert expand(template)["Resources"]["APIHandler"]["Properties"]["Architectures"] == [lambda_arch]
+
+
+def test_an_architecture_lambda_lacks_is_refused() -> None:
+    with pytest.raises(TemplateError, match="architecture must be one of amd64, arm64"):
+        TemplateOptions(architecture="x86_64")
+
+
 def test_each_function_shifts_traffic_through_an_alias_with_alarms() -> None:
     template = deploy_template()
     functions = functions_of(template)

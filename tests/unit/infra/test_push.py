@@ -154,9 +154,15 @@ def fake_docker(tmp_path: Path, platform: str) -> str:
 def test_an_image_built_for_another_platform_is_refused_before_the_push(tmp_path: Path, platform: str) -> None:
     """An arm64 build (a plain `docker build` on Apple Silicon) would be refused by Lambda for x86_64 functions."""
     docker = Docker(binary=fake_docker(tmp_path, platform))
-    with pytest.raises(PushError, match=f"built for {platform}.*--platform=linux/amd64"):
+    with pytest.raises(PushError, match=f"built for {platform}.*run on linux/amd64.*make image ARCH=amd64"):
         require_local_image(docker, "cola-acceptability:m-1")
 
 
 def test_an_amd64_image_passes(tmp_path: Path) -> None:
     require_local_image(Docker(binary=fake_docker(tmp_path, "linux/amd64")), "cola-acceptability:m-1")
+
+
+def test_arm64_functions_take_an_arm64_image_and_refuse_an_amd64_one(tmp_path: Path) -> None:
+    require_local_image(Docker(binary=fake_docker(tmp_path, "linux/arm64")), "cola:m-1", "linux/arm64")
+    with pytest.raises(PushError, match="built for linux/amd64.*make image ARCH=arm64"):
+        require_local_image(Docker(binary=fake_docker(tmp_path, "linux/amd64")), "cola:m-1", "linux/arm64")
