@@ -117,8 +117,8 @@ DEPLOY_STAMP = $(or $(wildcard $(STAMP)),$(VENV)/.deploy-installed)
 BUILD = $$($(DOCKER) buildx version >/dev/null 2>&1 && echo "buildx build --load --provenance=false --sbom=false" || echo build)
 
 .PHONY: help all all-fast venv train sweep teacher student served distill evaluate export evaluate-bundle \
-	gate serve api-smoke package image image-context push deploy deploy-template venv-deploy bootstrap iam-lint \
-	dvc-repro dvc-push dvc-pull remote-s3 subscribe es-setup ship-local kibana-import dashboards-import \
+	gate serve api-smoke package image image-context push deploy deploy-template venv-deploy release-pin bootstrap \
+	iam-lint dvc-repro dvc-push dvc-pull remote-s3 subscribe es-setup ship-local kibana-import dashboards-import \
 	monitor-report bench bench-int8 bench-quality bench-load check lint format typecheck test test-fast clean
 
 help: ## [develop] List the targets by section
@@ -256,7 +256,7 @@ deploy-template: $(STAMP) ## [deliver] STAGE's deploy template from BUNDLE: lint
 
 # TEMPLATE= deploys a template built before (the release builds one per stage, once) with the slim deploy
 # environment only; without it the template is built here from BUNDLE.
-deploy: $(if $(TEMPLATE),$(DEPLOY_STAMP),$(STAMP)) ## [deliver] Deploy IMAGE (repo@sha256:...) as STAGE's stack: canary, smoke, rollback
+deploy: $(if $(TEMPLATE),$(DEPLOY_STAMP),$(STAMP)) ## [deliver] Deploy IMAGE=repo@sha256:... as STAGE (canary, smoke)
 	@test -n "$(IMAGE_URI)" || { echo "usage: make deploy STAGE=dev IMAGE=<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest> [TEMPLATE=file] [ARCH=] [REGION=] [STACK=] [ES_URL= ES_SECRET_NAME=]"; exit 2; }
 	$(if $(TEMPLATE),,$(MAKE) --no-print-directory deploy-template STAGE=$(STAGE) BUNDLE=$(BUNDLE))
 	set -euo pipefail; \
@@ -266,6 +266,11 @@ deploy: $(if $(TEMPLATE),$(DEPLOY_STAMP),$(STAMP)) ## [deliver] Deploy IMAGE (re
 		--image-uri "$(IMAGE_URI)" --model-version "$$version" --record $(DEPLOY_DIR)/outcome.json \
 		$(if $(REGION),--region $(REGION)) $(if $(STACK),--stack $(STACK)) $(if $(ES_URL),--es-url "$(ES_URL)") \
 		$(if $(ES_SECRET_NAME),--es-secret-name "$(ES_SECRET_NAME)") $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+
+release-pin: ## [deliver] Commit-ready copy of BUNDLE's manifest for the release gate
+	@$(PYTHON) -m infra.release_gate quality $(BUNDLE)/manifest.json
+	@mkdir -p release && cp $(BUNDLE)/manifest.json release/manifest.json
+	@echo "release/manifest.json pins $(BUNDLE): commit it with dvc.lock"
 
 venv-deploy: $(DEPLOY_STAMP) ## [deliver] Slim VENV for make deploy TEMPLATE=: hash-pinned deploy.txt
 

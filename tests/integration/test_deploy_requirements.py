@@ -32,7 +32,8 @@ def test_every_requirement_is_pinned_with_a_hash_at_the_constraints_version() ->
     assert len(found) == len(requirements), "a requirement without == and --hash"
     constraints = pins_of_constraints()
     assert {name: version for name, version in found.items() if constraints.get(name) != version} == {}
-    assert "index-url" not in text and "find-links" not in text
+    assert "index-url" not in text
+    assert "find-links" not in text
 
 
 def pins_of_constraints() -> dict[str, str]:

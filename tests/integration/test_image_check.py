@@ -83,5 +83,6 @@ def test_cli_prints_the_model_version_or_the_refusal(plain_registry: Registry) -
     assert ok.stdout.strip() == "m-cli"
     refused = subprocess.run([*run, "--arch", "arm64"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 1
-    assert "image check: " in refused.stderr and "make image ARCH=arm64" in refused.stderr
+    assert "image check: " in refused.stderr
+    assert "make image ARCH=arm64" in refused.stderr
     assert json.dumps("m-cli") not in refused.stdout

@@ -164,5 +164,5 @@ def test_an_amd64_image_passes(tmp_path: Path) -> None:
 
 def test_arm64_functions_take_an_arm64_image_and_refuse_an_amd64_one(tmp_path: Path) -> None:
     require_local_image(Docker(binary=fake_docker(tmp_path, "linux/arm64")), "cola:m-1", "linux/arm64")
-    with pytest.raises(PushError, match="built for linux/amd64.*make image ARCH=arm64"):
+    with pytest.raises(PushError, match=r"built for linux/amd64.*make image ARCH=arm64"):
         require_local_image(Docker(binary=fake_docker(tmp_path, "linux/amd64")), "cola:m-1", "linux/arm64")
