@@ -356,6 +356,11 @@ def test_the_github_role_cannot_touch_what_the_stack_holds_itself() -> None:
     assert not allows(document, "cloudformation:UpdateStack", arn.format("cloudformation", f"stack/{APP}-prod/0b1c"))
     assert allows(document, "ecr:DescribeImages", arn.format("ecr", "repository/cola-acceptability"))
     assert not allows(document, "ecr:PutImage", arn.format("ecr", "repository/cola-acceptability"))
+    # make deploy's image check reads the manifest and config over the registry API (infra/image_check.py):
+    assert allows(document, "ecr:GetAuthorizationToken", "*")
+    for action in ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"):
+        assert allows(document, action, arn.format("ecr", "repository/cola-acceptability"))
+        assert not allows(document, action, arn.format("ecr", "repository/another-repository"))
     assert allows(document, "s3:GetObject", "arn:aws:s3:::example-dvc-bucket/cola/files/md5/ab/cdef")
     assert not allows(document, "s3:PutObject", "arn:aws:s3:::example-dvc-bucket/cola/files/md5/ab/cdef")
 

@@ -151,39 +151,145 @@ def test_release_runs_on_version_tags_and_on_demand_for_dev_or_prod() -> None:
     assert stage["options"] == ["dev", "prod"]
 
 
+RELEASE = ROOT / ".github" / "workflows" / "release.yml"
+CREDENTIALS = "aws-actions/configure-aws-credentials"
+
+
+def needs_of(job: dict[str, Any]) -> set[str]:
+    needs = job.get("needs", [])
+    return {needs} if isinstance(needs, str) else set(needs)
+
+
+def upstream(jobs: dict[str, Any], job_id: str) -> set[str]:
+    """Every job `job_id` waits for, directly or not."""
+    found: set[str] = set()
+    todo = list(needs_of(jobs[job_id]))
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.add(current)
+            todo += needs_of(jobs[current])
+    return found
+
+
+def runs(job: dict[str, Any]) -> str:
+    return "\n".join(str(step.get("run", "")) for step in job.get("steps", []))
+
+
 def test_release_assumes_a_role_through_oidc_in_each_stage_environment() -> None:
-    release = load(ROOT / ".github" / "workflows" / "release.yml")
-    steps = steps_using(release, "aws-actions/configure-aws-credentials")
-    assert {job for job, _ in steps} == {"dev", "prod"}
+    release = load(RELEASE)
+    steps = steps_using(release, CREDENTIALS)
+    assert {job for job, _ in steps} == {"build", "dev", "prod"}
     for job_id, step in steps:
         job = release["jobs"][job_id]
-        assert job["environment"] == job_id  # environment protection rules (prod approval) apply to the job
+        assert job["environment"] == ("dev" if job_id == "build" else job_id)  # protection rules apply to the job
         assert job["permissions"] == {"contents": "read", "id-token": "write"}
         assert step["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
 
 
-def test_release_deploys_the_pushed_digest_and_prod_waits_for_dev() -> None:
-    release = load(ROOT / ".github" / "workflows" / "release.yml")
-    dev, prod = release["jobs"]["dev"], release["jobs"]["prod"]
-    runs = "\n".join(str(step.get("run", "")) for step in dev["steps"])
-    for command in ("make venv", "make remote-s3", "dvc pull", "make image", "make push", "make deploy"):
-        assert command in runs, command
-    assert dev["outputs"]["image_uri"] == "${{ steps.push.outputs.image_uri }}"
-    assert prod["needs"] == "dev"
-    prod_deploy = next(step for step in prod["steps"] if step.get("id") == "deploy")
-    assert prod_deploy["env"]["IMAGE_URI"] == "${{ needs.dev.outputs.image_uri }}"
-    assert not any("make push" in str(step.get("run", "")) for step in prod["steps"])  # same image, not rebuilt
+def test_release_runs_only_after_ci_passed_on_the_commit() -> None:
+    release = load(RELEASE)
+    assert release["jobs"]["ci"]["uses"] == "./.github/workflows/ci.yml"
+    assert "workflow_call" in load(ROOT / ".github" / "workflows" / "ci.yml")["on"]
+    for job_id in release["jobs"]:
+        if job_id != "ci":
+            assert "ci" in upstream(release["jobs"], job_id), job_id
+
+
+def test_the_gates_run_before_any_credentials_are_assumed() -> None:
+    jobs = load(RELEASE)["jobs"]
+    gates = jobs["gates"]
+    assert "release_gate lock" in runs(gates)
+    assert "release_gate quality" in runs(gates)
+    assert not steps_using({"jobs": {"gates": gates}}, CREDENTIALS)
+    assert "id-token" not in gates["permissions"]  # it could not assume a role if it tried
+    assert "environment" not in gates
+    with_credentials = {job for job, _ in steps_using({"jobs": jobs}, CREDENTIALS)}
+    for job_id in with_credentials:
+        assert {"ci", "gates"} <= upstream(jobs, job_id), f"{job_id} can assume a role before the gates pass"
+    for job_id, job in jobs.items():  # only the jobs after the gates may ask for an OIDC token
+        if job.get("permissions", {}).get("id-token") == "write":
+            assert "gates" in upstream(jobs, job_id), job_id
+
+
+def test_the_build_checks_the_pulled_bundle_is_the_gated_one_before_building() -> None:
+    build = load(RELEASE)["jobs"]["build"]
+    order = [str(step.get("run", "")) for step in build["steps"]]
+    pin = next(i for i, run in enumerate(order) if "release_gate verify-pin" in run)
+    pull = next(i for i, run in enumerate(order) if "dvc pull" in run)
+    image = next(i for i, run in enumerate(order) if "make image" in run)
+    assert pull <= pin < image
+
+
+def test_the_image_is_pushed_once_and_the_templates_built_once_then_promoted() -> None:
+    release = load(RELEASE)
+    jobs = release["jobs"]
+    build, dev, prod = jobs["build"], jobs["dev"], jobs["prod"]
+    assert build["outputs"]["image_uri"] == "${{ steps.push.outputs.image_uri }}"
+    for command in ("make remote-s3", "dvc pull", "make image", "make push", "make deploy-template"):
+        assert command in runs(build), command
+    assert "for stage in dev prod" in runs(build)
+    upload = steps_using({"jobs": {"build": build}}, "actions/upload-artifact")
+    assert len(upload) == 1
+    assert needs_of(dev) == {"build"}
+    assert needs_of(prod) == {"build", "dev"}
+    assert prod["steps"] == dev["steps"]  # one list of steps (a YAML anchor): prod repeats dev with its own env
     for job in (dev, prod):
-        pull = next(str(step["run"]) for step in job["steps"] if "make remote-s3" in str(step.get("run", "")))
-        assert "git status --porcelain" in pull  # the remote goes to .dvc/config.local: tracked files stay clean
+        assert job["env"]["IMAGE_URI"] == "${{ needs.build.outputs.image_uri }}"
+        download = steps_using({"jobs": {"j": job}}, "actions/download-artifact")
+        assert [step["with"]["name"] for _, step in download] == [upload[0][1]["with"]["name"]]
+        for forbidden in ("make image", "make push", "make package", "make deploy-template", "make venv "):
+            assert forbidden not in runs(job), forbidden
+        assert 'TEMPLATE="artifacts/release/$STAGE/template.json"' in runs(job)
+        assert 'IMAGE="$IMAGE_URI"' in runs(job)
         last = job["steps"][-1]
         assert "failure()" in last["if"]
         assert "cancel-update-stack" in last["run"]
 
 
+def test_a_known_digest_can_be_deployed_without_building() -> None:
+    release = load(RELEASE)
+    image = release["on"]["workflow_dispatch"]["inputs"]["image"]
+    assert image["type"] == "string"
+    assert image["required"] is False
+    build = release["jobs"]["build"]
+    assert build["env"]["IMAGE"] == "${{ inputs.image }}"
+    make_image = next(step for step in build["steps"] if "make image" in str(step.get("run", "")))
+    assert make_image["if"] == "${{ !inputs.image }}"
+    push = next(step for step in build["steps"] if step.get("id") == "push")
+    assert "infra.image_check" in push["run"]
+
+
+def test_deploy_jobs_install_only_the_hash_pinned_deploy_requirements() -> None:
+    release = load(RELEASE)
+    assert "PIP_EXTRA_INDEX_URL" not in release["env"]
+    for job_id in ("dev", "prod"):
+        job = release["jobs"][job_id]
+        assert "PIP_EXTRA_INDEX_URL" not in job.get("env", {})
+        assert "make venv-deploy" in runs(job)
+        names = [step.get("uses", step.get("name")) for step in job["steps"]]
+        venv = next(i for i, step in enumerate(job["steps"]) if "make venv-deploy" in str(step.get("run", "")))
+        credentials = next(i for i, name in enumerate(names) if str(name).startswith(CREDENTIALS))
+        assert venv < credentials  # nothing is installed with credentials in the environment
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--require-hashes --no-deps -r requirements/deploy.txt" in makefile
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_run_step_checks_that_tracked_files_stay_unchanged(path: Path) -> None:
+    workflow = load(path)
+    assert workflow["defaults"]["run"]["shell"] == "bash .ci/step {0}"
+    for job_id, job in workflow["jobs"].items():
+        steps = job.get("steps", [])
+        checkout = next((i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("actions/checkout")), 0)
+        for index, step in enumerate(steps):
+            if "run" in step and "shell" in step:
+                assert index < checkout, f"{job_id}: {step.get('name')} overrides .ci/step after the checkout"
+
+
 def test_ci_lints_tests_and_builds_the_image_with_pip_caching() -> None:
     ci = load(ROOT / ".github" / "workflows" / "ci.yml")
-    assert set(ci["on"]) == {"push", "pull_request"}
+    assert set(ci["on"]) == {"push", "pull_request", "workflow_call"}
     runs = "\n".join(str(step.get("run", "")) for job in ci["jobs"].values() for step in job["steps"])
     for command in ("make check", "make test-fast", "pytest tests -m", "make train", "make export", "make image"):
         assert command in runs, command
