@@ -105,7 +105,7 @@ def served_figures(manifest: Mapping[str, Any]) -> dict[str, float]:
     """The served model's dev MCC and agreement with its reference, from the manifest's parity section."""
     parity = manifest.get("parity") or {}
     model_file = str((manifest.get("serving") or {}).get("model_file", ""))
-    report = parity.get("int8_vs_fp32") if model_file.endswith("int8.onnx") else parity.get("fp32_vs_torch")
+    report: Any = parity.get("int8_vs_fp32") if model_file.endswith("int8.onnx") else parity.get("fp32_vs_torch")
     try:
         return {
             "dev_mcc": float(report["candidate"]["mcc"]),
