@@ -267,10 +267,11 @@ deploy: $(if $(TEMPLATE),$(DEPLOY_STAMP),$(STAMP)) ## [deliver] Deploy IMAGE=rep
 		$(if $(REGION),--region $(REGION)) $(if $(STACK),--stack $(STACK)) $(if $(ES_URL),--es-url "$(ES_URL)") \
 		$(if $(ES_SECRET_NAME),--es-secret-name "$(ES_SECRET_NAME)") $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
 
-release-pin: ## [deliver] Commit-ready copy of BUNDLE's manifest for the release gate
-	@$(PYTHON) -m infra.release_gate quality $(BUNDLE)/manifest.json
-	@mkdir -p release && cp $(BUNDLE)/manifest.json release/manifest.json
-	@echo "release/manifest.json pins $(BUNDLE): commit it with dvc.lock"
+release-pin: $(STAMP) ## [deliver] release/: the served bundle's manifest and evaluation
+	$(MAKE) --no-print-directory gate
+	@mkdir -p release && cp artifacts/bundles/$(SERVE_RUN)/manifest.json release/manifest.json && \
+	  cp artifacts/bundles/$(SERVE_RUN)-evaluation.json release/evaluation.json
+	@echo "release/ describes artifacts/bundles/$(SERVE_RUN): commit it with dvc.lock"
 
 venv-deploy: $(DEPLOY_STAMP) ## [deliver] Slim VENV for make deploy TEMPLATE=: hash-pinned deploy.txt
 

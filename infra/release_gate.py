@@ -1,4 +1,4 @@
-"""The release's gates, run before it assumes any AWS role (.github/workflows/release.yml, job `gates`).
+"""The release's gates on what a commit pins, run before it assumes any AWS role (release.yml, job `gates`).
 
 `python -m infra.release_gate lock` refuses a dvc.lock that no longer matches the commit: `dvc status --json`
 must report nothing but outputs that are simply not pulled here (the gate runs without credentials, so no DVC
@@ -6,18 +6,19 @@ output is present: "not in cache"/"deleted" outputs, and "deleted" dependencies 
 A changed command, a modified code or data dependency, a changed parameter or a stage missing from dvc.lock
 means the committed model was not built from this code: `make dvc-repro`, `make dvc-push`, commit dvc.lock.
 
-`python -m infra.release_gate quality MANIFEST` refuses a bundle below conf/release.yaml's floors (the served
-model's dev MCC and its int8 agreement, from its manifest). The release runs it on release/manifest.json, the
-served bundle's manifest committed with dvc.lock (`make release-pin`), since the bundle itself is only in the DVC
-remote, which needs credentials; after pulling, `verify-pin` refuses a bundle whose manifest is not byte-identical
-to the committed one (its model_version hashes the model files), before anything is built, pushed or deployed.
-`make gate` (conf/gate.yaml, branch wt16q) is meant to replace `quality` once it judges a committed evaluation.
+The quality floors are `make gate`'s (export/gate.py, conf/gate.yaml). The bundle is only in the DVC remote,
+which needs credentials, so `make release-pin` commits the served bundle's manifest and evaluation in release/;
+`python -m infra.release_gate unpin RUN` puts them back where `make gate RUN=...` reads them (artifacts/bundles/,
+untracked), and after the pull `verify-pin` refuses a bundle whose manifest is not byte-identical to the committed
+one (its model_version hashes the model files; the evaluation names that model_version), before anything is
+built, pushed or deployed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -27,10 +28,11 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-FLOORS_FILE = ROOT / "conf" / "release.yaml"
-PIN_FILE = ROOT / "release" / "manifest.json"
+PIN_DIR = ROOT / "release"
+MANIFEST = "manifest.json"
+EVALUATION = "evaluation.json"
 NOT_PULLED = frozenset({"not in cache", "deleted"})
-FIX_LOCK = "run `make dvc-repro`, `make dvc-push REMOTE=s3`, `make release-pin`, commit dvc.lock and release/, then tag"
+FIX_LOCK = "run `make dvc-repro`, `make dvc-push REMOTE=s3`, `make release-pin RUN=...`, commit dvc.lock and release/"
 
 
 class GateError(Exception):
@@ -89,54 +91,22 @@ def check_lock(root: Path = ROOT, dvc: str = "dvc") -> None:
         raise GateError(f"dvc.lock does not match this commit (`dvc status`):\n  {listed}\n{FIX_LOCK}")
 
 
-def load_floors(path: Path = FLOORS_FILE) -> dict[str, float]:
-    """conf/release.yaml's floors: dev_mcc in [-1, 1], int8_agreement in [0, 1]."""
-    floors = (yaml.safe_load(path.read_text()) or {}).get("floors")
-    if not isinstance(floors, dict) or set(floors) != {"dev_mcc", "int8_agreement"}:
-        raise GateError(f"{path}: floors must set exactly dev_mcc and int8_agreement")
-    for name, low in (("dev_mcc", -1.0), ("int8_agreement", 0.0)):
-        value = floors[name]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= 1:
-            raise GateError(f"{path}: floors.{name} must be a number in [{low:g}, 1], got {value!r}")
-    return {name: float(value) for name, value in floors.items()}
+def unpin(run: str, pin: Path = PIN_DIR, bundles: Path = ROOT / "artifacts" / "bundles") -> Path:
+    """Copy the committed manifest and evaluation to artifacts/bundles/RUN and RUN-evaluation.json (for make gate)."""
+    missing = [path for path in (pin / MANIFEST, pin / EVALUATION) if not path.is_file()]
+    if missing:
+        raise GateError(f"{missing[0]} is not committed: nothing says what quality the release ships; {FIX_LOCK}")
+    bundle = bundles / run
+    bundle.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(pin / MANIFEST, bundle / MANIFEST)
+    shutil.copyfile(pin / EVALUATION, bundles / f"{run}-evaluation.json")
+    return bundle
 
 
-def served_figures(manifest: Mapping[str, Any]) -> dict[str, float]:
-    """The served model's dev MCC and agreement with its reference, from the manifest's parity section."""
-    parity = manifest.get("parity") or {}
-    model_file = str((manifest.get("serving") or {}).get("model_file", ""))
-    report: Any = parity.get("int8_vs_fp32") if model_file.endswith("int8.onnx") else parity.get("fp32_vs_torch")
-    try:
-        return {
-            "dev_mcc": float(report["candidate"]["mcc"]),
-            "int8_agreement": float(report["prediction_agreement"]),
-        }
-    except (KeyError, TypeError, ValueError):
-        raise GateError(
-            f"the manifest has no parity figures for its served model {model_file or '?'}: re-export the bundle "
-            "(make export) so the release can judge it"
-        ) from None
-
-
-def check_quality(manifest_path: Path, floors: Mapping[str, float]) -> dict[str, float]:
-    """Raise GateError when a figure is below its floor; return the figures."""
-    if not manifest_path.is_file():
-        raise GateError(f"{manifest_path} does not exist: {FIX_LOCK}")
-    manifest = json.loads(manifest_path.read_text())
-    figures = served_figures(manifest)
-    below = [f"{name} {figures[name]:.4f} < {floor:.4f}" for name, floor in floors.items() if figures[name] < floor]
-    if below:
-        raise GateError(
-            f"bundle {manifest.get('model_version', '?')} ({manifest.get('run_name', '?')}) is below the release "
-            f"floors of conf/release.yaml: {'; '.join(below)}. Ship a better model (train, `make dvc-repro`); lower "
-            "a floor only with a recorded reason"
-        )
-    return figures
-
-
-def verify_pin(bundle: Path, pin: Path = PIN_FILE) -> None:
+def verify_pin(bundle: Path, pin: Path = PIN_DIR) -> None:
     """The pulled bundle's manifest must be the committed one, byte for byte."""
-    pulled = bundle / "manifest.json"
+    pulled = bundle / MANIFEST
+    pin = pin / MANIFEST
     if not pulled.is_file():
         raise GateError(f"{pulled} does not exist: the pull did not bring the bundle dvc.lock pins")
     if not pin.is_file() or pin.read_bytes() != pulled.read_bytes():
@@ -152,20 +122,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="gate", required=True)
     lock = sub.add_parser("lock", help="dvc.lock matches the commit (dvc status)")
     lock.add_argument("--dvc", default="dvc", help="the dvc executable")
-    quality = sub.add_parser("quality", help="the bundle's figures reach conf/release.yaml's floors")
-    quality.add_argument("manifest", type=Path, nargs="?", default=PIN_FILE)
-    quality.add_argument("--floors", type=Path, default=FLOORS_FILE)
+    unpin_parser = sub.add_parser("unpin", help="release/'s manifest and evaluation → artifacts/bundles/RUN")
+    unpin_parser.add_argument("run")
     pin = sub.add_parser("verify-pin", help="the pulled bundle is the one whose manifest is committed")
     pin.add_argument("bundle", type=Path)
-    pin.add_argument("--pin", type=Path, default=PIN_FILE)
+    pin.add_argument("--pin", type=Path, default=PIN_DIR)
     args = parser.parse_args(argv)
     try:
         if args.gate == "lock":
             check_lock(dvc=args.dvc)
             print("release gate: dvc.lock matches this commit")
-        elif args.gate == "quality":
-            figures = check_quality(args.manifest, load_floors(args.floors))
-            print("release gate: " + ", ".join(f"{name} {value:.4f}" for name, value in figures.items()) + ": passed")
+        elif args.gate == "unpin":
+            print(f"release gate: the committed bundle description is in {unpin(args.run)} (make gate RUN={args.run})")
         else:
             verify_pin(args.bundle, args.pin)
             print(f"release gate: {args.bundle} is the committed bundle")

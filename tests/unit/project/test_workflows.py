@@ -200,7 +200,8 @@ def test_the_gates_run_before_any_credentials_are_assumed() -> None:
     jobs = load(RELEASE)["jobs"]
     gates = jobs["gates"]
     assert "release_gate lock" in runs(gates)
-    assert "release_gate quality" in runs(gates)
+    assert "release_gate unpin" in runs(gates)
+    assert re.search(r"^make gate RUN=", runs(gates), flags=re.MULTILINE)  # the quality gate target itself
     assert not steps_using({"jobs": {"gates": gates}}, CREDENTIALS)
     assert "id-token" not in gates["permissions"]  # it could not assume a role if it tried
     assert "environment" not in gates
@@ -212,13 +213,14 @@ def test_the_gates_run_before_any_credentials_are_assumed() -> None:
             assert "gates" in upstream(jobs, job_id), job_id
 
 
-def test_the_build_checks_the_pulled_bundle_is_the_gated_one_before_building() -> None:
+def test_the_build_checks_and_gates_the_pulled_bundle_before_building() -> None:
     build = load(RELEASE)["jobs"]["build"]
     order = [str(step.get("run", "")) for step in build["steps"]]
     pin = next(i for i, run in enumerate(order) if "release_gate verify-pin" in run)
     pull = next(i for i, run in enumerate(order) if "dvc pull" in run)
+    gate_again = next(i for i, run in enumerate(order) if "make evaluate-bundle gate" in run)
     image = next(i for i, run in enumerate(order) if "make image" in run)
-    assert pull <= pin < image
+    assert pull <= pin < gate_again < image
 
 
 def test_the_image_is_pushed_once_and_the_templates_built_once_then_promoted() -> None:
