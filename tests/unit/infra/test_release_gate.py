@@ -17,8 +17,8 @@ import pytest
 
 from export import gate
 from infra.release_gate import GateError, main, stale_entries, unpin, verify_pin
+from tests.support.evaluations import SERVED_STUDENT, evaluation_of
 from tests.support.manifests import write_minimal_bundle
-from tests.unit.export.test_gate import SERVED_STUDENT, evaluation_of
 
 OUTPUTS = {"artifacts/runs/distilled-minilm/model", "artifacts/bundles/distilled-minilm"}
 
