@@ -116,10 +116,11 @@ DEPLOY_STAMP = $(or $(wildcard $(STAMP)),$(VENV)/.deploy-installed)
 # index Lambda refuses; the legacy builder (no buildx plugin) makes none and has no such flags.
 BUILD = $$($(DOCKER) buildx version >/dev/null 2>&1 && echo "buildx build --load --provenance=false --sbom=false" || echo build)
 
-.PHONY: help all all-fast venv train sweep teacher student served distill evaluate export evaluate-bundle \
-	gate serve api-smoke package image image-context push deploy deploy-template venv-deploy release-pin bootstrap \
-	iam-lint dvc-repro dvc-push dvc-pull remote-s3 subscribe es-setup ship-local kibana-import dashboards-import \
-	monitor-report bench bench-int8 bench-quality bench-load check lint format typecheck test test-fast clean
+.PHONY: help all all-fast venv train sweep teacher student served served-choice distill evaluate export \
+	evaluate-bundle gate serve api-smoke package image image-context push deploy deploy-template venv-deploy \
+	release-pin bootstrap iam-lint dvc-repro dvc-push dvc-pull pull-served remote-s3 subscribe es-setup ship-local \
+	kibana-import dashboards-import monitor-report bench bench-int8 bench-quality bench-load check lint format \
+	typecheck test test-fast clean
 
 help: ## [develop] List the targets by section
 	@awk 'BEGIN { FS = ":.*## "; n = split("train bundle serve deliver monitor develop", order, " ") } \
@@ -175,12 +176,17 @@ served: $(STAMP) ## [train] Serve the student if it beats the plain one trained 
 	@set +e; $(PY) -m model_training.select_served --check-plain --student $(DISTILLED) --plain $(STUDENT); rc=$$?; set -e; \
 	if [ $$rc -eq 3 ]; then $(MAKE) --no-print-directory train MODEL=$(STUDENT) RUN=$(STUDENT); \
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
-	@$(PY) -m model_training.select_served --student $(DISTILLED) --plain $(STUDENT) > $(SERVED_FILE) || { rm -f $(SERVED_FILE); exit 1; }
+	@$(MAKE) --no-print-directory served-choice
 	@run=$$(cat $(SERVED_FILE)); if [ ! artifacts/bundles/$$run/manifest.json -nt artifacts/runs/$$run/metrics.json ]; then \
 	  $(MAKE) --no-print-directory export evaluate-bundle MODEL=$(STUDENT) RUN=$$run; \
 	elif [ ! artifacts/bundles/$$run-evaluation.json -nt artifacts/bundles/$$run/manifest.json ]; then \
 	  $(MAKE) --no-print-directory evaluate-bundle RUN=$$run; fi
 	@echo "serving $$(cat $(SERVED_FILE))"
+
+# What the DVC stage `served` runs: the choice alone, from finished runs (their training and export are stages too).
+served-choice: $(STAMP) ## [train] Pick artifacts/served-run from finished runs (no train)
+	@mkdir -p $(dir $(SERVED_FILE))
+	$(PY) -m model_training.select_served --student $(DISTILLED) --plain $(STUDENT) > $(SERVED_FILE) || { rm -f $(SERVED_FILE); exit 1; }
 
 evaluate: $(STAMP) ## [train] Evaluate RUN's torch model (FILES=name=path.tsv ...)
 	$(PY) -m model_training.evaluate artifacts/runs/$(RUN) $(FILES)
@@ -301,6 +307,12 @@ dvc-push: $(STAMP) ## [deliver] Push DVC outputs to the default remote (REMOTE=s
 
 dvc-pull: $(STAMP) ## [deliver] Pull DVC outputs from the default remote (REMOTE=s3)
 	$(DVC) pull $(if $(REMOTE),-r $(REMOTE))
+
+pull-served: $(STAMP) ## [deliver] Pull dvc.lock's served run + its bundle (REMOTE=s3)
+	$(DVC) pull $(if $(REMOTE),-r $(REMOTE)) served
+	@test -s $(SERVED_FILE) || { echo "dvc pull served left no $(SERVED_FILE): is dvc.lock's served stage committed?"; exit 1; }
+	$(DVC) pull $(if $(REMOTE),-r $(REMOTE)) artifacts/bundles/$$(cat $(SERVED_FILE))
+	@echo "served run $$(cat $(SERVED_FILE)): bundle artifacts/bundles/$$(cat $(SERVED_FILE))"
 
 remote-s3: $(STAMP) ## [deliver] Add DVC remote s3 = s3://BUCKET/cola [ENDPOINT= PROFILE=]
 	@test -n "$(BUCKET)" || { echo "usage: make remote-s3 BUCKET=name [ENDPOINT=url] [PROFILE=name] [DEFAULT=1] [SHARED=1]"; exit 1; }

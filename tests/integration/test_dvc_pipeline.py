@@ -10,6 +10,7 @@ show` / `dvc plots show` must read what a real (smoke) training run writes.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -23,6 +24,7 @@ import pytest
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from devtools import stage_deps
 from tests.conftest import ROOT
 
 DVC = [sys.executable, "-m", "dvc"]
@@ -39,6 +41,7 @@ EXPECTED = {
         "evaluate-bundle",
         "-m export.evaluate artifacts/bundles/{student} dev=data/cola/raw/in_domain_dev.tsv",
     ),
+    "served": ("served-choice", "-m model_training.select_served --student {student} --plain {run}"),
 }
 
 
@@ -98,6 +101,36 @@ def test_every_dependency_exists_or_is_produced_upstream() -> None:
             produced.update(paths(stage.get(key, []), variables))
 
 
+@pytest.mark.parametrize("stage", list(EXPECTED))
+def test_stage_deps_cover_every_repository_module_its_command_imports(stage: str) -> None:
+    """A module a stage runs but does not depend on would let `dvc repro` skip a stage whose result changed."""
+    stages = stage_deps.load_stages()
+    assert stage_deps.missing_deps(stages[stage]) == []
+    assert len(stage_deps.stage_files(stages[stage])) >= 2  # the walk found the entry module and what it imports
+
+
+def test_the_served_stage_is_the_pipeline_sink_the_release_reads() -> None:
+    """`make all` writes artifacts/served-run; the `served` stage outputs that file from the runs and bundles that
+    the other stages produce, and `make pull-served` (the release) pulls it, then that run's bundle."""
+    pipeline, variables = load_pipeline()
+    served = pipeline["stages"]["served"]
+    assert paths(served["outs"], variables) == ["artifacts/served-run"]
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^SERVED_FILE := artifacts/served-run$", makefile, flags=re.MULTILINE)
+    candidates = {variables["student"], variables["run"]}
+    assert {f"artifacts/bundles/{run}" for run in candidates} <= set(paths(served["deps"], variables))
+    assert {f"artifacts/runs/{run}/metrics.json" for run in candidates} <= set(paths(served["deps"], variables))
+    dry = subprocess.run(
+        ["make", "-n", "pull-served", "STAMP=", "REMOTE=s3"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        check=True,
+    ).stdout  # fmt: skip
+    assert "dvc pull -r s3 served" in dry
+    assert "dvc pull -r s3 artifacts/bundles/$(cat artifacts/served-run)" in dry
+    release = (ROOT / ".github" / "workflows" / "release.yml").read_text()
+    assert "make pull-served REMOTE=s3" in release
+    assert "distilled-minilm" not in release  # the run comes from dvc.lock's served stage, not from the workflow
+
+
 def test_outputs_match_the_documented_layout() -> None:
     pipeline, variables = load_pipeline()
     run = variables["run"]
@@ -116,6 +149,7 @@ def test_dvc_accepts_the_pipeline() -> None:
     assert "train" in dag.stdout
     assert "export" in dag.stdout
     assert "evaluate" in dag.stdout
+    assert "served" in dag.stdout
     status = subprocess.run([*DVC, "status"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert status.returncode == 0, status.stderr
 
@@ -228,3 +262,36 @@ def test_metrics_and_plots_read_what_a_training_run_writes(smoke_export: Any, tm
     curves = [d for name, data in rendered["data"].items() if name.endswith(".png") for d in data]
     assert {d["type"] for d in curves} == {"image"}
     assert len(curves) == 2  # training_curves.png and confusion_matrix.png
+
+
+@pytest.mark.integration
+def test_the_served_stage_runs_and_locks_what_the_release_pulls(tmp_path: Path) -> None:
+    """`dvc repro served` in a clone, on finished runs and bundles written here (nothing trains): the stage writes
+    the winner to artifacts/served-run, dvc.lock records it with the candidates' hashes, and `dvc status` is clean."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    for name in ("dvc.yaml", "Makefile", "model_training/select_served.py"):  # this checkout's versions
+        shutil.copy(ROOT / name, clone / name)
+    (clone / ".venv").symlink_to((ROOT / ".venv").resolve())
+    for requirements in (clone / "requirements").glob("*.txt"):  # older than .venv's stamp: make keeps the venv
+        os.utime(requirements, (0, 0))
+    _, variables = load_pipeline()
+    student, plain = variables["student"], variables["run"]
+    for run, mcc in ((student, 0.45), (plain, 0.40)):
+        run_dir = clone / "artifacts" / "runs" / run
+        run_dir.mkdir(parents=True)
+        metrics = {"best": {"val_mcc": mcc}, "machine": {"fingerprint": "fp-test"}}
+        (run_dir / "metrics.json").write_text(json.dumps(metrics))
+        bundle = clone / "artifacts" / "bundles" / run
+        bundle.mkdir(parents=True)
+        (bundle / "manifest.json").write_text(json.dumps({"model_version": f"v-{run}"}))
+    repro = dvc(clone, "repro", "--single-item", "served", timeout=300)
+    assert repro.returncode == 0, repro.stderr + repro.stdout
+    assert (clone / "artifacts" / "served-run").read_text().strip() == student
+    lock = yaml.safe_load((clone / "dvc.lock").read_text())["stages"]["served"]
+    assert [out["path"] for out in lock["outs"]] == ["artifacts/served-run"]
+    locked_deps = {dep["path"] for dep in lock["deps"]}
+    assert {f"artifacts/bundles/{student}", f"artifacts/bundles/{plain}"} <= locked_deps
+    status = dvc(clone, "status", "served")
+    assert status.returncode == 0, status.stderr
+    assert "changed" not in status.stdout, status.stdout

@@ -217,7 +217,7 @@ def test_the_build_checks_and_gates_the_pulled_bundle_before_building() -> None:
     build = load(RELEASE)["jobs"]["build"]
     order = [str(step.get("run", "")) for step in build["steps"]]
     pin = next(i for i, run in enumerate(order) if "release_gate verify-pin" in run)
-    pull = next(i for i, run in enumerate(order) if "dvc pull" in run)
+    pull = next(i for i, run in enumerate(order) if "make pull-served" in run)
     gate_again = next(i for i, run in enumerate(order) if "make evaluate-bundle gate" in run)
     image = next(i for i, run in enumerate(order) if "make image" in run)
     assert pull <= pin < gate_again < image
@@ -228,7 +228,7 @@ def test_the_image_is_pushed_once_and_the_templates_built_once_then_promoted() -
     jobs = release["jobs"]
     build, dev, prod = jobs["build"], jobs["dev"], jobs["prod"]
     assert build["outputs"]["image_uri"] == "${{ steps.push.outputs.image_uri }}"
-    for command in ("make remote-s3", "dvc pull", "make image", "make push", "make deploy-template"):
+    for command in ("make remote-s3", "make pull-served", "make image", "make push", "make deploy-template"):
         assert command in runs(build), command
     assert "for stage in dev prod" in runs(build)
     upload = steps_using({"jobs": {"build": build}}, "actions/upload-artifact")
