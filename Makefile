@@ -27,6 +27,7 @@ SHELL := /bin/bash
 #   IMAGE_URI, STACK, DEPLOYMENT_TYPE, ES_URL, ES_SECRET_NAME, ENDPOINT  `make deploy` (IMAGE_URI: repo@sha256:...;
 #                   IMAGE= is the same); TEMPLATE: a deploy template built before (make deploy-template), deployed
 #                   as it is: no package, no bundle needed (the image's label names the model the smoke test expects)
+#   ALARM_EMAIL     `make deploy`: an address subscribed to the stage's alarm topic (empty: no e-mail)
 #   GITHUB_REPO, DVC_BUCKET, OIDC_PROVIDER_ARN, BOOTSTRAP_DIR  `make bootstrap` (ES_SECRET_NAME, REPOSITORY, REGION,
 #                   ENDPOINT too): the account's and STAGE's bootstrap stacks; OIDC_PROVIDER_ARN: the account's own
 #   REMOTE, BUCKET, ENDPOINT, PROFILE, DEFAULT  DVC remotes (credentials only from the environment or a profile);
@@ -87,6 +88,7 @@ TEMPLATE ?=
 STACK ?=
 DEPLOYMENT_TYPE ?=
 ES_SECRET_NAME ?=
+ALARM_EMAIL ?=
 REMOTE ?=
 GITHUB_REPO ?=
 DVC_BUCKET ?=
@@ -271,7 +273,8 @@ deploy: $(if $(TEMPLATE),$(DEPLOY_STAMP),$(STAMP)) ## [deliver] Deploy IMAGE=rep
 	$(PY) -m infra.deploy --template $(or $(TEMPLATE),$(DEPLOY_DIR)/template.json) --stage $(STAGE) \
 		--image-uri "$(IMAGE_URI)" --model-version "$$version" --record $(DEPLOY_DIR)/outcome.json \
 		$(if $(REGION),--region $(REGION)) $(if $(STACK),--stack $(STACK)) $(if $(ES_URL),--es-url "$(ES_URL)") \
-		$(if $(ES_SECRET_NAME),--es-secret-name "$(ES_SECRET_NAME)") $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+		$(if $(ES_SECRET_NAME),--es-secret-name "$(ES_SECRET_NAME)") $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) \
+		$(if $(ALARM_EMAIL),--parameter AlarmEmail="$(ALARM_EMAIL)")
 
 release-pin: $(STAMP) ## [deliver] release/: the served bundle's manifest and evaluation
 	$(MAKE) --no-print-directory gate

@@ -97,7 +97,7 @@ NARROWED: tuple[Narrowed, ...] = (
         "AWS::Lambda::Function",
         ("lambda:GetLayerVersion",),
         ("Layers",),
-        "image functions have no layers",
+        "no function has layers (the image carries its dependencies; the hook needs only the runtime's boto3)",
     ),
     Narrowed(
         "AWS::Lambda::Function",
@@ -107,13 +107,13 @@ NARROWED: tuple[Narrowed, ...] = (
             "lambda:DeleteFunctionCodeSigningConfig",
         ),
         ("CodeSigningConfigArn",),
-        "no code signing configuration (it applies to zip packages only)",
+        "no code signing configuration (only the hook is a zip, and its code is the template's own inline source)",
     ),
     Narrowed(
         "AWS::Lambda::Function",
         ("lambda:PutRuntimeManagementConfig",),
         ("RuntimeManagementConfig",),
-        "image functions bring their runtime; there is no managed runtime to pin",
+        "no function pins its managed runtime version (images bring theirs; the hook follows python3.12's updates)",
     ),
     Narrowed(
         "AWS::Lambda::Function",
@@ -156,6 +156,18 @@ NARROWED: tuple[Narrowed, ...] = (
         ("s3:GetObject",),
         ("BodyS3Location",),
         "the OpenAPI body is inline in the template, not read from S3",
+    ),
+    Narrowed(
+        "AWS::SNS::Topic",
+        ("iam:GetRole",),
+        ("DeliveryStatusLogging",),
+        "the alarm topic logs no delivery status, so there is no feedback role to look up",
+    ),
+    Narrowed(
+        "AWS::SNS::Subscription",
+        ("iam:GetRole",),
+        ("SubscriptionRoleArn",),
+        "the only subscription is e-mail; a subscription role exists for Firehose endpoints only",
     ),
     Narrowed(
         "AWS::CodeDeploy::DeploymentGroup",

@@ -8,10 +8,16 @@ writes (zip functions) and rewrites it, as a pure function of that template:
   go; its name is the one `chalice deploy` would give it (`<app>-<stage>[-<name>]`, what infra.chalice_names and
   the IAM policies in infra/iam expect); its execution role is a parameter (roles are created once from
   infra/iam, so deploying needs iam:PassRole only, never iam:CreateRole);
-- each function publishes a version per change behind the alias `live` (AutoPublishAlias) and CodeDeploy shifts
-  traffic to it gradually (DeploymentPreference, default Canary10Percent5Minutes), rolling back by itself when an
-  alarm of the template fires: the alias' Lambda Errors, and for the API also API Gateway's 5XXError (a broken
-  bundle answers 503 without any Lambda error);
+- each function publishes a version per change behind the alias `live` (AutoPublishAlias). For the API, CodeDeploy
+  shifts traffic to it gradually (DeploymentPreference, default Canary10Percent5Minutes): first a PreTraffic hook
+  (infra/pre_traffic_hook.py, inlined as a python3.12 function) invokes the new version with the smoke cases and
+  fails the deployment before any traffic shifts; then CodeDeploy rolls back by itself when a rollback alarm fires:
+  the new version's Lambda Errors and Duration (alias + ExecutedVersion dimensions, so the previous version's
+  errors cannot fail it) and API Gateway's 5XXError (the app answers 500/503 without a Lambda error). Periods,
+  windows and thresholds come from conf/deploy.yaml (`canary:`), chosen for low traffic (docs/delivery.md);
+- the log shipper has no DeploymentPreference: its alias moves at once, and no shipper alarm can roll back the API
+  (one stack update would otherwise fail as a whole when Elasticsearch hiccups during a model release);
+- every alarm notifies an SNS topic (AlarmTopic; an e-mail subscription when the AlarmEmail parameter is set);
 - API Gateway invokes the alias, not the unqualified function (integration uri and invoke permission), so the
   canary's traffic split applies to API requests;
 - the log shipper (ship_logs) gets its Elasticsearch settings as parameters and an SQS dead-letter queue for events
@@ -79,11 +85,20 @@ class TemplateOptions:
     alias: str = "live"
     deployment_type: str = "Canary10Percent5Minutes"
     alarm_period_s: int = 60
-    alarm_evaluation_periods: int = 1
+    errors_evaluation_periods: int = 10
+    """The window (in periods) of the errors and 5XX alarms: one bad period keeps them in ALARM this long."""
+    errors_datapoints_to_alarm: int = 1
     errors_threshold: int = 0
-    """The alias' Errors alarm fires when a period's sum is above this."""
+    """The new version's Errors alarm fires when a period's sum is above this."""
     api_5xx_threshold: int = 0
     """The API's 5XXError alarm fires when a period's sum is above this."""
+    latency_statistic: str = "p90"
+    latency_threshold_ms: float = 2000.0
+    """The new version's Duration alarm fires when the statistic of a period is above this."""
+    latency_evaluation_periods: int = 5
+    latency_datapoints_to_alarm: int = 2
+    hook_timeout_s: int = 120
+    """The PreTraffic hook's Lambda timeout (two invocations of the new version, cold start included)."""
     throttle_rate: float | None = None
     """Steady requests per second of the API stage (conf/deploy.yaml); None leaves API Gateway's account default."""
     throttle_burst: int | None = None
@@ -102,8 +117,22 @@ class TemplateOptions:
             raise TemplateError(f"alias {self.alias!r} must be letters and digits (SAM uses it in logical ids)")
         if self.alarm_period_s not in (10, 30) and (self.alarm_period_s < 60 or self.alarm_period_s % 60):
             raise TemplateError(f"alarm period must be 10, 30 or a multiple of 60 seconds, got {self.alarm_period_s}")
-        if self.alarm_evaluation_periods < 1 or self.errors_threshold < 0 or self.api_5xx_threshold < 0:
-            raise TemplateError("alarm evaluation periods must be >= 1 and thresholds >= 0")
+        for name, datapoints, periods in (
+            ("errors", self.errors_datapoints_to_alarm, self.errors_evaluation_periods),
+            ("latency", self.latency_datapoints_to_alarm, self.latency_evaluation_periods),
+        ):
+            if not 1 <= datapoints <= periods:
+                raise TemplateError(
+                    f"{name} alarm: need 1 <= datapoints_to_alarm <= evaluation_periods, got {datapoints} of {periods}"
+                )
+        if self.alarm_period_s * max(self.errors_evaluation_periods, self.latency_evaluation_periods) > 86_400:
+            raise TemplateError("an alarm window (period x evaluation periods) cannot exceed one day (CloudWatch)")
+        if self.errors_threshold < 0 or self.api_5xx_threshold < 0 or self.latency_threshold_ms <= 0:
+            raise TemplateError("thresholds must be >= 0 (errors, 5XX) and > 0 (latency)")
+        if not re.fullmatch(r"p(\d{1,2}(\.\d{1,2})?|100)", self.latency_statistic):
+            raise TemplateError(f"latency statistic must be a percentile such as p90, got {self.latency_statistic!r}")
+        if not 3 <= self.hook_timeout_s <= 900:
+            raise TemplateError(f"hook timeout must be 3-900 s (Lambda), got {self.hook_timeout_s}")
         if self.architecture not in LAMBDA_ARCHITECTURES:
             raise TemplateError(
                 f"architecture must be one of {', '.join(LAMBDA_ARCHITECTURES)} (ARCH=), got {self.architecture!r}"
@@ -227,26 +256,93 @@ def role_parameters(template: Mapping[str, Any]) -> dict[str, str]:
     return roles
 
 
+ALARM_TOPIC = "AlarmTopic"
+HOOK = "PreTrafficHook"
+HOOK_SUFFIX = "pre_traffic_hook"
+HOOK_SOURCE = Path(__file__).with_name("pre_traffic_hook.py")
+
+
+def _notify() -> dict[str, Any]:
+    return {"AlarmActions": [_ref(ALARM_TOPIC)]}
+
+
 def _alias_errors_alarm(function: Function, app_name: str, options: TemplateOptions) -> dict[str, Any]:
+    """Errors through the alias, any version (the shipper's: it notifies, it rolls nothing back)."""
     label = function.suffix or "api"
     return {
         "Type": "AWS::CloudWatch::Alarm",
         "Properties": {
             "AlarmName": _sub(f"{app_name}-${{Stage}}-{label}-alias-errors"),
-            "AlarmDescription": f"Lambda errors of {function.logical_id} through its alias {options.alias}: "
-            "CodeDeploy stops the traffic shift and rolls back when it fires",
+            "AlarmDescription": f"Lambda errors of {function.logical_id} through its alias {options.alias}",
             "Namespace": "AWS/Lambda",
             "MetricName": "Errors",
             "Dimensions": [
-                {"Name": "Resource", "Value": _sub(f"${{{function.logical_id}}}:{options.alias}")},
                 {"Name": "FunctionName", "Value": _ref(function.logical_id)},
+                {"Name": "Resource", "Value": _sub(f"${{{function.logical_id}}}:{options.alias}")},
             ],
             "Statistic": "Sum",
             "Period": options.alarm_period_s,
-            "EvaluationPeriods": options.alarm_evaluation_periods,
+            "EvaluationPeriods": options.errors_evaluation_periods,
+            "DatapointsToAlarm": options.errors_datapoints_to_alarm,
             "Threshold": options.errors_threshold,
             "ComparisonOperator": "GreaterThanThreshold",
             "TreatMissingData": "notBreaching",
+            **_notify(),
+        },
+    }
+
+
+def _new_version_dimensions(function: Function, alias: str) -> list[dict[str, Any]]:
+    """The alias' invocations that ran the version this stack update publishes (Lambda's ExecutedVersion)."""
+    version_number = {"Fn::Select": [7, {"Fn::Split": [":", _ref(f"{function.logical_id}.Version")]}]}
+    return [
+        {"Name": "FunctionName", "Value": _ref(function.logical_id)},
+        {"Name": "Resource", "Value": _sub(f"${{{function.logical_id}}}:{alias}")},
+        {"Name": "ExecutedVersion", "Value": version_number},
+    ]
+
+
+def _new_version_alarms(function: Function, app_name: str, options: TemplateOptions) -> dict[str, Any]:
+    """Errors and latency of the new version only (the API's): what the canary's traffic to it shows."""
+    dimensions = _new_version_dimensions(function, options.alias)
+    label = function.suffix or "api"
+    common = {
+        "Namespace": "AWS/Lambda",
+        "Dimensions": dimensions,
+        "Period": options.alarm_period_s,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching",
+        **_notify(),
+    }
+    return {
+        f"{function.logical_id}NewVersionErrorsAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmName": _sub(f"{app_name}-${{Stage}}-{label}-new-version-errors"),
+                "AlarmDescription": "Lambda errors of the API version being deployed (alias + ExecutedVersion): "
+                "CodeDeploy stops the traffic shift and rolls back when it fires",
+                "MetricName": "Errors",
+                "Statistic": "Sum",
+                "EvaluationPeriods": options.errors_evaluation_periods,
+                "DatapointsToAlarm": options.errors_datapoints_to_alarm,
+                "Threshold": options.errors_threshold,
+                **common,
+            },
+        },
+        f"{function.logical_id}NewVersionLatencyAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmName": _sub(f"{app_name}-${{Stage}}-{label}-new-version-latency"),
+                "AlarmDescription": f"{options.latency_statistic} duration of the API version being deployed above "
+                f"{options.latency_threshold_ms:g} ms: CodeDeploy stops the traffic shift and rolls back",
+                "MetricName": "Duration",
+                "ExtendedStatistic": options.latency_statistic,
+                "Unit": "Milliseconds",
+                "EvaluationPeriods": options.latency_evaluation_periods,
+                "DatapointsToAlarm": options.latency_datapoints_to_alarm,
+                "Threshold": options.latency_threshold_ms,
+                **common,
+            },
         },
     }
 
@@ -258,17 +354,67 @@ def _api_5xx_alarm(
         "Type": "AWS::CloudWatch::Alarm",
         "Properties": {
             "AlarmName": _sub(f"{app_name}-${{Stage}}-api-5xx"),
-            "AlarmDescription": "API Gateway 5XX answers (a bug or a model that cannot load): "
-            "CodeDeploy stops the traffic shift and rolls back when it fires",
+            "AlarmDescription": "API Gateway 5XX answers (a bug or a model that cannot load; the app answers 500/503 "
+            "without a Lambda error): CodeDeploy stops the traffic shift and rolls back when it fires",
             "Namespace": "AWS/ApiGateway",
             "MetricName": "5XXError",
             "Dimensions": [{"Name": "ApiName", "Value": api_name}, {"Name": "Stage", "Value": stage_name}],
             "Statistic": "Sum",
             "Period": options.alarm_period_s,
-            "EvaluationPeriods": options.alarm_evaluation_periods,
+            "EvaluationPeriods": options.errors_evaluation_periods,
+            "DatapointsToAlarm": options.errors_datapoints_to_alarm,
             "Threshold": options.api_5xx_threshold,
             "ComparisonOperator": "GreaterThanThreshold",
             "TreatMissingData": "notBreaching",
+            **_notify(),
+        },
+    }
+
+
+def _notification_resources(app_name: str) -> dict[str, Any]:
+    """The topic every alarm notifies, and its e-mail subscription when AlarmEmail is set."""
+    return {
+        ALARM_TOPIC: {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {
+                "TopicName": _sub(f"{app_name}-${{Stage}}-alarms"),
+                "DisplayName": _sub(f"{app_name} ${{Stage}} alarms"),
+            },
+        },
+        f"{ALARM_TOPIC}EmailSubscription": {
+            "Type": "AWS::SNS::Subscription",
+            "Condition": "HasAlarmEmail",
+            "Properties": {"TopicArn": _ref(ALARM_TOPIC), "Protocol": "email", "Endpoint": _ref("AlarmEmail")},
+        },
+    }
+
+
+def hook_source() -> str:
+    """The PreTraffic hook's code, inlined as the function's index.py."""
+    return HOOK_SOURCE.read_text()
+
+
+def _hook_function(api: Function, app_name: str, options: TemplateOptions) -> dict[str, Any]:
+    """A zip function on the python3.12 runtime (boto3 included) whose code is infra/pre_traffic_hook.py."""
+    return {
+        "Type": FUNCTION,
+        "Properties": {
+            "FunctionName": _sub(f"{app_name}-${{Stage}}-{HOOK_SUFFIX}"),
+            "Description": "CodeDeploy PreTraffic hook: smoke cases against the new API version before any traffic",
+            "Runtime": "python3.12",
+            "Handler": "index.handler",
+            "InlineCode": hook_source(),
+            "Role": _ref(f"{HOOK}RoleArn"),
+            "MemorySize": 256,
+            "Timeout": options.hook_timeout_s,
+            "Architectures": [LAMBDA_ARCHITECTURES[options.architecture]],
+            "Environment": {
+                "Variables": {
+                    "TARGET_VERSION_ARN": _ref(f"{api.logical_id}.Version"),
+                    "EXPECTED_MODEL_VERSION": _ref("ModelVersion"),
+                }
+            },
+            "Tags": {"model-version": _ref("ModelVersion")},
         },
     }
 
@@ -298,12 +444,15 @@ def _shipper_resources(function: Function, app_name: str) -> dict[str, Any]:
                 "Threshold": 0,
                 "ComparisonOperator": "GreaterThanThreshold",
                 "TreatMissingData": "notBreaching",
+                **_notify(),
             },
         },
     }
 
 
-def _parameters(functions: list[Function], stage: str, options: TemplateOptions, shipper: bool) -> dict[str, Any]:
+def _parameters(
+    functions: list[Function], stage: str, options: TemplateOptions, shipper: bool, *, hook: bool
+) -> dict[str, Any]:
     parameters: dict[str, Any] = {
         "ImageUri": {
             "Type": "String",
@@ -333,11 +482,24 @@ def _parameters(functions: list[Function], stage: str, options: TemplateOptions,
             "Description": "CodeDeploy's service role (infra/iam: codedeploy)",
             "AllowedPattern": ROLE_ARN_PATTERN,
         },
+        "AlarmEmail": {
+            "Type": "String",
+            "Description": "E-mail address subscribed to the alarm topic (empty: none; the address must confirm)",
+            "AllowedPattern": r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            "ConstraintDescription": "an e-mail address, or empty",
+            "Default": "",
+        },
     }
     for function in functions:
         parameters[function.role_parameter] = {
             "Type": "String",
             "Description": f"Execution role of {function.logical_id} (infra/iam)",
+            "AllowedPattern": ROLE_ARN_PATTERN,
+        }
+    if hook:
+        parameters[f"{HOOK}RoleArn"] = {
+            "Type": "String",
+            "Description": "Execution role of the PreTraffic hook (infra/iam: pre_traffic_hook)",
             "AllowedPattern": ROLE_ARN_PATTERN,
         }
     if shipper:
@@ -413,9 +575,20 @@ def transform(sam: Mapping[str, Any], *, app_name: str, stage: str, options: Tem
         props = resources[function.logical_id].setdefault("Properties", {})
         for key in ZIP_ONLY_PROPERTIES:
             props.pop(key, None)
-        errors_alarm = f"{function.logical_id}AliasErrorsAlarm"
-        alarms[errors_alarm] = _alias_errors_alarm(function, app_name, options)
-        deployment_alarms = [_ref(errors_alarm)] + ([_ref(api_alarm)] if api_alarm and not function.suffix else [])
+        if function is not shipper:
+            version_alarms = _new_version_alarms(function, app_name, options)
+            alarms.update(version_alarms)
+            rollback_alarms = [_ref(a) for a in version_alarms] + ([_ref(api_alarm)] if api_alarm else [])
+            props["DeploymentPreference"] = {
+                "Type": _ref("DeploymentType"),
+                "Alarms": rollback_alarms,
+                "Role": _ref("CodeDeployRoleArn"),
+            }
+            if not function.suffix:
+                props["DeploymentPreference"]["Hooks"] = {"PreTraffic": _ref(HOOK)}
+                resources[HOOK] = _hook_function(function, app_name, options)
+        else:
+            alarms[f"{function.logical_id}AliasErrorsAlarm"] = _alias_errors_alarm(function, app_name, options)
         props.update(
             {
                 "FunctionName": function.name(app_name),
@@ -427,11 +600,6 @@ def transform(sam: Mapping[str, Any], *, app_name: str, stage: str, options: Tem
                 "AutoPublishAlias": options.alias,
                 # A new version for any change (environment, memory...), not only a new image.
                 "AutoPublishAliasAllProperties": True,
-                "DeploymentPreference": {
-                    "Type": _ref("DeploymentType"),
-                    "Alarms": deployment_alarms,
-                    "Role": _ref("CodeDeployRoleArn"),
-                },
             }
         )
         props.setdefault("Tags", {})["model-version"] = _ref("ModelVersion")
@@ -444,10 +612,15 @@ def transform(sam: Mapping[str, Any], *, app_name: str, stage: str, options: Tem
             }
             resources.update(_shipper_resources(function, app_name))
     resources.update(alarms)
+    resources.update(_notification_resources(app_name))
     _drop_unused_roles(template)
     template["Parameters"] = {
         **template.get("Parameters", {}),
-        **_parameters(functions, stage, options, shipper is not None),
+        **_parameters(functions, stage, options, shipper is not None, hook=HOOK in resources),
+    }
+    template["Conditions"] = {
+        **template.get("Conditions", {}),
+        "HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [_ref("AlarmEmail"), ""]}]},
     }
     template["Outputs"] = {**template.get("Outputs", {}), **_outputs(functions, api is not None, template)}
     template["Description"] = (
@@ -460,6 +633,10 @@ def _outputs(functions: list[Function], has_api: bool, template: Mapping[str, An
     outputs: dict[str, Any] = {
         "ImageUri": {"Description": "The image this stack runs", "Value": _ref("ImageUri")},
         "ModelVersion": {"Description": "model_version of the bundle in the image", "Value": _ref("ModelVersion")},
+        "AlarmTopicArn": {
+            "Description": "SNS topic every alarm notifies (subscribe to it)",
+            "Value": _ref(ALARM_TOPIC),
+        },
     }
     if has_api and "EndpointURL" in template.get("Outputs", {}):
         outputs["ApiUrl"] = {
@@ -520,6 +697,37 @@ def stage_limits(stage: str, path: Path = LIMITS_FILE) -> dict[str, Any]:
     return dict(limits)
 
 
+CANARY_KEYS = frozenset(
+    {
+        "alarm_period_s",
+        "errors_evaluation_periods",
+        "errors_datapoints_to_alarm",
+        "errors_threshold",
+        "api_5xx_threshold",
+        "latency_statistic",
+        "latency_threshold_ms",
+        "latency_evaluation_periods",
+        "latency_datapoints_to_alarm",
+        "hook_timeout_s",
+    }
+)
+
+
+def canary_settings(path: Path = LIMITS_FILE) -> dict[str, Any]:
+    """The canary's alarm and hook settings from conf/deploy.yaml (`canary:`; TemplateOptions' keyword arguments)."""
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise TemplateError(f"cannot read the canary settings in {path}: {err}") from None
+    canary = document.get("canary") if isinstance(document, dict) else None
+    if not isinstance(canary, dict):
+        raise TemplateError(f"{path} has no `canary:` mapping (alarm periods, thresholds, hook timeout)")
+    unknown = set(canary) - CANARY_KEYS
+    if unknown:
+        raise TemplateError(f"{path}: canary has unknown keys {sorted(unknown)} (known: {sorted(CANARY_KEYS)})")
+    return dict(canary)
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI: transform SAM_JSON into OUT_JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -529,7 +737,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deployment-type", default=TemplateOptions.deployment_type, choices=DEPLOYMENT_TYPES)
     parser.add_argument("--alias", default=TemplateOptions.alias)
     parser.add_argument("--architecture", default=TemplateOptions.architecture, choices=sorted(LAMBDA_ARCHITECTURES))
-    parser.add_argument("--limits", type=Path, default=LIMITS_FILE, help="per-stage API Gateway limits (YAML)")
+    parser.add_argument("--limits", type=Path, default=LIMITS_FILE, help="API limits per stage and canary (YAML)")
     args = parser.parse_args(argv)
     try:
         sam = json.loads(args.sam.read_text())
@@ -543,6 +751,7 @@ def main(argv: list[str] | None = None) -> int:
                 deployment_type=args.deployment_type,
                 architecture=args.architecture,
                 **stage_limits(args.stage, args.limits),
+                **canary_settings(args.limits),
             ),
         )
     except FileNotFoundError:

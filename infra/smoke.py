@@ -1,7 +1,8 @@
 """Smoke test of a deployed API: GET /health, then POST /predict with a known sentence, and the model version.
 
 `make deploy` runs it on the stack's ApiUrl after CloudFormation finishes; a failure rolls the stack back.
-`python -m infra.smoke URL --model-version V` runs it by hand.
+`python -m infra.smoke URL --model-version V` runs it by hand. The cases and their checks are the PreTraffic hook's
+(infra.pre_traffic_hook), which runs them against the new version before any traffic shifts.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-SENTENCE = "The book was written by John."
+from infra import pre_traffic_hook as cases
+
+SENTENCE = cases.SENTENCE
 
 
 @dataclass
@@ -51,35 +54,12 @@ def _check(url: str, expected_version: str, timeout_s: float) -> SmokeResult:
     result = SmokeResult(url)
     status, health = _call(f"{url}/health", None, timeout_s)
     result.health = health
-    if status != 200:
-        result.problems.append(f"GET /health answered {status}: {health}")
+    result.problems = cases.health_problems(status, health, expected_version)
+    if result.problems:
         return result
-    if not isinstance(health, dict):
-        result.problems.append(f"GET /health did not answer a JSON object: {health}")
-        return result
-    if health.get("model_version") != expected_version:
-        result.problems.append(f"/health serves model {health.get('model_version')!r}, expected {expected_version!r}")
     status, answer = _call(f"{url}/predict", {"text": SENTENCE}, timeout_s)
     result.prediction = answer
-    if status != 200:
-        result.problems.append(f"POST /predict answered {status}: {answer}")
-        return result
-    if not isinstance(answer, dict):
-        result.problems.append(f"POST /predict did not answer a JSON object: {answer}")
-        return result
-    predictions = answer.get("predictions")
-    if not isinstance(predictions, list) or len(predictions) != 1:
-        result.problems.append(f"POST /predict did not answer one prediction: {answer}")
-        return result
-    prediction = predictions[0]
-    probabilities = prediction.get("probabilities")
-    label_known = (
-        isinstance(probabilities, dict) and len(probabilities) >= 2 and prediction.get("label") in probabilities
-    )
-    if not label_known or not 0.0 <= float(prediction.get("score", -1)) <= 1.0:
-        result.problems.append(f"POST /predict answered an invalid prediction: {prediction}")
-    if answer.get("model_version") != expected_version:
-        result.problems.append(f"/predict used model {answer.get('model_version')!r}, expected {expected_version!r}")
+    result.problems = cases.prediction_problems(status, answer, expected_version)
     return result
 
 

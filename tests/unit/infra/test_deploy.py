@@ -88,6 +88,7 @@ def test_role_parameters_name_the_roles_of_infra_iam() -> None:
         "CodeDeployRoleArn": f"arn:aws:iam::123456789012:role/{APP}-dev-codedeploy",
         "APIHandlerRoleArn": f"arn:aws:iam::123456789012:role/{APP}-dev-api",
         "ShipLogsRoleArn": f"arn:aws:iam::123456789012:role/{APP}-dev-ship-logs",
+        "PreTrafficHookRoleArn": f"arn:aws:iam::123456789012:role/{APP}-dev-pre-traffic-hook",
     }
 
 
@@ -126,8 +127,9 @@ def test_parameters_cover_what_the_template_declares_and_keep_defaults() -> None
         **role_arns(template, "123456789012", "dev"),
     }
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack_parameters(template, values)}
-    assert set(parameters) == set(values) - {"Unrelated"} | {"Stage", "DeploymentType"}
+    assert set(parameters) == set(values) - {"Unrelated"} | {"Stage", "DeploymentType", "AlarmEmail"}
     assert (parameters["Stage"], parameters["DeploymentType"]) == ("dev", "Canary10Percent5Minutes")
+    assert parameters["AlarmEmail"] == ""  # no e-mail subscription unless ALARM_EMAIL= is given
 
 
 def test_the_expected_model_version_comes_from_the_bundle(tmp_path: Path) -> None:

@@ -23,11 +23,13 @@ from infra.deploy_template import (
     SHIPPER_ENVIRONMENT,
     TemplateError,
     TemplateOptions,
+    canary_settings,
     find_api,
     find_functions,
     stage_limits,
     transform,
 )
+from tests.conftest import ROOT
 from tests.support.chalice_sam import APP, sample
 from tests.support.package_venv import run_cfn_lint
 
@@ -84,7 +86,7 @@ def test_sample_is_chalice_output_with_the_api_and_the_shipper() -> None:
 
 def test_every_function_becomes_an_image_running_its_chalice_handler() -> None:
     functions = functions_of(deploy_template())
-    assert set(functions) == {"APIHandler", "ShipLogs"}
+    assert set(functions) == {"APIHandler", "ShipLogs", "PreTrafficHook"}  # the hook: its own tests below
     for logical_id, handler in (("APIHandler", "app.app"), ("ShipLogs", "app.ship_logs")):
         props = functions[logical_id]
         assert props["PackageType"] == "Image"
@@ -102,6 +104,7 @@ def test_functions_get_the_names_chalice_deploy_gives_them() -> None:
 
 def test_chalice_settings_survive() -> None:
     before, after = functions_of(sample()), functions_of(deploy_template())
+    assert set(before) < set(after)
     for logical_id, props in before.items():
         for key in ("MemorySize", "Timeout", "Architectures", "Tracing"):
             assert after[logical_id][key] == props[key]
@@ -115,6 +118,7 @@ def test_the_functions_run_on_the_architecture_the_image_is_built_for(arch: str,
     assert {k: p["Architectures"] for k, p in functions_of(template).items()} == {
         "APIHandler": [lambda_arch],
         "ShipLogs": [lambda_arch],
+        "PreTrafficHook": [lambda_arch],  # pure Python: any architecture runs it; the stage's one keeps it uniform
     }
     assert expand(template)["Resources"]["APIHandler"]["Properties"]["Architectures"] == [lambda_arch]
 
@@ -124,32 +128,155 @@ def test_an_architecture_lambda_lacks_is_refused() -> None:
         TemplateOptions(architecture="x86_64")
 
 
-def test_each_function_shifts_traffic_through_an_alias_with_alarms() -> None:
+def test_the_api_shifts_traffic_through_its_alias_after_the_hook_with_rollback_alarms() -> None:
     template = deploy_template()
-    functions = functions_of(template)
-    for logical_id, props in functions.items():
-        assert props["AutoPublishAlias"] == "live"
-        assert props["AutoPublishAliasAllProperties"] is True
-        preference = props["DeploymentPreference"]
-        assert preference["Type"] == {"Ref": "DeploymentType"}
-        assert preference["Role"] == {"Ref": "CodeDeployRoleArn"}
-        alarm = template["Resources"][f"{logical_id}AliasErrorsAlarm"]["Properties"]
-        assert {"Ref": f"{logical_id}AliasErrorsAlarm"} in preference["Alarms"]
-        assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", "Errors")
-        assert {"Name": "Resource", "Value": {"Fn::Sub": f"${{{logical_id}}}:live"}} in alarm["Dimensions"]
+    api = functions_of(template)["APIHandler"]
+    assert api["AutoPublishAlias"] == "live"
+    assert api["AutoPublishAliasAllProperties"] is True
+    preference = api["DeploymentPreference"]
+    assert preference["Type"] == {"Ref": "DeploymentType"}
+    assert preference["Role"] == {"Ref": "CodeDeployRoleArn"}
+    assert preference["Hooks"] == {"PreTraffic": {"Ref": "PreTrafficHook"}}
+    assert preference["Alarms"] == [
+        {"Ref": "APIHandlerNewVersionErrorsAlarm"},
+        {"Ref": "APIHandlerNewVersionLatencyAlarm"},
+        {"Ref": "RestAPI5XXErrorAlarm"},
+    ]
     assert template["Parameters"]["DeploymentType"]["Default"] == "Canary10Percent5Minutes"
 
 
-def test_the_api_rolls_back_on_its_5xx_alarm_and_the_shipper_does_not_watch_it() -> None:
+def test_the_api_rolls_back_on_its_5xx_alarm() -> None:
+    """API Gateway's 5XX has no version dimension, but the app answers 500/503 without a Lambda error."""
     template = deploy_template()
     alarm = template["Resources"]["RestAPI5XXErrorAlarm"]["Properties"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/ApiGateway", "5XXError")
     dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
     assert dimensions == {"ApiName": {"Fn::Sub": f"{APP}-${{Stage}}"}, "Stage": "dev"}
     assert template["Resources"]["RestAPI"]["Properties"]["Name"] == dimensions["ApiName"]
-    functions = functions_of(template)
-    assert {"Ref": "RestAPI5XXErrorAlarm"} in functions["APIHandler"]["DeploymentPreference"]["Alarms"]
-    assert {"Ref": "RestAPI5XXErrorAlarm"} not in functions["ShipLogs"]["DeploymentPreference"]["Alarms"]
+
+
+def test_the_shipper_moves_its_alias_at_once_and_cannot_roll_back_the_api() -> None:
+    """No DeploymentPreference: a model release does not canary the shipper, and its alarms (Elasticsearch down, a
+    dead-letter queue filling) notify instead of failing the stack update that carries the API."""
+    template = deploy_template()
+    shipper = functions_of(template)["ShipLogs"]
+    assert shipper["AutoPublishAlias"] == "live"  # the log subscription invokes the alias
+    assert "DeploymentPreference" not in shipper
+    expanded = expand(template)["Resources"]
+    assert "ShipLogsDeploymentGroup" not in expanded
+    assert "UpdatePolicy" not in expanded["ShipLogsAliaslive"]
+    (group,) = [r for r in expanded.values() if r["Type"] == "AWS::CodeDeploy::DeploymentGroup"]
+    watched = {a["Name"]["Ref"] for a in group["Properties"]["AlarmConfiguration"]["Alarms"]}
+    assert not [name for name in watched if name.startswith("ShipLogs")]
+    for alarm in ("ShipLogsAliasErrorsAlarm", "ShipLogsDeadLetterAlarm"):
+        assert template["Resources"][alarm]["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def api_version_id(expanded: dict[str, Any]) -> str:
+    (version_id,) = [k for k, r in expanded.items() if r["Type"] == "AWS::Lambda::Version" and "APIHandler" in k]
+    return version_id
+
+
+def test_the_new_version_alarms_watch_only_the_version_being_deployed() -> None:
+    """Alias + ExecutedVersion: the previous version's errors cannot fail the new one (nor hide its own)."""
+    expanded = expand(deploy_template())["Resources"]
+    version_id = api_version_id(expanded)
+    for name, metric in (
+        ("APIHandlerNewVersionErrorsAlarm", "Errors"),
+        ("APIHandlerNewVersionLatencyAlarm", "Duration"),
+    ):
+        alarm = expanded[name]["Properties"]
+        assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", metric)
+        dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+        assert dimensions == {
+            "FunctionName": {"Ref": "APIHandler"},
+            "Resource": {"Fn::Sub": "${APIHandler}:live"},
+            # a version's Ref is its ARN, arn:aws:lambda:<region>:<account>:function:<name>:<version>: field 7
+            "ExecutedVersion": {"Fn::Select": [7, {"Fn::Split": [":", {"Ref": version_id}]}]},
+        }
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_alarm_windows_and_missing_data_come_from_conf_for_low_traffic() -> None:
+    options = TemplateOptions(**canary_settings())
+    resources = deploy_template(options)["Resources"]
+    errors = resources["APIHandlerNewVersionErrorsAlarm"]["Properties"]
+    latency = resources["APIHandlerNewVersionLatencyAlarm"]["Properties"]
+    five_xx = resources["RestAPI5XXErrorAlarm"]["Properties"]
+    for alarm in (errors, five_xx):
+        assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (
+            options.alarm_period_s,
+            options.errors_evaluation_periods,
+            options.errors_datapoints_to_alarm,
+        )
+        assert alarm["TreatMissingData"] == "notBreaching"
+    # One bad minute holds the alarm in ALARM for the whole window: longer than the canary's 5-minute bake.
+    assert errors["DatapointsToAlarm"] == 1
+    assert errors["Period"] * errors["EvaluationPeriods"] > 5 * 60
+    assert latency["ExtendedStatistic"] == options.latency_statistic
+    assert "Statistic" not in latency  # CloudWatch takes one or the other
+    assert (latency["Threshold"], latency["EvaluationPeriods"], latency["DatapointsToAlarm"]) == (
+        options.latency_threshold_ms,
+        options.latency_evaluation_periods,
+        options.latency_datapoints_to_alarm,
+    )
+    assert latency["DatapointsToAlarm"] > 1  # one cold start's slow minute does not roll back
+
+
+def test_every_alarm_notifies_the_topic_and_email_is_optional() -> None:
+    template = deploy_template()
+    resources = template["Resources"]
+    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert len(alarms) == 5  # new version errors and latency, 5XX, the shipper's alias errors and its DLQ
+    assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    subscription = resources["AlarmTopicEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+    assert template["Conditions"]["HasAlarmEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
+    pattern = re.compile(template["Parameters"]["AlarmEmail"]["AllowedPattern"])
+    assert pattern.fullmatch("")
+    assert pattern.fullmatch("oncall@example.com")
+    assert not pattern.fullmatch("not an address")
+    assert template["Outputs"]["AlarmTopicArn"]["Value"] == {"Ref": "AlarmTopic"}
+
+
+def test_the_pre_traffic_hook_is_the_inlined_module_on_the_python_runtime() -> None:
+    """Its code is infra/pre_traffic_hook.py verbatim (not the image it checks), it tests the version this update
+    publishes, and SAM makes CodeDeploy run it before the alias shifts any traffic."""
+    template = deploy_template()
+    hook = template["Resources"]["PreTrafficHook"]["Properties"]
+    assert hook["InlineCode"] == (ROOT / "infra" / "pre_traffic_hook.py").read_text()
+    assert (hook["Runtime"], hook["Handler"]) == ("python3.12", "index.handler")
+    assert hook["FunctionName"] == {"Fn::Sub": f"{APP}-${{Stage}}-pre_traffic_hook"}
+    assert hook["Role"] == {"Ref": "PreTrafficHookRoleArn"}
+    assert "DeploymentPreference" not in hook
+    assert "AutoPublishAlias" not in hook
+    expanded = expand(template)["Resources"]
+    variables = expanded["PreTrafficHook"]["Properties"]["Environment"]["Variables"]
+    assert variables == {
+        "TARGET_VERSION_ARN": {"Ref": api_version_id(expanded)},
+        "EXPECTED_MODEL_VERSION": {"Ref": "ModelVersion"},
+    }
+    assert expanded["PreTrafficHook"]["Properties"]["Code"] == {"ZipFile": hook["InlineCode"]}
+    update = expanded["APIHandlerAliaslive"]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    assert update["BeforeAllowTrafficHook"] == {"Ref": "PreTrafficHook"}
+
+
+def test_the_template_fits_cloudformations_template_body_limit() -> None:
+    """`make deploy` sends TemplateBody (no S3 bucket): CloudFormation refuses one over 51,200 bytes."""
+    options = TemplateOptions(**{**stage_limits("prod"), "auth": "api_key"})
+    body = json.dumps(deploy_template(options), separators=(",", ":"))
+    assert len(body.encode()) < 51_200
+
+
+def test_canary_settings_refuse_unknown_keys_and_a_missing_section(tmp_path: Path) -> None:
+    (tmp_path / "deploy.yaml").write_text("stages: {}\ncanary:\n  alarm_period: 60\n")
+    with pytest.raises(TemplateError, match=r"unknown keys \['alarm_period'\]"):
+        canary_settings(tmp_path / "deploy.yaml")
+    (tmp_path / "deploy.yaml").write_text("stages: {}\n")
+    with pytest.raises(TemplateError, match="no `canary:` mapping"):
+        canary_settings(tmp_path / "deploy.yaml")
 
 
 def test_api_gateway_invokes_the_alias_not_the_function() -> None:
@@ -246,7 +373,13 @@ def test_an_api_calling_two_functions_is_refused() -> None:
         ({"deployment_type": "Canary50Percent1Minute"}, "not one SAM knows"),
         ({"alias": "live-1"}, "letters and digits"),
         ({"alarm_period_s": 45}, "multiple of 60"),
-        ({"errors_threshold": -1}, "thresholds >= 0"),
+        ({"errors_threshold": -1}, "thresholds must be >= 0"),
+        ({"latency_threshold_ms": 0}, "and > 0"),
+        ({"errors_datapoints_to_alarm": 11}, "datapoints_to_alarm <= evaluation_periods"),
+        ({"latency_datapoints_to_alarm": 0}, "1 <= datapoints_to_alarm"),
+        ({"alarm_period_s": 3600, "errors_evaluation_periods": 25}, "cannot exceed one day"),
+        ({"latency_statistic": "Average"}, "percentile such as p90"),
+        ({"hook_timeout_s": 901}, "3-900 s"),
     ],
 )
 def test_options_aws_would_refuse_are_refused(options: dict[str, Any], message: str) -> None:
@@ -262,7 +395,8 @@ def test_sam_expands_it_into_a_canary_deployment_with_automatic_rollback() -> No
     }
     assert group["AlarmConfiguration"]["Enabled"] is True
     assert {a["Name"]["Ref"] for a in group["AlarmConfiguration"]["Alarms"]} == {
-        "APIHandlerAliasErrorsAlarm",
+        "APIHandlerNewVersionErrorsAlarm",
+        "APIHandlerNewVersionLatencyAlarm",
         "RestAPI5XXErrorAlarm",
     }
     assert {"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"} <= set(group["AutoRollbackConfiguration"]["Events"])

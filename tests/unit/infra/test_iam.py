@@ -266,8 +266,15 @@ def test_parliament_lints_the_chalice_policy_files() -> None:
 # Least privilege and agreement with the template -------------------------------------------------------------------
 
 
-NO_RESOURCE_LEVEL = {"ecr:GetAuthorizationToken", "codedeploy:StopDeployment"}
-"""Actions IAM only grants on Resource "*" (they name no resource type)."""
+NO_RESOURCE_LEVEL = {
+    "ecr:GetAuthorizationToken",
+    "codedeploy:StopDeployment",
+    "codedeploy:PutLifecycleEventHookExecutionStatus",
+    "sns:Unsubscribe",
+    "sns:GetSubscriptionAttributes",
+    "sns:SetSubscriptionAttributes",
+}
+"""Actions IAM only grants on Resource "*" (they name no resource type; parliament's action table agrees)."""
 
 
 def test_no_document_allows_a_wildcard_action_or_any_resource() -> None:
@@ -370,6 +377,7 @@ def test_the_execution_role_passes_only_the_stage_roles_and_only_to_their_servic
     assert passing(document) == {
         role_arn("api"): "lambda.amazonaws.com",
         role_arn("ship_logs"): "lambda.amazonaws.com",
+        role_arn("pre_traffic_hook"): "lambda.amazonaws.com",
         role_arn("codedeploy"): "codedeploy.amazonaws.com",
     }
 
@@ -400,10 +408,27 @@ def test_codedeploy_role_can_shift_the_aliases_and_read_the_rollback_alarms() ->
     for logical_id in ("APIHandler", "ShipLogs"):
         alias = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{names[logical_id]}:live"
         assert allows(document, "lambda:UpdateAlias", alias)
-    for logical_id in ("APIHandlerAliasErrorsAlarm", "RestAPI5XXErrorAlarm", "ShipLogsAliasErrorsAlarm"):
+    for logical_id in ("APIHandlerNewVersionErrorsAlarm", "APIHandlerNewVersionLatencyAlarm", "RestAPI5XXErrorAlarm"):
         assert allows(
             document, "cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{names[logical_id]}"
         )
+    hook = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{names['PreTrafficHook']}"
+    assert allows(document, "lambda:InvokeFunction", hook)  # CodeDeploy runs the PreTraffic hook
+    assert not allows(
+        document, "lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{names['APIHandler']}"
+    )
+
+
+def test_the_pre_traffic_hook_may_invoke_only_the_api_versions_and_report_to_codedeploy() -> None:
+    document = rendered("pre-traffic-hook-policy.json")
+    names = deployed_names()
+    api = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{names['APIHandler']}"
+    assert allows(document, "lambda:InvokeFunction", f"{api}:7")  # the version under test (TARGET_VERSION_ARN)
+    for other in (names["ShipLogs"], names["PreTrafficHook"], f"{APP}-prod"):
+        assert not allows(document, "lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{other}:7")
+    assert allows(document, "codedeploy:PutLifecycleEventHookExecutionStatus", "*")
+    services = {a.split(":")[0] for s in statements(document) for a in as_list(s["Action"])}
+    assert services == {"logs", "lambda", "codedeploy"}
 
 
 def test_github_can_assume_a_stages_role_only_from_that_environment_of_this_repository() -> None:
@@ -433,4 +458,11 @@ def test_roles_file_names_existing_documents() -> None:
         assert (iam.IAM_DIR / role.trust).is_file(), role
         assert (iam.IAM_DIR / role.policy).is_file(), role
         assert all((iam.IAM_DIR / extra.document).is_file() for extra in role.extra_policies), role
-    assert {role.key for role in iam.roles()} == {"api", "ship_logs", "codedeploy", "cloudformation", "deploy"}
+    assert {role.key for role in iam.roles()} == {
+        "api",
+        "ship_logs",
+        "pre_traffic_hook",
+        "codedeploy",
+        "cloudformation",
+        "deploy",
+    }
