@@ -28,6 +28,11 @@ SENTENCE = "The book was written by John."
 SUCCEEDED, FAILED = "Succeeded", "Failed"
 
 
+def health_answered(status: int, health: Any) -> bool:
+    """Whether GET /health answered at all (200 and a JSON object): only then is /predict worth asking."""
+    return status == 200 and isinstance(health, dict)
+
+
 def health_problems(status: int, health: Any, expected_version: str) -> list[str]:
     """What is wrong with a GET /health answer (empty: the version serves the expected model)."""
     if status != 200:
@@ -100,12 +105,13 @@ def invoke(lambda_client: Any, function: str, method: str, path: str, payload: A
 
 
 def smoke_problems(lambda_client: Any, function: str, expected_version: str) -> list[str]:
-    """The smoke cases against one function version: GET /health, then POST /predict (when /health passed)."""
-    problems = health_problems(*invoke(lambda_client, function, "GET", "/health", None), expected_version)
-    if problems:
+    """The smoke cases against one function version: GET /health, then POST /predict (when /health answered)."""
+    status, health = invoke(lambda_client, function, "GET", "/health", None)
+    problems = health_problems(status, health, expected_version)
+    if not health_answered(status, health):
         return problems
     answer = invoke(lambda_client, function, "POST", "/predict", {"text": SENTENCE})
-    return prediction_problems(*answer, expected_version)
+    return problems + prediction_problems(*answer, expected_version)
 
 
 def run(event: Mapping[str, Any], lambda_client: Any, codedeploy: Any, environ: Mapping[str, str]) -> dict[str, Any]:

@@ -55,11 +55,11 @@ def _check(url: str, expected_version: str, timeout_s: float) -> SmokeResult:
     status, health = _call(f"{url}/health", None, timeout_s)
     result.health = health
     result.problems = cases.health_problems(status, health, expected_version)
-    if result.problems:
+    if not cases.health_answered(status, health):
         return result
     status, answer = _call(f"{url}/predict", {"text": SENTENCE}, timeout_s)
     result.prediction = answer
-    result.problems = cases.prediction_problems(status, answer, expected_version)
+    result.problems += cases.prediction_problems(status, answer, expected_version)
     return result
 
 

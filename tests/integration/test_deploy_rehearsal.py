@@ -212,19 +212,31 @@ def test_the_shipper_is_an_image_function_with_its_own_role_and_dead_letter_queu
     assert lam.get_alias(FunctionName=SHIPPER_FUNCTION, Name="live")["FunctionVersion"] == version
 
 
-def test_the_rollback_alarm_and_the_log_group(aws: Aws, account: dict[str, Any]) -> None:
+def test_the_rollback_alarms_their_topic_and_the_log_group(aws: Aws, account: dict[str, Any]) -> None:
+    """The new-version alarms as the template writes them (intrinsics resolved: version 1 of the API, the topic
+    created under the template's name), through CloudWatch's PutMetricAlarm: every property is a parameter it takes
+    (ExtendedStatistic and DatapointsToAlarm included)."""
     template = transform(sample(), app_name=APP, stage=STAGE, options=TemplateOptions())
-    alarm = dict(template["Resources"]["APIHandlerAliasErrorsAlarm"]["Properties"])
-    alarm["AlarmName"] = deploy_names()["APIHandlerAliasErrorsAlarm"]
-    alarm["Dimensions"] = [
-        {"Name": "Resource", "Value": f"{API_FUNCTION}:live"},
-        {"Name": "FunctionName", "Value": API_FUNCTION},
-    ]
+    names = deploy_names()
+    topic_name = template["Resources"]["AlarmTopic"]["Properties"]["TopicName"]["Fn::Sub"].replace("${Stage}", STAGE)
+    topic_arn = aws.client("sns").create_topic(Name=topic_name)["TopicArn"]
     cloudwatch = aws.client("cloudwatch")
-    cloudwatch.put_metric_alarm(**alarm)
-    cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue="ALARM", StateReason="rehearsal: errors > 0")
-    (stored,) = cloudwatch.describe_alarms(AlarmNames=[alarm["AlarmName"]])["MetricAlarms"]
+    for logical_id in ("APIHandlerNewVersionErrorsAlarm", "APIHandlerNewVersionLatencyAlarm"):
+        alarm = dict(template["Resources"][logical_id]["Properties"])
+        alarm["AlarmName"] = names[logical_id]
+        alarm["Dimensions"] = [
+            {"Name": "FunctionName", "Value": API_FUNCTION},
+            {"Name": "Resource", "Value": f"{API_FUNCTION}:live"},
+            {"Name": "ExecutedVersion", "Value": "1"},
+        ]
+        alarm["AlarmActions"] = [topic_arn]
+        cloudwatch.put_metric_alarm(**alarm)
+    cloudwatch.set_alarm_state(
+        AlarmName=names["APIHandlerNewVersionErrorsAlarm"], StateValue="ALARM", StateReason="rehearsal: errors > 0"
+    )
+    (stored,) = cloudwatch.describe_alarms(AlarmNames=[names["APIHandlerNewVersionErrorsAlarm"]])["MetricAlarms"]
     assert (stored["MetricName"], stored["Namespace"], stored["StateValue"]) == ("Errors", "AWS/Lambda", "ALARM")
+    assert stored["AlarmActions"] == [topic_arn]
     logs = aws.client("logs")
     group = f"/aws/lambda/{API_FUNCTION}"
     logs.create_log_group(logGroupName=group)
