@@ -60,7 +60,8 @@ def misclassified_rows(
 
 
 class WandbValidationReport(L.Callback):
-    """Each validation epoch: a confusion matrix image and a table of misclassified validation sentences."""
+    """Each validation epoch: a confusion matrix image and a table of misclassified validation sentences (rank 0
+    only under DDP)."""
 
     def __init__(self, label_names: Sequence[str], max_rows: int = 200) -> None:
         self.label_names = list(label_names)
@@ -70,8 +71,8 @@ class WandbValidationReport(L.Callback):
         loggers = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
         probs = getattr(pl_module, "last_val_probs", None)
         matrix = getattr(pl_module, "last_val_confusion", None)
-        if not loggers or probs is None or matrix is None or trainer.sanity_checking:
-            return
+        if not trainer.is_global_zero or not loggers or probs is None or matrix is None or trainer.sanity_checking:
+            return  # under DDP the module has gathered the whole set; rank 0 reports it
         datamodule = trainer.datamodule  # type: ignore[attr-defined]
         rows = misclassified_rows(
             datamodule.sentences("validation"), datamodule.labels("validation"), probs, self.label_names, self.max_rows

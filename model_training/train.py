@@ -31,6 +31,7 @@ from model_training.callbacks import HistoryRecorder, WandbValidationReport, mis
 from model_training.config_schema import check_config
 from model_training.data.cola import sha256_file
 from model_training.data.datamodule import ColaDataModule
+from model_training.distributed import is_rank_zero
 from model_training.machine import machine_description, machine_line
 from model_training.models.classifier import AcceptabilityClassifier, predict_probabilities
 from model_training.models.metrics import classification_metrics, confusion_matrix
@@ -91,14 +92,17 @@ def train(
     The config names the module and the datamodule (`module`, `data.datamodule`). Distillation
     (model_training.distill) reuses this loop: its experiment swaps in the distilled module, and it passes the
     training split extended with the transfer set and the teacher's logits, and an extra section for metrics.json.
+    Under DDP (trainer=ddp_cpu, trainer=ddp) every process trains; only rank 0 evaluates and writes the outputs,
+    the others return just their rank and the best validation MCC.
     """
     check_config(cfg)
     started = time.time()
     L.seed_everything(cfg.seed, workers=True)
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("checkpoints", "model"):  # a rerun of the same run name replaces, never mixes, its outputs
-        shutil.rmtree(out / stale, ignore_errors=True)
+    if is_rank_zero():  # DDP's other processes run this too, in the same directory: only rank 0 touches outputs
+        for stale in ("checkpoints", "model"):  # a rerun of the same run name replaces, never mixes, its outputs
+            shutil.rmtree(out / stale, ignore_errors=True)
 
     model_dir = resolve_pretrained(pretrained_spec(cfg.model), cfg.paths.pretrained_cache)
     log.info("encoder %s from %s", cfg.model.name, model_dir)
@@ -135,6 +139,9 @@ def train(
 
     trainer.fit(module, datamodule=datamodule)
     train_seconds = time.time() - started
+    if not trainer.is_global_zero:  # the checkpoint is rank 0's; evaluation, model and metrics.json too
+        log.info("rank %d done; rank 0 writes the outputs", trainer.global_rank)
+        return {"rank": trainer.global_rank, "best": {"val_mcc": _best_score(checkpoint)}}
 
     best = type(module).load_from_checkpoint(checkpoint.best_model_path, map_location="cpu")
     evaluations = {split: evaluate_split(best, datamodule, split) for split in datamodule.eval_split_names}
@@ -150,7 +157,7 @@ def train(
         "model": {"name": cfg.model.name, "source": str(model_dir), "sha256": cfg.model.sha256},
         "best": {
             "epoch": int(best_epoch["epoch"]),
-            "val_mcc": float("nan") if checkpoint.best_model_score is None else float(checkpoint.best_model_score),
+            "val_mcc": _best_score(checkpoint),
             "checkpoint": str(Path(checkpoint.best_model_path).relative_to(out)),
         },
         "final": history.history[-1] if history.history else {},
@@ -161,6 +168,7 @@ def train(
         },
         "data": _data_checksums(cfg),
         "timing": {"train_seconds": round(train_seconds, 1), "epochs": len(history.history)},
+        "devices": _devices(trainer),
         "machine": machine_description(),
         "config": resolved,
         **(extra_result() if extra_result is not None else {}),
@@ -169,6 +177,20 @@ def train(
     log.info("best val MCC %.4f at epoch %d; outputs in %s", result["best"]["val_mcc"], result["best"]["epoch"], out)
     log.info("trained on %s", machine_line(result["machine"]))
     return result
+
+
+def _best_score(checkpoint: ModelCheckpoint) -> float:
+    return float("nan") if checkpoint.best_model_score is None else float(checkpoint.best_model_score)
+
+
+def _devices(trainer: L.Trainer) -> dict[str, Any]:
+    """How the run was spread: accelerator, processes, DDP's process-group backend (None on one process)."""
+    return {
+        "accelerator": type(trainer.accelerator).__name__.removesuffix("Accelerator").lower(),
+        "world_size": trainer.world_size,
+        "strategy": type(trainer.strategy).__name__,
+        "backend": getattr(trainer.strategy, "process_group_backend", None) if trainer.world_size > 1 else None,
+    }
 
 
 def _data_checksums(cfg: DictConfig) -> dict[str, Any]:

@@ -14,6 +14,19 @@ from model_training.data.collate import PaddingCollator
 from model_training.data.sampler import LengthGroupedBatchSampler
 
 
+def per_process_batch_size(batch_size: int, world_size: int) -> int:
+    """Each process's share of the global batch (training.batch_size), so that a recipe's batch, and the learning
+    rate chosen for it, mean the same on one process and on N."""
+    if world_size < 1:
+        raise ValueError(f"world_size must be >= 1, got {world_size}")
+    if batch_size % world_size:
+        raise ValueError(
+            f"training.batch_size={batch_size} is the global batch and must split evenly over {world_size} "
+            f"processes: set training.batch_size to a multiple of {world_size} or change trainer.devices"
+        )
+    return batch_size // world_size
+
+
 class ColaDataModule(L.LightningDataModule):
     """Train, validation and extra evaluation splits of CoLA, tokenized for one encoder.
 
@@ -82,13 +95,14 @@ class ColaDataModule(L.LightningDataModule):
         return list(self.raw[split]["label"])
 
     def train_dataloader(self) -> DataLoader[Any]:
-        distributed = self.trainer is not None and self.trainer.world_size > 1  # DDP shards with its own sampler
-        if not self.group_by_length or distributed:
-            return self._loader("train", self.batch_size, shuffle=True)
+        world_size = self.trainer.world_size if self.trainer is not None else 1
+        batch_size = per_process_batch_size(self.batch_size, world_size)
+        if not self.group_by_length or world_size > 1:  # DDP shards random batches with its DistributedSampler
+            return self._loader("train", batch_size, shuffle=True)
         lengths = [len(ids) for ids in self.encoded["train"]["input_ids"]]
         return DataLoader(
             self.encoded["train"],
-            batch_sampler=LengthGroupedBatchSampler(lengths, self.batch_size, seed=self.seed),
+            batch_sampler=LengthGroupedBatchSampler(lengths, batch_size, seed=self.seed),
             collate_fn=self.collator,
             num_workers=self.num_workers,
         )

@@ -11,6 +11,7 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, get_linear_schedule_with_warmup
 
 from model_training.distillation.loss import distillation_loss
+from model_training.distributed import interleave_shards
 from model_training.models.metrics import classification_metrics, confusion_matrix
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
@@ -62,7 +63,7 @@ class AcceptabilityClassifier(L.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         logits = self(batch["input_ids"], batch["attention_mask"])
         loss = torch.nn.functional.cross_entropy(logits, batch["labels"])
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(logits))
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(logits), sync_dist=True)
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -72,15 +73,27 @@ class AcceptabilityClassifier(L.LightningModule):
         self.val_metrics.update(probs, batch["labels"])
         self.val_confusion.update(probs, batch["labels"])
         self._val_probs.append(probs.detach().float().cpu())
-        self.log("val/loss", loss, on_epoch=True, batch_size=len(logits))
+        self.log("val/loss", loss, on_epoch=True, batch_size=len(logits), sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
-        self.log_dict(self.val_metrics.compute(), prog_bar=True)
-        self.last_val_confusion = self.val_confusion.compute().cpu()
-        self.last_val_probs = torch.cat(self._val_probs) if self._val_probs else None
+        # torchmetrics gathers every process's state before computing, so under DDP these are whole-set values,
+        # equal on all ranks (sync_dist then averages equal numbers; it only keeps Lightning from warning).
+        confusion = self.val_confusion.compute()
+        self.log_dict(self.val_metrics.compute(), prog_bar=True, sync_dist=True)
+        self.log("val/examples", confusion.sum().float(), sync_dist=True)  # 1 rank's shard would show here
+        self.last_val_confusion = confusion.cpu()
+        self.last_val_probs = self._gathered_val_probs()
         self.val_metrics.reset()
         self.val_confusion.reset()
         self._val_probs.clear()
+
+    def _gathered_val_probs(self) -> torch.Tensor | None:
+        """This epoch's validation P(class 1) for the whole set in dataset order (all processes' shards)."""
+        probs = torch.cat(self._val_probs) if self._val_probs else None
+        if probs is None or self.trainer.world_size == 1:
+            return probs
+        size = len(self.trainer.val_dataloaders.dataset)  # type: ignore[union-attr]
+        return interleave_shards(self.all_gather(probs).cpu(), size)
 
     def configure_optimizers(self) -> Any:
         named = list(self.model.named_parameters())
@@ -132,7 +145,9 @@ class DistilledClassifier(AcceptabilityClassifier):
             logits, batch["teacher_logits"], batch["labels"], self.hparams["temperature"], self.hparams["alpha"]
         )
         size = len(logits)
-        self.log("train/loss", parts["loss"], on_step=True, on_epoch=True, prog_bar=True, batch_size=size)
-        self.log("train/loss_soft", parts["soft"], on_step=False, on_epoch=True, batch_size=size)
-        self.log("train/loss_hard", parts["hard"], on_step=False, on_epoch=True, batch_size=size)
+        self.log(
+            "train/loss", parts["loss"], on_step=True, on_epoch=True, prog_bar=True, batch_size=size, sync_dist=True
+        )
+        self.log("train/loss_soft", parts["soft"], on_step=False, on_epoch=True, batch_size=size, sync_dist=True)
+        self.log("train/loss_hard", parts["hard"], on_step=False, on_epoch=True, batch_size=size, sync_dist=True)
         return parts["loss"]

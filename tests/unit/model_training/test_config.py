@@ -131,6 +131,13 @@ class TestComposition:
 
         assert (cfg.trainer.accelerator, cfg.trainer.devices, cfg.trainer.strategy) == ("gpu", -1, "ddp")
 
+    def test_trainer_ddp_cpu_runs_two_full_precision_cpu_processes(self, compose_cfg: Compose) -> None:
+        cfg = compose_cfg("trainer=ddp_cpu")
+
+        assert (cfg.trainer.accelerator, cfg.trainer.devices, cfg.trainer.strategy) == ("cpu", 2, "ddp")
+        assert cfg.trainer.precision == "32-true"
+        assert cfg.trainer.max_epochs == cfg.training.max_epochs  # the rest is the cpu preset's
+
     def test_data_glue_hub_sets_the_hub_source(self, compose_cfg: Compose) -> None:
         cfg = compose_cfg("data=glue_hub")
 
