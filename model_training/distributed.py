@@ -8,7 +8,7 @@ process, with LOCAL_RANK set; every process trains, only rank 0 writes the run's
 from __future__ import annotations
 
 import torch
-from lightning.pytorch.utilities.rank_zero import rank_zero_only
+from lightning.pytorch.utilities import rank_zero_only
 
 
 def is_rank_zero() -> bool:

@@ -93,7 +93,9 @@ class AcceptabilityClassifier(L.LightningModule):
         if probs is None or self.trainer.world_size == 1:
             return probs
         size = len(self.trainer.val_dataloaders.dataset)  # type: ignore[union-attr]
-        return interleave_shards(self.all_gather(probs).cpu(), size)
+        gathered = self.all_gather(probs)
+        assert isinstance(gathered, torch.Tensor)  # one tensor in, one (world_size, per_rank) tensor out
+        return interleave_shards(gathered.cpu(), size)
 
     def configure_optimizers(self) -> Any:
         named = list(self.model.named_parameters())

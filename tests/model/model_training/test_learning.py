@@ -10,7 +10,6 @@ validation would agree with, such as swapped classes) fails.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
@@ -19,43 +18,19 @@ from hydra import compose, initialize_config_dir
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from export.evaluate import binary_report
-from model_training.data.cola import read_cola_tsv
 from model_training.train import train
 from tests.conftest import ROOT
+from tests.support import rule_data
 
 TRAIN_SENTENCES = 64  # x2 rows (original and reversed): 8 steps of 16 per epoch
 HELD_OUT_SENTENCES = 48
 MIN_MCC = 0.8  # chance is 0; seeds 42, 1 and 7 reached 0.98, 0.98 and 0.94 here (an easy rule, not luck)
 
 
-def reversed_order(sentence: str) -> str:
-    """The sentence's words in reverse order, its final punctuation kept at the end."""
-    body, end = (sentence[:-1], sentence[-1]) if sentence[-1] in ".?!" else (sentence, "")
-    return " ".join(reversed(body.split())) + end
-
-
-def rule_rows(sentences: list[str]) -> list[tuple[str, int]]:
-    """Each sentence as class 1, its reversal as class 0."""
-    return [row for s in sentences for row in ((s, 1), (reversed_order(s), 0))]
-
-
-def write_tsv(path: Path, rows: list[tuple[str, int]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\", lineterminator="\n")
-        writer.writerows(("rule", label, "", sentence) for sentence, label in rows)
-    return path
-
-
 @pytest.fixture(scope="module")
 def rule_split() -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-    """Acceptable training sentences of 6 to 14 words (the first ones in file order), split train / held out."""
-    rows = read_cola_tsv(ROOT / "data" / "cola" / "raw" / "in_domain_train.tsv")
-    chosen = [
-        r.sentence for r in rows if r.label == 1 and 6 <= len(r.sentence.split()) <= 14 and "\\" not in r.sentence
-    ]
-    train_part = chosen[:TRAIN_SENTENCES]
-    held_out = chosen[TRAIN_SENTENCES : TRAIN_SENTENCES + HELD_OUT_SENTENCES]
-    return rule_rows(train_part), rule_rows(held_out)
+    """The rule's rows (tests/support/rule_data.py), split train / held out."""
+    return rule_data.rule_split(TRAIN_SENTENCES, HELD_OUT_SENTENCES)
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +50,8 @@ def learned(
                 f"paths.root={ROOT}",
                 f"paths.output_dir={base / 'run'}",
                 f"paths.pretrained_cache={ROOT / 'artifacts' / 'pretrained'}",
-                f"data.train_file={write_tsv(base / 'train.tsv', train_rows)}",
-                f"data.validation_file={write_tsv(base / 'validation.tsv', held_out)}",
+                f"data.train_file={rule_data.write_tsv(base / 'train.tsv', train_rows)}",
+                f"data.validation_file={rule_data.write_tsv(base / 'validation.tsv', held_out)}",
                 "data.limit_train=null",
                 "data.limit_validation=null",
                 "training.max_epochs=2",

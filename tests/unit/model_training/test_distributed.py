@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch.utils.data import DistributedSampler
+from torch.utils.data import DistributedSampler, TensorDataset
 
 from model_training.distributed import interleave_shards, is_rank_zero
 
 
 def shards_of(n: int, world_size: int) -> torch.Tensor:
     """Each rank's indices as the real sampler deals them (shuffle off, as Lightning's evaluation loaders are)."""
-    dataset = list(range(n))
+    dataset = TensorDataset(torch.arange(n))
     return torch.tensor(
         [list(DistributedSampler(dataset, num_replicas=world_size, rank=r, shuffle=False)) for r in range(world_size)]
     )
@@ -40,7 +40,7 @@ def test_values_that_are_not_per_rank_or_too_few_are_refused() -> None:
 
 
 def test_a_process_without_a_rank_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+    from lightning.pytorch.utilities import rank_zero_only
 
     assert is_rank_zero()  # pytest is the user's process
     monkeypatch.setattr(rank_zero_only, "rank", 1)
