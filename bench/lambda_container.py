@@ -31,7 +31,7 @@ from devtools.lambda_runtime_api import RuntimeApi, api_gateway_event
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = ROOT / "artifacts" / "bench-load"
-BASE_IMAGE = "cola-bench-base:bookworm"
+BASE_IMAGE = "cola-bench-base:bookworm-slim"
 IMAGE_NAME = "cola-acceptability-bench"
 MEMORY = "1024m"
 
