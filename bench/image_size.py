@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,7 @@ def layer_table(result: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def report(results: list[dict[str, Any]], command: str, machine: dict[str, Any]) -> str:
+def report(results: list[dict[str, Any]], command: str, machine: dict[str, Any], note: str = "") -> str:
     """The markdown results file."""
     lines = [
         "# The Lambda image: size layer by layer and cold start",
@@ -141,6 +142,7 @@ def report(results: list[dict[str, Any]], command: str, machine: dict[str, Any])
         "",
         f"Budget (conf/image.yaml): {BUDGET_MB:.0f} MB, `docker image inspect` Size, base included.",
         "",
+        *([note, ""] if note else []),
         "| image | MB | within budget | init median s | first answer median s | runs (init / first answer s) |",
         "|---|---|---|---|---|---|",
     ]
@@ -177,11 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", type=Path, required=True)
     parser.add_argument("--before", action="append", default=[], help="an image already in the engine to compare")
     parser.add_argument("--starts", type=int, default=5, help="fresh containers per image (default 5)")
+    parser.add_argument("--note", default="", help="a paragraph for the report (how a --before image was built)")
     parser.add_argument("--out", type=Path, default=RESULTS / "image_size")
     args = parser.parse_args(argv)
     if args.starts < 1:
         parser.error("--starts must be at least 1")
-    command = "python -m bench.image_size " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    given = argv if argv is not None else sys.argv[1:]
+    shown = [a for i, a in enumerate(given) if a != "--note" and (i == 0 or given[i - 1] != "--note")]
+    command = "python -m bench.image_size " + " ".join([*shown, "--note '...'"] if args.note else shown)
     try:
         with lc.docker_engine() as env:
             image = lc.build_image(env, args.bundle)
@@ -194,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.with_suffix(".json").write_text(
         json.dumps({"command": command, "machine": machine, "images": results}, indent=2) + "\n"
     )
-    args.out.with_suffix(".md").write_text(report(results, command, machine))
+    args.out.with_suffix(".md").write_text(report(results, command, machine, args.note))
     print(
         f"wrote {args.out.with_suffix('.md')}: " + ", ".join(f"{r['image']} {mb(r['size_bytes'])} MB" for r in results)
     )
