@@ -2,9 +2,9 @@
 
 A Docker engine is used when one answers `docker info`; otherwise `dockerd` is started for the run (root and
 Debian's docker.io needed) with its images kept in artifacts/bench-load/docker-data, so later runs reuse the base
-image and the build cache. No registry is reachable here, so the base is a Debian bookworm root filesystem made
-with debootstrap (docs/design.md#debootstrap-base-image), not the AWS Lambda base image: the image size is this
-image's, not production's.
+image and the build cache. No registry is reachable here, so the base is a Debian bookworm slim root filesystem
+made with debootstrap (docs/design.md#debootstrap-base-image), not production's python:3.12-slim-bookworm: the
+image size is this image's, not production's.
 
 Each container runs read-only with a tmpfs /tmp and a 1 GiB memory limit, its runtime client (awslambdaric)
 talking to the Lambda Runtime API of devtools/lambda_runtime_api.py. Lambda gives an instance one request
@@ -31,7 +31,7 @@ from devtools.lambda_runtime_api import RuntimeApi, api_gateway_event
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = ROOT / "artifacts" / "bench-load"
-BASE_IMAGE = "cola-bench-base:bookworm"
+BASE_IMAGE = "cola-bench-base:bookworm-slim"
 IMAGE_NAME = "cola-acceptability-bench"
 MEMORY = "1024m"
 

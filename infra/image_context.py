@@ -1,7 +1,8 @@
 """`make image-context`: stage the Lambda image's build context, laid out like the repository.
 
 It holds only what docker/Dockerfile and docker/Dockerfile.local copy: app.py and every chalicelib module, the
-runtime requirements (+ constraints for transitive pins), .chalice/config.json, and the files of the bundle the
+runtime requirements (+ constraints for transitive pins), the pruner of `make package` (scripts/prune_package.py,
+run on the image's /opt/python), .chalice/config.json, and the files of the bundle the
 predictor loads and verifies (manifest.json, tokenizer.json, the served model file). No Docker engine is needed.
 Standard library only (the Makefile runs it with any Python 3).
 """
@@ -18,6 +19,7 @@ from chalice_app.chalicelib.contract.manifest import MANIFEST_FILE, TOKENIZER_FI
 ROOT = Path(__file__).resolve().parents[1]
 APP_FILES = ("chalice_app/app.py", "chalice_app/requirements.txt", "chalice_app/.chalice/config.json")
 RUNTIME_PINS = "requirements/constraints.txt"
+PRUNER = "scripts/prune_package.py"
 
 
 def context_files(bundle: Path, manifest: Manifest) -> dict[str, Path]:
@@ -25,7 +27,7 @@ def context_files(bundle: Path, manifest: Manifest) -> dict[str, Path]:
     model_file = manifest["serving"]["model_file"]
     if not (bundle / model_file).is_file():
         raise BundleError(f"{bundle} lacks its served model file {model_file}")
-    files = {name: ROOT / name for name in (*APP_FILES, RUNTIME_PINS)}
+    files = {name: ROOT / name for name in (*APP_FILES, RUNTIME_PINS, PRUNER)}
     for module in sorted((ROOT / "chalice_app" / "chalicelib").rglob("*.py")):
         files[str(module.relative_to(ROOT))] = module
     for name in (MANIFEST_FILE, TOKENIZER_FILE, model_file):

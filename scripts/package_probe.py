@@ -12,6 +12,10 @@ and the package does not carry), answered as OpenSearch answers (plain JSON, no 
 Prints one line `PROBE {json}` (statuses, model version, labels, documents stored, the error, which forbidden
 modules were imported, the top-level packages imported from the package); exits 1 when an answer is wrong or a
 training-world module was imported. Standard library only.
+
+In the Lambda image the app (/var/task) and its dependencies (/opt/python) are apart: `python3 package_probe.py
+/var/task /opt/python` also reports the top-level packages imported from the second directory (imported_from_site),
+which tests/container/test_image_contents.py holds against what the image carries.
 """
 
 from __future__ import annotations
@@ -161,7 +165,7 @@ def imported_from(package_dir: str) -> list[str]:
     return sorted({name.split(".")[0] for name, f in files.items() if f and Path(f).resolve().is_relative_to(root)})
 
 
-def main(package_dir: str) -> int:
+def main(package_dir: str, site_dir: str | None = None) -> int:
     os.chdir(package_dir)
     sys.path.insert(0, package_dir)
     import app  # the package's app.py, importable only once its directory is on the path
@@ -181,6 +185,7 @@ def main(package_dir: str) -> int:
         **shipped,
         "forbidden_imported": sorted(m for m in FORBIDDEN_MODULES if m in sys.modules),
         "imported_from_package": imported_from(package_dir),
+        **({"imported_from_site": imported_from(site_dir)} if site_dir else {}),
     }
     print("PROBE " + json.dumps(result), flush=True)
     serves = health["statusCode"] == 200 and predict["statusCode"] == 200 and len(result["labels"]) == len(texts)
@@ -198,7 +203,7 @@ def main(package_dir: str) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        print("usage: python -S scripts/package_probe.py PACKAGE_DIR", file=sys.stderr)
+    if len(sys.argv) not in (2, 3):
+        print("usage: python -S scripts/package_probe.py PACKAGE_DIR [SITE_DIR]", file=sys.stderr)
         sys.exit(2)
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(*sys.argv[1:]))

@@ -1,4 +1,5 @@
-"""Prune a Chalice deployment package to what the API needs, then prove the pruned package still serves.
+"""Prune a Chalice deployment package (or the Lambda image's site directory) to what the API needs, then prove the
+pruned package still serves.
 
 `chalice package` installs the whole dependency closure of chalice_app/requirements.txt, and part of it the
 runtime never imports (measured with the probe's sys.modules under python3.12: serving a prediction imports only
@@ -18,7 +19,11 @@ Files that belong to no distribution (app.py, chalicelib/, Chalice's runtime cop
 it imports app.py, answers GET /health and POST /predict through the Chalice app object, as Lambda calls it, and
 runs the ship_logs function through the Elasticsearch client (stored, then the documented error when unreachable).
 
+`--site-dir DIR` applies the same rule to a `pip install --target DIR` tree in place: docker/Dockerfile runs it on
+/opt/python, with the runtime client and Chalice as extra roots (`--also awslambdaric --also chalice`).
+
     python scripts/prune_package.py DEPLOYMENT_ZIP [--requirements chalice_app/requirements.txt] [--check]
+    python scripts/prune_package.py --site-dir /opt/python --requirements requirements.txt --also awslambdaric
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
@@ -59,8 +65,10 @@ CUT_EDGES: dict[tuple[str, str], str] = {
     "chalicelib/shipper/opensearch_api.py",
     ("python-dateutil", "tzdata"): "dateutil 4 reads it (importlib.resources, ImportError handled) only when tz.gettz "
     "asks for a zone the system lacks; opensearch-py imports dateutil for its DSL's date fields and never calls gettz",
+    ("chalice", "*"): "the image installs Chalice --no-deps: the app imports chalice.app, which needs the standard "
+    "library only; the dependencies serve Chalice's CLI (the zip carries a runtime copy without metadata instead)",
 }
-"""(distribution, dependency) edges the runtime never follows, each with the reason."""
+"""(distribution, dependency) edges the runtime never follows, each with the reason; `*` stands for every one."""
 
 DROP_PATHS: dict[str, str] = {
     "*/tests/*": "test suites",
@@ -96,8 +104,21 @@ DROP_PATHS: dict[str, str] = {
     "opensearchpy/_async/http_aiohttp.py": "the aiohttp connection (same)",
     "opensearchpy/_async/helpers/[!_a]*": "async DSL helpers (document, search, ...): never imported; "
     "_async/helpers/actions.py stays, opensearchpy.helpers imports it",
+    # The image's Chalice distribution (the zip's runtime copy is app.py and __init__.py already).
+    "chalice/[!_a]*": "Chalice's CLI, deployer, local server and templates: `import chalice` loads chalice.app only",
+    "chalice/analyzer.py": "Chalice's policy analyser (CLI)",
+    "chalice/awsclient.py": "Chalice's AWS client (CLI)",
+    # The image's boto3 (the zip uses the Lambda runtime's own): the shipper makes one Secrets Manager client.
+    "botocore/data/*/*": "service models of the AWS services the runtime never calls (KEEP_PATHS keeps one)",
+    "boto3/data/*": "boto3 resource models (boto3.resource only; the shipper uses boto3.client)",
 }
 """Path patterns (fnmatch, `*` crosses `/`) removed from the distributions that stay, each with the reason."""
+
+KEEP_PATHS: dict[str, str] = {
+    "botocore/data/secretsmanager/*": "the shipper reads its Elasticsearch key from Secrets Manager "
+    "(ES_API_KEY_SECRET_ID)",
+}
+"""Exceptions to DROP_PATHS (fnmatch), each with the reason."""
 
 LICENSE_FILE = re.compile(r"(LICEN[CS]E|COPYING|NOTICE|ThirdPartyNotices|AUTHORS)", re.IGNORECASE)
 
@@ -140,7 +161,28 @@ class PruneResult:
         }
 
 
-def read_distributions(archive: zipfile.ZipFile) -> dict[str, Distribution]:
+class PackageTree(Protocol):
+    """What pruning reads from a package: its file names (relative, `/`-separated) and their bytes."""
+
+    def namelist(self) -> list[str]: ...
+
+    def read(self, name: str) -> bytes: ...
+
+
+class SiteDir:
+    """A `pip install --target` directory read as a PackageTree (a zipfile.ZipFile is the other kind)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def namelist(self) -> list[str]:
+        return sorted(str(p.relative_to(self.root).as_posix()) for p in self.root.rglob("*") if not p.is_dir())
+
+    def read(self, name: str) -> bytes:
+        return (self.root / name).read_bytes()
+
+
+def read_distributions(archive: PackageTree) -> dict[str, Distribution]:
     """The distributions in the package by canonical name, from each *.dist-info/METADATA and RECORD."""
     names = set(archive.namelist())
     dists: dict[str, Distribution] = {}
@@ -182,7 +224,7 @@ def reachable(
     dependency is reported on stderr (the package was built without it, so pruning cannot make it worse).
     """
     env = {key: str(value) for key, value in (environment or default_environment()).items()}
-    cut_edges = {(canonicalize_name(a), canonicalize_name(b)) for a, b in cut}
+    cut_edges = {(canonicalize_name(a), b if b == "*" else canonicalize_name(b)) for a, b in cut}
     queue: list[tuple[str | None, Requirement]] = [
         (None, req) for req in roots if req.marker is None or req.marker.evaluate({**env, "extra": ""})
     ]
@@ -193,7 +235,7 @@ def reachable(
     while queue:
         parent, req = queue.pop()
         name = canonicalize_name(req.name)
-        if parent is not None and (parent, name) in cut_edges:
+        if parent is not None and ((parent, name) in cut_edges or (parent, "*") in cut_edges):
             continue
         if name not in dists:
             print(f"prune: {parent} wants {req}, which is not in the package", file=sys.stderr)
@@ -219,7 +261,7 @@ def paths_to_drop(dists: dict[str, Distribution], keep: set[str], names: Iterabl
             continue
         if name not in keep:
             drop[path] = f"distribution {dists[name].name}"
-        elif not LICENSE_FILE.search(path.rsplit("/", 1)[-1]):
+        elif not LICENSE_FILE.search(path.rsplit("/", 1)[-1]) and not any(fnmatch.fnmatch(path, p) for p in KEEP_PATHS):
             pattern = next((p for p in DROP_PATHS if fnmatch.fnmatch(path, p)), None)
             if pattern is not None:
                 drop[path] = pattern
@@ -265,6 +307,26 @@ def prune(zip_path: Path, requirements: Path) -> PruneResult:
     )
 
 
+def prune_site_dir(site: Path, roots: list[Requirement]) -> dict[str, int]:
+    """Delete, in place, the files of `site` (a `pip install --target` directory) that `paths_to_drop` finds for
+    `roots`, then the directories left empty; bytes removed per reason (a distribution's name or a DROP_PATHS
+    pattern)."""
+    tree = SiteDir(site)
+    names = tree.namelist()
+    dists = read_distributions(tree)
+    drop = paths_to_drop(dists, reachable(dists, roots), names)
+    removed: dict[str, int] = {}
+    for name, reason in drop.items():
+        path = site / name
+        key = reason.removeprefix("distribution ")
+        removed[key] = removed.get(key, 0) + path.stat().st_size
+        path.unlink()
+    for directory in sorted((p for p in site.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        if not any(directory.iterdir()):
+            directory.rmdir()
+    return dict(sorted(removed.items(), key=lambda kv: -kv[1]))
+
+
 def check(zip_path: Path, python: str = sys.executable) -> dict[str, object]:
     """Unzip the package and run the probe on it with `python -S` (the package and the stdlib only)."""
     with tempfile.TemporaryDirectory(prefix="package-check-") as tmp:
@@ -284,11 +346,17 @@ def check(zip_path: Path, python: str = sys.executable) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("zip", type=Path, help="deployment.zip written by `chalice package`")
+    parser.add_argument("zip", type=Path, nargs="?", help="deployment.zip written by `chalice package`")
+    parser.add_argument("--site-dir", type=Path, help="prune this `pip install --target` directory instead, in place")
+    parser.add_argument("--also", action="append", default=[], help="another root requirement (repeatable)")
     parser.add_argument("--requirements", type=Path, default=ROOT / "chalice_app" / "requirements.txt")
     parser.add_argument("--check", action="store_true", help="then import the app and serve from the pruned zip")
     parser.add_argument("--report", type=Path, help="write the figures as JSON (default: next to the zip)")
     args = parser.parse_args(argv)
+    if args.site_dir is not None:
+        return main_site_dir(args.site_dir, args.requirements, args.also)
+    if args.zip is None:
+        parser.error("name the deployment zip, or --site-dir DIR")
     if not args.zip.is_file():
         parser.error(f"{args.zip} does not exist: run `chalice package` (make package) first")
     try:
@@ -310,6 +378,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     report_path = args.report or args.zip.with_name("prune-report.json")
     report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def main_site_dir(site: Path, requirements: Path, also: list[str]) -> int:
+    """`--site-dir`: prune in place and print what went; 1 with the reason when it cannot be done safely."""
+    if not site.is_dir():
+        print(
+            f"prune: {site} is not a directory: install the requirements there first (pip install --target)",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        before = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+        removed = prune_site_dir(site, read_requirements(requirements) + [Requirement(r) for r in also])
+    except PruneError as err:
+        print(f"prune: {err}", file=sys.stderr)
+        return 1
+    for reason, size in removed.items():
+        print(f"  removed {reason}: {size / MB:.2f} MB")
+    print(f"pruned {site}: {before / MB:.1f} → {(before - sum(removed.values())) / MB:.1f} MB")
     return 0
 
 

@@ -19,7 +19,7 @@ import pytest
 from devtools import docker_engine as engine
 from tests.conftest import ROOT
 
-BASE_IMAGE = "cola-test-base:bookworm"
+BASE_IMAGE = "cola-test-base:bookworm-slim"
 IMAGE_NAME = "cola-acceptability-test"
 
 

@@ -24,7 +24,7 @@ DOCKER_DIR = ROOT / "docker"
 DOCKERFILE = DOCKER_DIR / "Dockerfile"
 DOCKERFILES = [DOCKERFILE, DOCKER_DIR / "Dockerfile.local"]
 COMPOSE = DOCKER_DIR / "docker-compose.yml"
-LAMBDA_BASE = "public.ecr.aws/lambda/python:3.12"
+PRODUCTION_BASE = "public.ecr.aws/docker/library/python:3.12-slim-bookworm"
 CHALICELIB = sorted(
     str(p.relative_to(ROOT / "chalice_app" / "chalicelib")) for p in (ROOT / "chalice_app" / "chalicelib").rglob("*.py")
 )
@@ -35,6 +35,7 @@ EXPECTED_CONTEXT = sorted(
         "chalice_app/requirements.txt",
         "chalice_app/.chalice/config.json",
         "requirements/constraints.txt",
+        "scripts/prune_package.py",
         *(f"chalice_app/chalicelib/{name}" for name in CHALICELIB),
         *(f"bundle/{name}" for name in BUNDLE_FILES),
     ]
@@ -68,9 +69,9 @@ def test_hadolint_clean(dockerfile: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_base_image_is_a_build_argument_defaulting_to_the_lambda_python_base() -> None:
+def test_base_image_is_a_build_argument_defaulting_to_python_slim_with_the_runtime_client() -> None:
     steps = instructions(DOCKERFILE)
-    assert steps[0] == ("ARG", f"BASE_IMAGE={LAMBDA_BASE}")
+    assert steps[0] == ("ARG", f"BASE_IMAGE={PRODUCTION_BASE}")
     froms = [args for keyword, args in steps if keyword == "FROM"]
     assert froms
     assert all(args.split()[0] == "${BASE_IMAGE}" for args in froms)
@@ -104,6 +105,10 @@ def test_installs_only_the_runtime_requirements_pinned() -> None:
     assert "awslambdaric==${AWSLAMBDARIC_VERSION}" in text
     assert args["CHALICE_VERSION"] == "1.34.0"
     assert "--no-deps" in text
+    # boto3: the Lambda runtime's own for a zip function; the image brings it, at the constraints' pin.
+    pins = dict(re.findall(r"^([\w.-]+)==(\S+)$", (ROOT / "requirements" / "constraints.txt").read_text(), re.M))
+    assert args["BOTO3_VERSION"] == pins["boto3"]
+    assert "boto3==${BOTO3_VERSION}" in text
     requirements = (ROOT / "chalice_app" / "requirements.txt").read_text().lower()
     for dockerfile in DOCKERFILES:
         installed = " ".join(a for k, a in instructions(dockerfile) if k == "RUN").lower()
@@ -111,6 +116,15 @@ def test_installs_only_the_runtime_requirements_pinned() -> None:
             assert not re.search(rf"\b{package}\b", installed), (dockerfile.name, package)
     for package in FORBIDDEN_PACKAGES:
         assert not re.search(rf"^{package}\b", requirements, flags=re.MULTILINE), package
+
+
+def test_the_installed_dependencies_are_pruned_by_the_package_rule() -> None:
+    runs = " ".join(args for keyword, args in instructions(DOCKERFILE) if keyword == "RUN")
+    assert "prune_package.py --site-dir /opt/python --requirements requirements.txt" in runs
+    for root in ("awslambdaric", "boto3", "chalice"):
+        assert f"--also {root}" in runs
+    copied = " ".join(args for keyword, args in instructions(DOCKERFILE) if keyword == "COPY")
+    assert "scripts/prune_package.py" in copied
 
 
 def test_no_credentials_in_build_arguments_or_environment() -> None:

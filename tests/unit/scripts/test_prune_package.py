@@ -14,8 +14,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
-from scripts.prune_package import PruneError, check, main, prune, reachable, read_distributions, read_requirements
+from scripts.prune_package import (
+    PruneError,
+    check,
+    main,
+    prune,
+    prune_site_dir,
+    reachable,
+    read_distributions,
+    read_requirements,
+)
 from tests.conftest import ROOT
 
 LINUX_312 = {
@@ -355,3 +365,72 @@ def test_check_fails_when_a_module_is_missing(tmp_path: Path) -> None:
     package = write_zip(tmp_path / "missing.zip", {"app.py": "import module_the_pruning_removed\n"})
     with pytest.raises(PruneError, match="module_the_pruning_removed"):
         check(package)
+
+
+SITE_EXTRAS = {
+    **dist(
+        "chalice",
+        "1.34.0",
+        {
+            "chalice/__init__.py": "from chalice.app import Chalice",
+            "chalice/app.py": "",
+            "chalice/app.pyi": "stub",
+            "chalice/cli/__init__.py": "import click",
+            "chalice/deploy/deployer.py": "",
+            "chalice/awsclient.py": "import botocore",
+            "chalice/policies.json": "{}",
+        },
+        ["click>=7", "botocore>=1.14", "pyyaml"],
+    ),
+    **dist(
+        "botocore",
+        "1.43.117",
+        {
+            "botocore/__init__.py": "",
+            "botocore/data/endpoints.json": "{}",
+            "botocore/data/secretsmanager/2017-10-17/service-2.json.gz": "gz",
+            "botocore/data/ec2/2016-11-15/service-2.json.gz": "gz" * 500,
+        },
+    ),
+}
+
+
+SITE_PACKAGE = {name: text for name, text in PACKAGE.items() if name not in APP_FILES}  # the app is in /var/task
+
+
+def write_site(root: Path, files: dict[str, str]) -> Path:
+    """A `pip install --target` directory holding `files`."""
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def site_names(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_site_dir_is_pruned_in_place_by_the_same_rule(tmp_path: Path, requirements: Path) -> None:
+    site = write_site(tmp_path / "site", {**SITE_PACKAGE, **SITE_EXTRAS})
+    roots = [*read_requirements(requirements), Requirement("chalice"), Requirement("botocore")]
+    removed = prune_site_dir(site, roots)
+    after = site_names(site)
+    gone = {"huggingface_hub/__init__.py", "numpy/_core/tests/test_a.py", "onnxruntime/transformers/optimizer.py"}
+    assert gone & after == set()
+    assert not (site / "huggingface_hub").exists()  # emptied directories go too
+    assert "onnxruntime/capi/libonnxruntime.so.1.32.0" not in after
+    assert {"numpy/_core/tests/LICENSE", "tokenizers/tokenizers.abi3.so", "numpy-2.4.6.dist-info/METADATA"} <= after
+    assert removed["hf-xet"] == sum(len(v) for k, v in PACKAGE.items() if k.startswith(("hf_xet/", "hf_xet-")))
+    # Chalice: installed --no-deps, so its CLI dependencies are cut, and only chalice.app and the package stay.
+    assert {p for p in after if p.startswith("chalice/")} == {"chalice/__init__.py", "chalice/app.py"}
+    # botocore: the service models of services never called go; Secrets Manager's and the endpoint data stay.
+    assert "botocore/data/ec2/2016-11-15/service-2.json.gz" not in after
+    assert {"botocore/data/secretsmanager/2017-10-17/service-2.json.gz", "botocore/data/endpoints.json"} <= after
+
+
+def test_the_site_dir_cli_reports_and_refuses_a_missing_directory(tmp_path: Path, requirements: Path) -> None:
+    site = write_site(tmp_path / "site", SITE_PACKAGE)
+    assert main(["--site-dir", str(site), "--requirements", str(requirements)]) == 0
+    assert "hf_xet/hf_xet.so" not in site_names(site)
+    assert main(["--site-dir", str(tmp_path / "none"), "--requirements", str(requirements)]) == 1
+    assert main(["--site-dir", str(site), "--requirements", str(requirements), "--also", "scipy"]) == 1
