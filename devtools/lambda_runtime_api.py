@@ -20,6 +20,8 @@ class RuntimeApi:
     """Queue events, wait for their results."""
 
     def __init__(self) -> None:
+        self.first_poll_wall: float | None = None
+        """time.time() of the runtime's first GET /next: its init is done (Lambda's Init Duration ends here)."""
         self._events: list[tuple[str, dict[str, Any]]] = []
         self._results: dict[str, tuple[str, Any]] = {}
         self._cond = threading.Condition()
@@ -60,6 +62,8 @@ class RuntimeApi:
                     self._answer(404, b"")
                     return
                 with api._cond:
+                    if api.first_poll_wall is None:
+                        api.first_poll_wall = time.time()
                     while not api._events:
                         api._cond.wait()
                     request_id, event = api._events.pop(0)
