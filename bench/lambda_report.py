@@ -86,16 +86,17 @@ def latency_table(rows: Sequence[Mapping[str, Any]], first_column: str = "memory
     return lines
 
 
-def cost_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+def cost_table(rows: Sequence[Mapping[str, Any]], first_column: str = "memory MB") -> list[str]:
     """Billed durations and cost per million per row."""
     lines = [
-        "| memory MB | single billed ms (mean) | Lambda x86_64 $/M predictions | arm64 | x86_64 + API Gateway | "
+        f"| {first_column} | single billed ms (mean) | Lambda x86_64 $/M predictions | arm64 | x86_64 + API Gateway | "
         "batch-32 billed ms (mean) | Lambda x86_64 $/M sentences | arm64 | x86_64 + API Gateway |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        first = r["memory_mb"] if first_column == "memory MB" else f"{r['memory_mb']} MB, {r['label']}"
         lines.append(
-            f"| {r['memory_mb']} | {r['single'].get('billed_mean_ms', '-')} | {_cost(r, 'single', 'x86_64')} | "
+            f"| {first} | {r['single'].get('billed_mean_ms', '-')} | {_cost(r, 'single', 'x86_64')} | "
             f"{_cost(r, 'single', 'arm64')} | {_cost(r, 'single', 'x86_64_with_api_gateway')} | "
             f"{r['batch'].get('billed_mean_ms', '-')} | {_cost(r, 'batch', 'x86_64')} | {_cost(r, 'batch', 'arm64')} | "
             f"{_cost(r, 'batch', 'x86_64_with_api_gateway')} |"
@@ -140,7 +141,7 @@ def markdown(results: Mapping[str, Any], plot_name: str) -> str:
             "",
             *latency_table(results["threads"], first_column="setting"),
             "",
-            *cost_table(results["threads"]),
+            *cost_table(results["threads"], first_column="setting"),
             "",
         ]
     lines += [
@@ -153,7 +154,7 @@ def markdown(results: Mapping[str, Any], plot_name: str) -> str:
         "→ the runtime client's first poll of the Runtime API (interpreter, awslambdaric, the app's import: "
         "Lambda's Init Duration); **first answer**: `docker run` → the first /predict answer (docker's container "
         "creation, init, the bundle's hash check and model load, one prediction), median of "
-        f"{config['cold_starts']} fresh containers. Then in the last container: {config['warmup']} warm-up "
+        f"{config['cold_starts']} fresh containers per round. Then in the last container: {config['warmup']} warm-up "
         f"invocations, {config['single_requests']} single-sentence and {config['batch_requests']} "
         f"batch-of-{config['batch_size']} invocations, each {config['pause_ms']:g} ms after the previous answer "
         "(one CFS period: every invocation starts with the instance's whole share, as under sparse traffic), and "
@@ -164,7 +165,9 @@ def markdown(results: Mapping[str, Any], plot_name: str) -> str:
         "the GB-second price + Lambda's request price (+ API Gateway REST's request price in the `+ API Gateway` "
         f"columns, per request: batches of {config['batch_size']} divide it), no free tier. The arm64 figures "
         "price the x86_64 durations measured here (the image is built for linux/amd64; Graviton's speed is not "
-        "measured). Bodies cycle through the CoLA dev sentences.",
+        f"measured). Bodies cycle through the CoLA dev sentences. {config['rounds']} rounds, the sizes forwards then "
+        f"backwards, samples pooled per size; this machine's 1-minute load average at the start of each run ranged "
+        f"from {load_range(results)} on {results['host_cpus']} CPUs.",
         "",
         "What this machine cannot reproduce: Lambda's own CPU (a different processor), its Firecracker "
         "isolation, and sizes above one vCPU, where Lambda adds a second vCPU and this machine's two cores are "
@@ -174,6 +177,12 @@ def markdown(results: Mapping[str, Any], plot_name: str) -> str:
         *[f"Note: {note}" for note in results["notes"]],
     ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def load_range(results: Mapping[str, Any]) -> str:
+    """The lowest and highest 1-minute load average seen at the start of a run."""
+    loads = [load[0] for r in [*results["sizes"], *results["threads"]] for load in r["load_average_per_round"]]
+    return f"{min(loads):.1f} to {max(loads):.1f}" if loads else "(not recorded)"
 
 
 def plot_png(results: Mapping[str, Any]) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -78,7 +79,7 @@ class TestCost:
 
 
 class TestRecommendation:
-    SIZES = [
+    SIZES: ClassVar[list[Candidate]] = [
         Candidate(512, p95_ms=9.0, cost=3.72),
         Candidate(1024, p95_ms=5.0, cost=3.76),
         Candidate(1536, p95_ms=4.4, cost=3.79),
@@ -113,7 +114,8 @@ class TestPriceFile:
     def test_the_repository_price_file_is_dated_and_names_its_source(self) -> None:
         path = ROOT / "conf" / "bench" / "lambda_prices.yaml"
         prices = load_prices(path)
-        assert prices.taken and prices.region == "us-east-1"
+        assert prices.taken
+        assert prices.region == "us-east-1"
         assert set(prices.gb_second) == {"x86_64", "arm64"}
         assert prices.gb_second["arm64"] < prices.gb_second["x86_64"]
         text = path.read_text()
