@@ -43,6 +43,7 @@ class BenchConfig:
     batch_size: int
     pause_ms: float
     saturated_requests: int
+    cpu_priority: bool
     threads_memory_mb: int | None
     threads_forced: int
     recommend: Mapping[str, StageRule]
@@ -66,6 +67,7 @@ class BenchConfig:
                 batch_size=int(raw["batch_size"]),
                 pause_ms=float(raw["pause_ms"]),
                 saturated_requests=int(raw["saturated_requests"]),
+                cpu_priority=bool(raw["cpu_priority"]),
                 threads_memory_mb=int(threads["memory_mb"]) if threads.get("memory_mb") else None,
                 threads_forced=int(threads.get("forced", 2)),
                 recommend={stage: _rule(stage, rule) for stage, rule in dict(raw["recommend"]).items()},

@@ -127,12 +127,14 @@ def started_container(
     memory: str = MEMORY,
     cpus: float | None = None,
     environment: Mapping[str, str] | None = None,
+    cgroup_parent: str | None = None,
 ) -> Iterator[Container]:
     """Start a container like Lambda would (memory limit `memory`, CPU quota `cpus` when given, extra environment
-    variables) and time it to its init and to its first answer to `first_body`."""
+    variables, under `cgroup_parent` when given) and time it to its init and to its first answer to `first_body`."""
     api = RuntimeApi()
     container_id = ""
     limits = [f"--memory={memory}", *([f"--cpus={cpus:.3f}"] if cpus is not None else [])]
+    limits += [f"--cgroup-parent={cgroup_parent}"] if cgroup_parent else []
     variables = [arg for name, value in (environment or {}).items() for arg in ("-e", f"{name}={value}")]
     try:
         started_wall = time.time()

@@ -123,7 +123,8 @@ def recommend(
     candidates: Sequence[Candidate], p95_within: float, batch_p95_within: float | None = None
 ) -> Recommendation:
     """The cheapest candidate whose p95 is at most (1 + p95_within) x the best p95 (and, when `batch_p95_within` is
-    given, whose batch p95 is at most (1 + batch_p95_within) x the best batch p95); ties go to less memory."""
+    given, whose batch p95 is at most (1 + batch_p95_within) x the best batch p95); ties go to less memory. When no
+    candidate meets both bounds, the one with the lowest batch p95 among those meeting the first."""
     if not candidates:
         raise ValueError("no memory size answered every invocation: nothing to recommend")
     if p95_within < 0 or (batch_p95_within is not None and batch_p95_within < 0):
@@ -143,8 +144,11 @@ def recommend(
             f" and p95 batch latency within {batch_p95_within:.0%} of the best ({best_batch:.1f} ms, bound "
             f"{batch_bound:.1f} ms)"
         )
-    if not eligible:
-        raise ValueError(f"no memory size meets both bounds: {rule}")
+    if not eligible:  # the fastest sizes for one sentence and for a batch differ too much: the batch decides
+        within_single = [c for c in candidates if c.p95_ms <= bound]
+        chosen = min(within_single, key=lambda c: (c.batch_p95_ms or 0.0, c.cost, c.memory_mb))
+        reason = f"no size has {rule}: the lowest batch p95 among those within the single-sentence bound"
+        return Recommendation(chosen.memory_mb, bound, reason)
     chosen = min(eligible, key=lambda c: (c.cost, c.memory_mb))
     sizes = ", ".join(str(c.memory_mb) for c in sorted(eligible, key=lambda c: c.memory_mb))
     reason = f"cheapest per million single predictions (${chosen.cost:.4f}) among the sizes with {rule}: {sizes} MB"

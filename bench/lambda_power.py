@@ -25,11 +25,13 @@ import shlex
 import statistics
 import sys
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from bench import lambda_container
+from bench.cpu_priority import priority_cgroup
 from bench.lambda_config import CONFIG, BenchConfig, ConfigError, Variant, cpu_share, load_config, plan, round_order
 from bench.lambda_cost import ARCHITECTURES, Candidate, Prices, billed_ms, cost_per_million, load_prices, recommend
 from bench.lambda_report import write_outputs
@@ -117,7 +119,12 @@ class Raw:
 
 
 def measure_once(
-    env: dict[str, str], image: str, variant: Variant, config: BenchConfig, bodies: Mapping[str, Sequence[Body]]
+    env: dict[str, str],
+    image: str,
+    variant: Variant,
+    config: BenchConfig,
+    bodies: Mapping[str, Sequence[Body]],
+    cgroup_parent: str | None = None,
 ) -> Raw:
     """One round of one variant: cold starts in fresh containers, then the warm runs in the last one."""
     share = cpu_share(variant.memory_mb, config.mb_per_vcpu, len(os.sched_getaffinity(0)))
@@ -127,7 +134,7 @@ def measure_once(
     for index in range(config.cold_starts):
         with lambda_container.started_container(
             env, variant.image or image, single[0].payload, memory=f"{variant.memory_mb}m", cpus=share.cpus_given,
-            environment=variant.environment,
+            environment=variant.environment, cgroup_parent=cgroup_parent,
         ) as container:  # fmt: skip
             raw.colds.append(
                 {
@@ -225,11 +232,13 @@ def run_benchmark(env: dict[str, str], image: str, config: BenchConfig, sentence
     bodies = {"single": single_bodies(sentences), "batch": batch_bodies(sentences, config.batch_size)}
     variants = plan(config)
     raws: list[list[Raw]] = [[] for _ in variants]
-    for round_index in range(config.rounds):
-        for index in round_order(list(range(len(variants))), round_index):
-            variant = variants[index]
-            print(f"  round {round_index + 1}/{config.rounds}: {variant.memory_mb} MB, {variant.label} ...", flush=True)
-            raws[index].append(measure_once(env, image, variant, config, bodies))
+    with priority_cgroup() if config.cpu_priority else nullcontext() as cgroup_parent:
+        print(f"  containers under cgroup {cgroup_parent or '(the engine default: no CPU priority)'}", flush=True)
+        for round_index in range(config.rounds):
+            for index in round_order(list(range(len(variants))), round_index):
+                variant = variants[index]
+                print(f"  round {round_index + 1}/{config.rounds}: {variant.memory_mb} MB, {variant.label}", flush=True)
+                raws[index].append(measure_once(env, image, variant, config, bodies, cgroup_parent))
     rows = [summarize(variant, runs, config, prices, host_cpus) for variant, runs in zip(variants, raws, strict=True)]
     for variant, row in zip(variants, rows, strict=True):
         print(f"  {variant.memory_mb} MB, {variant.label}: {brief(row)}", flush=True)
@@ -239,6 +248,7 @@ def run_benchmark(env: dict[str, str], image: str, config: BenchConfig, sentence
         "config": {**asdict(config), "prices": str(config.prices.relative_to(ROOT))},
         "prices": asdict(prices),
         "host_cpus": host_cpus,
+        "cpu_priority": cgroup_parent is not None,
         "image": lambda_container.describe(env, image) | {"memory": "per size"},
         "sizes": sweep,
         "threads": threads,

@@ -167,7 +167,7 @@ def markdown(results: Mapping[str, Any], plot_name: str) -> str:
         "price the x86_64 durations measured here (the image is built for linux/amd64; Graviton's speed is not "
         f"measured). Bodies cycle through the CoLA dev sentences. {config['rounds']} rounds, the sizes forwards then "
         f"backwards, samples pooled per size; this machine's 1-minute load average at the start of each run ranged "
-        f"from {load_range(results)} on {results['host_cpus']} CPUs.",
+        f"from {load_range(results)} on {results['host_cpus']} CPUs. " + priority_note(results),
         "",
         "What this machine cannot reproduce: Lambda's own CPU (a different processor), its Firecracker "
         "isolation, and sizes above one vCPU, where Lambda adds a second vCPU and this machine's two cores are "
@@ -177,6 +177,20 @@ def markdown(results: Mapping[str, Any], plot_name: str) -> str:
         *[f"Note: {note}" for note in results["notes"]],
     ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def priority_note(results: Mapping[str, Any]) -> str:
+    """Whether the containers had CPU priority over the machine's other work (bench/cpu_priority.py)."""
+    if results.get("cpu_priority"):
+        return (
+            "The containers ran under a cgroup weighted above the machine's other work and the benchmark's own "
+            "threads at a lower niceness (bench/cpu_priority.py), so each size got its quota when runnable, as a "
+            "Lambda instance gets its share."
+        )
+    return (
+        "The containers had no CPU priority (not root, or no cgroup v1 cpu controller): on a busy machine a size "
+        "may get less than its quota, and sizes above what the machine leaves free look alike."
+    )
 
 
 def load_range(results: Mapping[str, Any]) -> str:

@@ -101,6 +101,28 @@ class TestRecommendation:
         assert recommend(self.SIZES, 0.1).memory_mb == 1536
         assert recommend(self.SIZES, 0.0).memory_mb == 2048
 
+    def test_both_bounds_must_hold_for_a_stage_that_bounds_batches(self) -> None:
+        sizes = [
+            Candidate(512, p95_ms=4.5, cost=3.72, batch_p95_ms=200.0),
+            Candidate(1024, p95_ms=4.2, cost=3.76, batch_p95_ms=110.0),
+            Candidate(2048, p95_ms=4.0, cost=3.83, batch_p95_ms=100.0),
+        ]
+        # single bound 5.0 ms keeps all three; batch bound 125 ms drops 512 MB; 1024 MB is cheaper than 2048 MB
+        chosen = recommend(sizes, 0.25, batch_p95_within=0.25)
+        assert chosen.memory_mb == 1024
+        assert "p95 batch latency within 25% of the best (100.0 ms, bound 125.0 ms)" in chosen.reason
+
+    def test_when_no_size_meets_both_bounds_the_batch_decides_among_the_fast_ones(self) -> None:
+        sizes = [
+            Candidate(1024, p95_ms=4.0, cost=3.76, batch_p95_ms=150.0),
+            Candidate(1536, p95_ms=4.8, cost=3.79, batch_p95_ms=120.0),
+            Candidate(2048, p95_ms=6.0, cost=3.83, batch_p95_ms=60.0),
+        ]
+        # single bound 5.0 ms: 1024 and 1536 MB; batch bound 75 ms: 2048 MB only; no overlap -> 1536 MB
+        chosen = recommend(sizes, 0.25, batch_p95_within=0.25)
+        assert chosen.memory_mb == 1536
+        assert chosen.reason.startswith("no size has")
+
     def test_equal_costs_go_to_the_smaller_size(self) -> None:
         tied = [Candidate(1024, 5.0, 3.75), Candidate(768, 5.0, 3.75)]
         assert recommend(tied, 0.1).memory_mb == 768

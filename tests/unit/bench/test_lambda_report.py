@@ -51,6 +51,7 @@ def results() -> dict[str, Any]:
         "config": {**asdict(CONFIG), "prices": "conf/bench/lambda_prices.yaml"},
         "prices": asdict(PRICES),
         "host_cpus": 2,
+        "cpu_priority": True,
         "image": {"image": "cola:m-0123456789ab", "base_image": "base:bookworm", "size_bytes": 525_000_000},
         "sizes": rows,
         "threads": [rows[1], forced],
@@ -75,6 +76,7 @@ def test_the_three_outputs_are_written_and_well_formed(tmp_path: Path) -> None:
     assert "![time and cost against memory](lambda_power.png)" in md
     assert "Test CPU (fp-000000000000)" in md
     assert "Note: a note" in md
+    assert "weighted above the machine's other work" in md
 
 
 def test_the_tables_have_a_row_per_size_with_as_many_cells_as_headers(tmp_path: Path) -> None:
