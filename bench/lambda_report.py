@@ -217,6 +217,7 @@ def plot_png(results: Mapping[str, Any]) -> bytes:
         axes.set_ylabel("latency (ms)")
         axes.set_xlabel("memory (MB)")
         axes.set_xticks(positions, [str(s) for s in sizes])
+        axes.set_xlim(-0.5, len(sizes) - 0.5)  # one size alone would otherwise collapse the axis
         axes.set_ylim(bottom=0)
         beyond = [i for i, r in enumerate(rows) if r["beyond_one_vcpu"]]
         if beyond:

@@ -109,3 +109,13 @@ def test_sizes_beyond_one_vcpu_say_what_this_machine_gives_them() -> None:
     assert "Lambda spreads it over 2 vCPUs" in cpu_note(rows[2048])
     capped = {**rows[3008], "vcpu_share": 5.789, "capped": True}
     assert cpu_note(capped) == "capped: 5.789 vCPUs asked, this machine has 2"
+
+
+def test_one_size_alone_is_plotted(tmp_path: Path) -> None:
+    """What `--sizes 1024` writes: one point per curve, both stages recommending it."""
+    data = results()
+    data["sizes"], data["threads"] = data["sizes"][1:2], []
+    data["recommendation"] = recommendations(data["sizes"], CONFIG)
+    write_outputs(data, tmp_path / "one")
+    assert png_size((tmp_path / "one.png").read_bytes()) == (1100, 420)
+    assert "| 1024 | 0.579 |" in (tmp_path / "one.md").read_text()
