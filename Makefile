@@ -42,7 +42,8 @@ SHELL := /bin/bash
 #   DASHBOARDS_URL, DASHBOARDS_TENANT  OpenSearch Dashboards (DASHBOARDS_USERNAME/PASSWORD from the environment)
 #   MONITOR_OUT, REPORT_ARGS  drift report path and options (--fail-on warn); exit 1 on ALERT, 2 when no report
 # Benchmarks (docs/benchmarks.md)
-#   INT8_ARGS, LOAD_ARGS, RUNS  options of bench-int8 and bench-load; the runs bench-quality records
+#   INT8_ARGS, LOAD_ARGS, LAMBDA_ARGS  options of bench-int8, bench-load, bench-lambda (its defaults:
+#                   conf/bench/lambda.yaml); RUNS: the runs bench-quality records
 #   IMAGE_ARGS  options of bench-image (--before IMAGE: an earlier build to compare; --starts N)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -107,6 +108,7 @@ MONITOR_OUT ?= artifacts/monitoring/report.html
 INT8_ARGS ?=
 LOAD_ARGS ?=
 IMAGE_ARGS ?=
+LAMBDA_ARGS ?=
 RUNS ?= $(wildcard artifacts/runs/$(TEACHER) artifacts/runs/$(STUDENT) artifacts/runs/$(DISTILLED))
 
 # Internal names
@@ -126,8 +128,8 @@ BUILD = $$($(DOCKER) buildx version >/dev/null 2>&1 && echo "buildx build --load
 .PHONY: help all all-fast venv train sweep teacher student served served-choice distill evaluate export \
 	evaluate-bundle gate serve api-smoke package image image-context push deploy deploy-template venv-deploy \
 	release-pin bootstrap iam-lint dvc-repro dvc-push dvc-pull pull-served remote-s3 subscribe es-setup ship-local \
-	kibana-import dashboards-import monitor-report bench bench-int8 bench-quality bench-load bench-image check lint format \
-	typecheck test test-fast clean
+	kibana-import dashboards-import monitor-report bench bench-int8 bench-quality bench-load bench-lambda \
+	bench-image check lint format typecheck test test-fast clean
 
 help: ## [develop] List the targets by section
 	@awk 'BEGIN { FS = ":.*## "; n = split("train bundle serve deliver monitor develop", order, " ") } \
@@ -364,8 +366,13 @@ bench-quality: $(STAMP) ## [develop] Record RUNS in the quality ledger; write qu
 bench-load: $(STAMP) ## [develop] Load test of BUNDLE: chalice local, Lambda container
 	$(PY) -m bench.load --bundle $(BUNDLE) $(LOAD_ARGS)
 
+<<<<<<< HEAD
 bench-image: $(STAMP) ## [develop] Lambda image of BUNDLE: layers, budget, cold start
 	$(PY) -m bench.image_size --bundle $(BUNDLE) $(IMAGE_ARGS)
+=======
+bench-lambda: $(STAMP) ## [develop] BUNDLE's Lambda image per memory size: time, cost, plot
+	$(PY) -m bench.lambda_power --bundle $(BUNDLE) $(LAMBDA_ARGS)
+>>>>>>> wt17
 
 check: lint typecheck ## [develop] Lint, format check and type check
 
@@ -378,7 +385,7 @@ format: $(STAMP) ## [develop] Apply ruff fixes and formatting
 	$(VENV)/bin/ruff format .
 
 typecheck: $(STAMP) ## [develop] mypy (strict on the runtime package chalice_app)
-	$(VENV)/bin/mypy model_training export chalice_app infra monitoring scripts devtools bench/load.py bench/load_client.py bench/lambda_container.py bench/machine.py bench/int8_paths.py bench/quality.py bench/serving.py bench/distill_search.py bench/image_size.py
+	$(VENV)/bin/mypy model_training export chalice_app infra monitoring scripts devtools bench/load.py bench/load_client.py bench/cpu_priority.py bench/lambda_container.py bench/lambda_config.py bench/lambda_cost.py bench/lambda_power.py bench/lambda_report.py bench/machine.py bench/int8_paths.py bench/quality.py bench/serving.py bench/distill_search.py bench/image_size.py
 
 test: $(STAMP) ## [develop] The whole test suite, with its own set-up
 	$(VENV)/bin/pytest tests

@@ -16,12 +16,14 @@ and model load on the first request, one prediction).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +101,10 @@ class Container:
     api: RuntimeApi
     container_id: str
     cold_start_s: float
+    run_to_init_s: float | None = None
+    """`docker run` → the runtime's first poll of the Runtime API (its init done)."""
+    process_to_init_s: float | None = None
+    """The container's process start (`docker inspect` State.StartedAt) → the first poll: Lambda's Init Duration."""
 
     def invoke(self, body: bytes) -> tuple[int, bytes]:
         """POST /predict as one API Gateway event: the handler's status and body (an `error` result raises)."""
@@ -114,14 +120,27 @@ class Container:
 
 
 @contextmanager
-def started_container(env: dict[str, str], image: str, first_body: bytes) -> Iterator[Container]:
-    """Start a container like Lambda would and time it to its first answer to `first_body`."""
+def started_container(
+    env: dict[str, str],
+    image: str,
+    first_body: bytes,
+    memory: str = MEMORY,
+    cpus: float | None = None,
+    environment: Mapping[str, str] | None = None,
+    cgroup_parent: str | None = None,
+) -> Iterator[Container]:
+    """Start a container like Lambda would (memory limit `memory`, CPU quota `cpus` when given, extra environment
+    variables, under `cgroup_parent` when given) and time it to its init and to its first answer to `first_body`."""
     api = RuntimeApi()
     container_id = ""
+    limits = [f"--memory={memory}", *([f"--cpus={cpus:.3f}"] if cpus is not None else [])]
+    limits += [f"--cgroup-parent={cgroup_parent}"] if cgroup_parent else []
+    variables = [arg for name, value in (environment or {}).items() for arg in ("-e", f"{name}={value}")]
     try:
+        started_wall = time.time()
         started = time.perf_counter()
         container_id = docker(
-            "run", "-d", "--network=host", "--read-only", "--tmpfs", "/tmp", f"--memory={MEMORY}",
+            "run", "-d", "--network=host", "--read-only", "--tmpfs", "/tmp", *limits, *variables,
             "-e", f"AWS_LAMBDA_RUNTIME_API=127.0.0.1:{api.port}", image,
             env=env, timeout=120,
         ).strip()  # fmt: skip
@@ -130,11 +149,35 @@ def started_container(env: dict[str, str], image: str, first_body: bytes) -> Ite
         container.cold_start_s = time.perf_counter() - started
         if status != 200:
             raise ContainerError(f"the first answer was {status}: {raw[:500]!r}")
+        if api.first_poll_wall is not None:
+            container.run_to_init_s = api.first_poll_wall - started_wall
+            container.process_to_init_s = api.first_poll_wall - process_started_at(env, container_id)
         yield container
     finally:
         if container_id:
             subprocess.run(["docker", "rm", "-f", container_id], env=env, capture_output=True)
         api.close()
+
+
+def process_started_at(env: dict[str, str], container_id: str) -> float:
+    """The container's process start as a Unix time (`docker inspect` State.StartedAt, RFC 3339 with nanoseconds)."""
+    raw = docker("inspect", "--format", "{{.State.StartedAt}}", container_id, env=env).strip()
+    return parse_docker_time(raw)
+
+
+def parse_docker_time(raw: str) -> float:
+    """Unix time of Docker's RFC 3339 timestamp ('2026-12-04T18:50:01.123456789Z'; fractions cut to microseconds)."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", raw)
+    if match is None:
+        raise ContainerError(f"unexpected Docker timestamp {raw!r}")
+    base, fraction, zone = match.groups()
+    stamp = datetime.fromisoformat(f"{base}.{(fraction or '0')[:6].ljust(6, '0')}{'+00:00' if zone == 'Z' else zone}")
+    return stamp.timestamp()
+
+
+def exec_python(env: dict[str, str], container_id: str, code: str) -> str:
+    """Run `python3 -c code` inside the running container (its cgroup, its limits); its stdout."""
+    return docker("exec", container_id, "python3", "-c", code, env=env, timeout=120)
 
 
 def describe(env: dict[str, str], image: str) -> dict[str, Any]:

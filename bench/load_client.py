@@ -174,8 +174,10 @@ def run_load(
     requests: int,
     concurrency: int,
     on_thread_end: Callable[[], None] | None = None,
+    pause_s: float = 0.0,
 ) -> LoadResult:
-    """Send `requests` bodies (cycling through `bodies`) from `concurrency` threads; every answer is checked."""
+    """Send `requests` bodies (cycling through `bodies`) from `concurrency` threads; every answer is checked. Each
+    thread waits `pause_s` before each request (not timed): an instance that idles between invocations."""
     if requests < 1 or concurrency < 1 or not bodies:
         raise ValueError(f"need requests >= 1, concurrency >= 1, bodies; got {requests}, {concurrency}, {len(bodies)}")
     result = LoadResult(requests, concurrency, bodies[0].n_texts)
@@ -190,6 +192,8 @@ def run_load(
                 if index is None:
                     return
                 body = bodies[index % len(bodies)]
+                if pause_s > 0:
+                    time.sleep(pause_s)
                 started = time.perf_counter()
                 try:
                     status, raw = send(body.payload)

@@ -137,6 +137,16 @@ def test_an_exception_in_the_sender_is_an_error_of_that_request() -> None:
     assert result.error_samples[0] == "RuntimeError: handler failed"
 
 
+def test_a_pause_before_each_request_is_not_timed() -> None:
+    def send(body: bytes) -> tuple[int, bytes]:
+        return 200, json.dumps({"predictions": [{}]}).encode()
+
+    result = run_load(send, [Body(b"{}", 1)], requests=5, concurrency=1, pause_s=0.02)
+    assert result.errors == 0
+    assert max(result.latencies_s) < 0.02  # the answers are instant; the pauses are not in them
+    assert result.wall_s >= 5 * 0.02
+
+
 @pytest.mark.parametrize(
     ("status", "raw", "problem"),
     [

@@ -110,7 +110,6 @@ class TestChaliceConfig:
         config = chalice_config(stage)
         assert config.app_name == "cola-acceptability"
         assert config.lambda_timeout < 29  # API Gateway cuts an integration at 29 s: the function must stop first
-        assert config.lambda_memory_size >= 1024
         assert config.autogen_policy is False
         assert config.api_gateway_stage == stage
         assert config.tags.items() >= {"project": "cola-acceptability", "stage": stage}.items()
@@ -138,8 +137,16 @@ class TestChaliceConfig:
         dev = CLIFactory(str(APP_DIR)).create_config_obj(chalice_stage_name="dev")
         assert dev.scope("dev", "api_handler").reserved_concurrency is None
 
-    def test_prod_has_more_memory_than_dev(self) -> None:
-        assert chalice_config("prod").lambda_memory_size > chalice_config("dev").lambda_memory_size
+    @pytest.mark.parametrize("stage", STAGES)
+    def test_memory_is_the_size_bench_lambda_recommends(self, stage: str) -> None:
+        """`make bench-lambda` picks each stage's memory size by the rule in conf/bench/lambda.yaml
+        (docs/benchmarks.md); after a new run, copy its recommendation into .chalice/config.json."""
+        results = json.loads((ROOT / "bench" / "results" / "lambda_power.json").read_text())
+        recommended = results["recommendation"][stage]["memory_mb"]
+        assert chalice_config(stage).lambda_memory_size == recommended, (
+            f"{stage}: .chalice/config.json has {chalice_config(stage).lambda_memory_size} MB, "
+            f"bench/results/lambda_power.md recommends {recommended} MB"
+        )
 
     def test_local_stage_leaves_model_dir_to_the_caller(self) -> None:
         """Chalice lets a stage's variables override the caller's environment: `make serve` relies on this."""
