@@ -366,13 +366,11 @@ bench-quality: $(STAMP) ## [develop] Record RUNS in the quality ledger; write qu
 bench-load: $(STAMP) ## [develop] Load test of BUNDLE: chalice local, Lambda container
 	$(PY) -m bench.load --bundle $(BUNDLE) $(LOAD_ARGS)
 
-<<<<<<< HEAD
 bench-image: $(STAMP) ## [develop] Lambda image of BUNDLE: layers, budget, cold start
 	$(PY) -m bench.image_size --bundle $(BUNDLE) $(IMAGE_ARGS)
-=======
+
 bench-lambda: $(STAMP) ## [develop] BUNDLE's Lambda image per memory size: time, cost, plot
 	$(PY) -m bench.lambda_power --bundle $(BUNDLE) $(LAMBDA_ARGS)
->>>>>>> wt17
 
 check: lint typecheck ## [develop] Lint, format check and type check
 
