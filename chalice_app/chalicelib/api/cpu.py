@@ -14,7 +14,7 @@ from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 MAX_AUTO_THREADS = 2
-"""Most intra-op threads chosen automatically: one sentence gains little beyond two (ORT_THREADS sets more)."""
+"""Most threads chosen automatically: one sentence gains little beyond two (ORT_THREADS sets more)."""
 
 
 @dataclass(frozen=True)

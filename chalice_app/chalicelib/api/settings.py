@@ -7,7 +7,7 @@ MAX_BATCH       most texts per request (default 64; the API contract promises at
 MAX_TEXT_CHARS  hard cap on one text's length in characters (default 20000; longer texts are refused with 413)
 LOG_RAW_TEXT    "true" puts the raw text into prediction log lines (default "false": only its sha256)
 LOG_LEVEL       level of diagnostic logs (DEBUG, INFO, WARNING, ERROR, CRITICAL; default INFO)
-ORT_THREADS     ONNX Runtime intra-op threads, a whole number >= 1 (default: sized from the CPU quota, cpu.py)
+ORT_THREADS     CPU threads of the predictor, a whole number >= 1 (default: sized from the CPU quota, cpu.py)
 """
 
 from __future__ import annotations
