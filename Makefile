@@ -30,8 +30,12 @@ SHELL := /bin/bash
 #                   IMAGE= is the same); TEMPLATE: a deploy template built before (make deploy-template), deployed
 #                   as it is: no package, no bundle needed (the image's label names the model the smoke test expects)
 #   ALARM_EMAIL     `make deploy`: an address subscribed to the stage's alarm topic (empty: no e-mail)
-#   GITHUB_REPO, DVC_BUCKET, OIDC_PROVIDER_ARN, BOOTSTRAP_DIR  `make bootstrap` (ES_SECRET_NAME, REPOSITORY, REGION,
-#                   ENDPOINT too): the account's and STAGE's bootstrap stacks; OIDC_PROVIDER_ARN: the account's own
+#   SEARCH_BACKEND, ES_AUTH, ES_BASIC_AUTH_SECRET_NAME, ES_SIGV4_SERVICE, ES_SIGV4_REGION  `make deploy`: the
+#                   shipper's backend (default elasticsearch + api_key: ES_SECRET_NAME; opensearch: sigv4 or basic)
+#   OPENSEARCH_DOMAIN, OPENSEARCH_COLLECTION_ID, SEARCH_REGION  `make bootstrap`: what the shipper's role may write
+#                   to with SigV4 (es:ESHttpPost on the domain / aoss:APIAccessAll on the collection)
+#   GITHUB_REPO, DVC_BUCKET, OIDC_PROVIDER_ARN, BOOTSTRAP_DIR  `make bootstrap` (ES_SECRET_NAME or
+#                   ES_BASIC_AUTH_SECRET_NAME, REPOSITORY, REGION, ENDPOINT too): the account's and STAGE's bootstrap stacks; OIDC_PROVIDER_ARN: the account's own
 #   REMOTE, BUCKET, ENDPOINT, PROFILE, DEFAULT  DVC remotes (credentials only from the environment or a profile);
 #                   remote-s3 writes the untracked .dvc/config.local (CI never changes a tracked file), SHARED=1
 #                   the tracked .dvc/config (a team's remote, to commit)
@@ -93,6 +97,11 @@ TEMPLATE ?=
 STACK ?=
 DEPLOYMENT_TYPE ?=
 ES_SECRET_NAME ?=
+ES_BASIC_AUTH_SECRET_NAME ?=
+ES_SIGV4_SERVICE ?=
+OPENSEARCH_DOMAIN ?=
+OPENSEARCH_COLLECTION_ID ?=
+SEARCH_REGION ?=
 ALARM_EMAIL ?=
 REMOTE ?=
 GITHUB_REPO ?=
@@ -274,7 +283,7 @@ deploy-template: $(STAMP) ## [deliver] STAGE's deploy template from BUNDLE: lint
 # TEMPLATE= deploys a template built before (the release builds one per stage, once) with the slim deploy
 # environment only; without it the template is built here from BUNDLE.
 deploy: $(if $(TEMPLATE),$(DEPLOY_STAMP),$(STAMP)) ## [deliver] Deploy IMAGE=repo@sha256:... as STAGE (canary, smoke)
-	@test -n "$(IMAGE_URI)" || { echo "usage: make deploy STAGE=dev IMAGE=<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest> [TEMPLATE=file] [ARCH=] [REGION=] [STACK=] [ES_URL= ES_SECRET_NAME=]"; exit 2; }
+	@test -n "$(IMAGE_URI)" || { echo "usage: make deploy STAGE=dev IMAGE=<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest> [TEMPLATE=file] [ARCH=] [REGION=] [STACK=] [ES_URL= ES_SECRET_NAME= | ES_URL= SEARCH_BACKEND=opensearch ES_AUTH=sigv4|basic ...]"; exit 2; }
 	$(if $(TEMPLATE),,$(MAKE) --no-print-directory deploy-template STAGE=$(STAGE) BUNDLE=$(BUNDLE))
 	set -euo pipefail; \
 	version=$$($(PY) -m infra.image_check "$(IMAGE_URI)" --arch $(ARCH) $(if $(TEMPLATE),,--bundle $(BUNDLE)) \
@@ -283,6 +292,10 @@ deploy: $(if $(TEMPLATE),$(DEPLOY_STAMP),$(STAMP)) ## [deliver] Deploy IMAGE=rep
 		--image-uri "$(IMAGE_URI)" --model-version "$$version" --record $(DEPLOY_DIR)/outcome.json \
 		$(if $(REGION),--region $(REGION)) $(if $(STACK),--stack $(STACK)) $(if $(ES_URL),--es-url "$(ES_URL)") \
 		$(if $(ES_SECRET_NAME),--es-secret-name "$(ES_SECRET_NAME)") $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) \
+		$(if $(SEARCH_BACKEND),--search-backend "$(SEARCH_BACKEND)") $(if $(ES_AUTH),--es-auth "$(ES_AUTH)") \
+		$(if $(ES_BASIC_AUTH_SECRET_NAME),--es-basic-auth-secret-name "$(ES_BASIC_AUTH_SECRET_NAME)") \
+		$(if $(ES_SIGV4_SERVICE),--es-sigv4-service "$(ES_SIGV4_SERVICE)") \
+		$(if $(ES_SIGV4_REGION),--es-sigv4-region "$(ES_SIGV4_REGION)") \
 		$(if $(ALARM_EMAIL),--parameter AlarmEmail="$(ALARM_EMAIL)")
 
 release-pin: $(STAMP) ## [deliver] release/: the served bundle's manifest and evaluation
@@ -299,11 +312,13 @@ $(VENV)/.deploy-installed: requirements/deploy.txt
 	touch $@
 
 bootstrap: $(STAMP) ## [deliver] Stacks of the account (OIDC, bucket, ECR) and STAGE's roles
-	@test -n "$(GITHUB_REPO)" -a -n "$(DVC_BUCKET)" -a -n "$(ES_SECRET_NAME)" || { echo "usage: make bootstrap STAGE=dev GITHUB_REPO=owner/name DVC_BUCKET=name ES_SECRET_NAME=name [REGION=] [REPOSITORY=] [OIDC_PROVIDER_ARN=arn] [ENDPOINT=]"; exit 2; }
+	@test -n "$(GITHUB_REPO)" -a -n "$(DVC_BUCKET)" -a -n "$(ES_SECRET_NAME)$(ES_BASIC_AUTH_SECRET_NAME)$(OPENSEARCH_DOMAIN)$(OPENSEARCH_COLLECTION_ID)" || { echo "usage: make bootstrap STAGE=dev GITHUB_REPO=owner/name DVC_BUCKET=name (ES_SECRET_NAME=name | OPENSEARCH_DOMAIN=name | OPENSEARCH_COLLECTION_ID=id | ES_BASIC_AUTH_SECRET_NAME=name) [SEARCH_REGION=] [REGION=] [REPOSITORY=] [OIDC_PROVIDER_ARN=arn] [ENDPOINT=]"; exit 2; }
 	$(PY) -m infra.bootstrap_template --stage $(STAGE) --out $(BOOTSTRAP_DIR)
 	$(VENV)/bin/cfn-lint $(BOOTSTRAP_DIR)/shared.json $(BOOTSTRAP_DIR)/stage-$(STAGE).json
 	$(PY) -m infra.bootstrap --stage $(STAGE) --templates $(BOOTSTRAP_DIR) --github-repo "$(GITHUB_REPO)" \
 		--dvc-bucket "$(DVC_BUCKET)" --ecr-repository "$(REPOSITORY)" --es-secret-name "$(ES_SECRET_NAME)" \
+		--es-basic-auth-secret-name "$(ES_BASIC_AUTH_SECRET_NAME)" --opensearch-domain "$(OPENSEARCH_DOMAIN)" \
+		--opensearch-collection-id "$(OPENSEARCH_COLLECTION_ID)" --search-region "$(SEARCH_REGION)" \
 		--record $(BOOTSTRAP_DIR)/outputs.json $(if $(OIDC_PROVIDER_ARN),--oidc-provider-arn "$(OIDC_PROVIDER_ARN)") \
 		$(if $(REGION),--region $(REGION)) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
 

@@ -1,6 +1,7 @@
 """Deploy the bootstrap stacks (infra.bootstrap_template) and print what GitHub's environments need.
 
-`make bootstrap STAGE=dev GITHUB_REPO=owner/name DVC_BUCKET=... ES_SECRET_NAME=...` writes and lints the templates,
+`make bootstrap STAGE=dev GITHUB_REPO=owner/name DVC_BUCKET=... ES_SECRET_NAME=...` (or, for OpenSearch,
+OPENSEARCH_DOMAIN= / OPENSEARCH_COLLECTION_ID= and ES_BASIC_AUTH_SECRET_NAME=) writes and lints the templates,
 then runs this module, as an administrator of the account (it creates IAM roles: CAPABILITY_NAMED_IAM):
 
 1. the shared stack `<app>-bootstrap` (create, or update: a second stage or a rerun changes nothing). GitHub's OIDC
@@ -30,6 +31,7 @@ from infra import aws_errors, chalice_names, deploy, iam
 from infra.bootstrap_template import (
     GITHUB_OIDC_URL,
     OIDC_PROVIDER_ARN_PATTERN,
+    PARAMETER_OF_TOKEN,
     shared_stack_name,
     stage_stack_name,
 )
@@ -37,6 +39,14 @@ from infra.bootstrap_template import (
 CAPABILITIES = ("CAPABILITY_NAMED_IAM",)
 DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 OIDC_PARAMETER = "GitHubOidcProviderArn"
+SEARCH_TOKENS = (
+    "ES_SECRET_NAME",
+    "ES_BASIC_AUTH_SECRET_NAME",
+    "OPENSEARCH_DOMAIN",
+    "OPENSEARCH_COLLECTION_ID",
+    "SEARCH_REGION",
+)
+"""The shipper's optional search settings: Settings field = token.lower(); template parameter: PARAMETER_OF_TOKEN."""
 
 
 class BootstrapError(Exception):
@@ -52,19 +62,25 @@ class Settings:
     github_repo: str
     dvc_bucket: str
     ecr_repository: str
-    es_secret_name: str
+    es_secret_name: str = ""
     oidc_provider_arn: str | None = None
+    es_basic_auth_secret_name: str = ""
+    opensearch_domain: str = ""
+    opensearch_collection_id: str = ""
+    search_region: str = ""
+    """The log shipper's search resources its role may reach (empty: none of that kind)."""
 
     def __post_init__(self) -> None:
         values = {
             "GITHUB_REPO": self.github_repo,
             "DVC_BUCKET": self.dvc_bucket,
             "ECR_REPOSITORY": self.ecr_repository,
-            "ES_SECRET_NAME": self.es_secret_name,
+            **{token: getattr(self, token.lower()) for token in SEARCH_TOKENS},
         }
         try:
             for token, value in values.items():
-                iam.check_value(token, value)
+                if value or token not in iam.OPTIONAL_TOKENS:
+                    iam.check_value(token, value)
         except iam.RenderError as err:
             flag = str(err).split(">", 1)[0].lstrip("<").lower().replace("_", "-")
             raise BootstrapError(f"--{flag}: {err}") from None
@@ -140,7 +156,7 @@ def bootstrap(settings: Settings, templates: Path, deployer: deploy.Deployer, ia
         "GitHubRepo": settings.github_repo,
         "DvcBucket": shared.outputs["DvcBucket"],
         "EcrRepository": shared.outputs["EcrRepository"],
-        "EsSecretName": settings.es_secret_name,
+        **{PARAMETER_OF_TOKEN[token]: getattr(settings, token.lower()) for token in SEARCH_TOKENS},
     }
     stage = _apply(deployer, stage_stack_name(settings.app, settings.stage), stage_template, values)
     return Result(shared.outputs, stage.outputs)
@@ -164,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--github-repo", required=True, help="owner/name")
     parser.add_argument("--dvc-bucket", required=True)
     parser.add_argument("--ecr-repository", required=True)
-    parser.add_argument("--es-secret-name", required=True)
+    for token in SEARCH_TOKENS:
+        parser.add_argument(f"--{token.lower().replace('_', '-')}", default="", help=f"<{token}> of infra/iam")
     parser.add_argument("--oidc-provider-arn", default=None, help="the account's existing GitHub OIDC provider")
     parser.add_argument("--region", default=None, help="default: the AWS configuration's region")
     parser.add_argument("--endpoint-url", default=None, help="AWS endpoint (a local stand-in such as moto)")
@@ -179,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             github_repo=args.github_repo,
             dvc_bucket=args.dvc_bucket,
             ecr_repository=args.ecr_repository,
-            es_secret_name=args.es_secret_name,
             oidc_provider_arn=args.oidc_provider_arn,
+            **{token.lower(): getattr(args, token.lower()) for token in SEARCH_TOKENS},
         )
         session = boto3.session.Session(region_name=args.region)
         region = session.region_name

@@ -12,7 +12,10 @@ created by hand:
   role, trusted only by `repo:<owner>/<repo>:environment:<stage>` with audience sts.amazonaws.com.
 
 Tokens of the documents become CloudFormation values: <ACCOUNT_ID> and <REGION> the pseudo parameters, <APP> and
-<STAGE> literals, the rest template parameters. `python -m infra.bootstrap_template --stage dev --out DIR` writes
+<STAGE> literals, the rest template parameters. The log shipper's search settings (iam.OPTIONAL_TOKENS) default to
+empty, and a statement naming one (the API key or basic auth secret, the OpenSearch domain or collection) exists
+only when it is set; <SEARCH_REGION> is SearchRegion or, empty, the stack's region.
+`python -m infra.bootstrap_template --stage dev --out DIR` writes
 DIR/shared.json and DIR/stage-dev.json; `make bootstrap` lints and deploys them (infra.bootstrap).
 """
 
@@ -39,7 +42,13 @@ PARAMETER_OF_TOKEN = {
     "DVC_BUCKET": "DvcBucket",
     "ECR_REPOSITORY": "EcrRepository",
     "ES_SECRET_NAME": "EsSecretName",
+    "ES_BASIC_AUTH_SECRET_NAME": "EsBasicAuthSecretName",
+    "OPENSEARCH_DOMAIN": "OpenSearchDomain",
+    "OPENSEARCH_COLLECTION_ID": "OpenSearchCollectionId",
+    "SEARCH_REGION": "SearchRegion",
 }
+SEARCH_REGION_VALUE = "SearchRegionOrStack"
+"""The Fn::Sub variable <SEARCH_REGION> becomes: SearchRegion, or the stack's region when it is empty."""
 OIDC_PROVIDER_ARN_PATTERN = r"^(arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com)?$"
 PSEUDO_OF_TOKEN = {"ACCOUNT_ID": "AWS::AccountId", "REGION": "AWS::Region"}
 PARAMETERS: dict[str, dict[str, Any]] = {
@@ -60,10 +69,40 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     },
     "EsSecretName": {
         "Type": "String",
-        "Description": "Name (not ARN) of the Secrets Manager secret holding the shipper's Elasticsearch API key",
-        "AllowedPattern": r"^[A-Za-z0-9_+=,.@/-]+$",
+        "Description": "Name (not ARN) of the Secrets Manager secret holding the shipper's Elasticsearch API key "
+        "(empty: the shipper reads none)",
+        "AllowedPattern": r"^$|^[A-Za-z0-9_+=,.@/-]+$",
+        "Default": "",
+    },
+    "EsBasicAuthSecretName": {
+        "Type": "String",
+        "Description": "Name (not ARN) of the secret holding the shipper's OpenSearch basic auth user (empty: none)",
+        "AllowedPattern": r"^$|^[A-Za-z0-9_+=,.@/-]+$",
+        "Default": "",
+    },
+    "OpenSearchDomain": {
+        "Type": "String",
+        "Description": "Amazon OpenSearch Service domain the shipper writes to with SigV4 (es:ESHttpPost; empty: none)",
+        "AllowedPattern": r"^$|^[a-z][a-z0-9-]{2,27}$",
+        "Default": "",
+    },
+    "OpenSearchCollectionId": {
+        "Type": "String",
+        "Description": "OpenSearch Serverless collection id the shipper writes to with SigV4 (aoss:APIAccessAll; "
+        "empty: none)",
+        "AllowedPattern": r"^$|^[a-z0-9]{3,40}$",
+        "Default": "",
+    },
+    "SearchRegion": {
+        "Type": "String",
+        "Description": "Region of the OpenSearch domain or collection (empty: this stack's region)",
+        "AllowedPattern": r"^$|^[a-z]{2}(-[a-z]+)+-\d$",
+        "Default": "",
     },
 }
+OPTIONAL_PARAMETERS = {token: PARAMETER_OF_TOKEN[token] for token in sorted(iam.OPTIONAL_TOKENS)}
+"""Parameters whose statements exist only when they are set (Has<Parameter> conditions); SearchRegion only
+chooses a region, so its statements depend on the domain or collection instead."""
 
 
 def shared_stack_name(app: str) -> str:
@@ -100,6 +139,8 @@ def to_cloudformation(node: Any, literals: Mapping[str, str]) -> Any:
             return literals[token]
         if token in PSEUDO_OF_TOKEN:
             return "${" + PSEUDO_OF_TOKEN[token] + "}"
+        if token == "SEARCH_REGION":
+            return "${" + SEARCH_REGION_VALUE + "}"
         if token in PARAMETER_OF_TOKEN:
             return "${" + PARAMETER_OF_TOKEN[token] + "}"
         raise iam.RenderError(f"<{token}> has no CloudFormation value: map it in infra/bootstrap_template.py")
@@ -107,7 +148,39 @@ def to_cloudformation(node: Any, literals: Mapping[str, str]) -> Any:
     text = iam.TOKEN.sub(replace, node.replace("${", "${!"))
     if not re.search(r"\$\{(?!!)", text):  # only literals: a plain string (cfn-lint W1020)
         return text.replace("${!", "${")
+    if "${" + SEARCH_REGION_VALUE + "}" in text:
+        region = {"Fn::If": ["HasSearchRegion", {"Ref": "SearchRegion"}, {"Ref": "AWS::Region"}]}
+        return {"Fn::Sub": [text, {SEARCH_REGION_VALUE: region}]}
     return {"Fn::Sub": text}
+
+
+def _condition_of(statement: Any) -> str | None:
+    """Has<Parameter> for a statement that names an optional resource (None: it is always there)."""
+    parameters = [OPTIONAL_PARAMETERS[t] for t in sorted(iam.tokens_of(statement) & iam.OPTIONAL_TOKENS)]
+    parameters = [name for name in parameters if name != "SearchRegion"]
+    if len(parameters) > 1:
+        raise iam.RenderError(f"statement {statement.get('Sid')} names {parameters}: give it one optional resource")
+    return f"Has{parameters[0]}" if parameters else None
+
+
+def policy_document(name: str, literals: Mapping[str, str]) -> dict[str, Any]:
+    """A document of infra/iam as CloudFormation; a statement naming an optional resource is there only when its
+    parameter is set (Fn::If with AWS::NoValue)."""
+    document = iam.load_document(name)
+    statements = []
+    for statement in document["Statement"]:
+        value = to_cloudformation(statement, literals)
+        condition = _condition_of(statement)
+        statements.append({"Fn::If": [condition, value, {"Ref": "AWS::NoValue"}]} if condition else value)
+    return {**to_cloudformation(document, literals), "Statement": statements}
+
+
+def _conditions(parameters: list[str]) -> dict[str, Any]:
+    return {
+        f"Has{name}": {"Fn::Not": [{"Fn::Equals": [{"Ref": name}, ""]}]}
+        for name in parameters
+        if name in OPTIONAL_PARAMETERS.values()
+    }
 
 
 def _parameters_used(node: Any) -> list[str]:
@@ -263,10 +336,7 @@ def stage_template(app: str, stage: str) -> dict[str, Any]:
                 "Description": role.description,
                 "AssumeRolePolicyDocument": to_cloudformation(iam.load_document(role.trust), literals),
                 "Policies": [
-                    {
-                        "PolicyName": p["PolicyName"],
-                        "PolicyDocument": to_cloudformation(iam.load_document(p["PolicyDocument"]), literals),
-                    }
+                    {"PolicyName": p["PolicyName"], "PolicyDocument": policy_document(p["PolicyDocument"], literals)}
                     for p in policies
                 ],
                 "Tags": [{"Key": "project", "Value": app}, {"Key": "stage", "Value": stage}],
@@ -274,10 +344,12 @@ def stage_template(app: str, stage: str) -> dict[str, Any]:
         }
         outputs[f"{logical_id}Arn"] = {"Description": role.description, "Value": {"Fn::GetAtt": [logical_id, "Arn"]}}
     outputs["GitHubRoleArn"]["Description"] = f"GitHub environment {stage}: its variable AWS_DEPLOY_ROLE_ARN"
+    used = _parameters_used(resources)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"{app} ({stage}): the stage's roles (functions, CodeDeploy, CloudFormation, GitHub)",
-        "Parameters": {name: PARAMETERS[name] for name in _parameters_used(resources)},
+        "Parameters": {name: PARAMETERS[name] for name in used},
+        "Conditions": _conditions(used),
         "Resources": resources,
         "Outputs": outputs,
     }

@@ -37,6 +37,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalice_app.chalicelib.contract.manifest import BundleError, load_manifest
+from chalice_app.chalicelib.environment import SettingsError
+from chalice_app.chalicelib.shipper.settings import ShipperSettings
 from infra import aws_errors, chalice_names, deploy_template, iam, smoke
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -181,9 +183,54 @@ def stack_parameters(template: Mapping[str, Any], values: Mapping[str, str]) -> 
     ]
 
 
+SEARCH_OPTIONS = {
+    "EsUrl": ("ES_URL", "--es-url"),
+    "SearchBackend": ("SEARCH_BACKEND", "--search-backend"),
+    "EsAuth": ("ES_AUTH", "--es-auth"),
+    "EsSecretName": ("ES_SECRET_NAME", "--es-secret-name"),
+    "EsBasicAuthSecretName": ("ES_BASIC_AUTH_SECRET_NAME", "--es-basic-auth-secret-name"),
+    "EsSigv4Service": ("ES_SIGV4_SERVICE", "--es-sigv4-service"),
+    "EsSigv4Region": ("ES_SIGV4_REGION", "--es-sigv4-region"),
+}
+"""The shipper's template parameters → the make variable and the option of this module that set them."""
+
+
 def _how_to_set(names: list[str]) -> str:
-    hints = {"EsUrl": "ES_URL=https://... (make) / --es-url", "EsSecretName": "ES_SECRET_NAME=... / --es-secret-name"}
-    return "; ".join(hints.get(n, f"--parameter {n}=VALUE") for n in names)
+    return "; ".join(
+        f"{SEARCH_OPTIONS[n][0]}=... (make) / {SEARCH_OPTIONS[n][1]}"
+        if n in SEARCH_OPTIONS
+        else f"--parameter {n}=VALUE"
+        for n in names
+    )
+
+
+def check_search_settings(template: Mapping[str, Any], values: Mapping[str, str], region: str) -> None:
+    """The shipper's search parameters (given, else the template's defaults) as the shipper's own settings would
+    read them on Lambda; a DeployError with the make variables to fix, before anything is deployed."""
+    declared = template.get("Parameters", {})
+    if "EsUrl" not in declared or "EsUrl" not in values:
+        return  # no shipper, or stack_parameters names the missing EsUrl
+    given = {name: str(values.get(name, declared.get(name, {}).get("Default", ""))) for name in SEARCH_OPTIONS}
+    auth = given["EsAuth"]
+    missing = {"api_key": "EsSecretName", "basic": "EsBasicAuthSecretName"}.get(auth)
+    if missing and not given[missing]:
+        raise DeployError(f"EsAuth={auth} needs {_how_to_set([missing])}")
+    try:
+        ShipperSettings(
+            es_url=given["EsUrl"],
+            backend=given["SearchBackend"],
+            auth=auth,
+            # Placeholders: only whether a credential is configured matters here; the shipper reads the secrets.
+            api_key="<secret>" if auth == "api_key" else None,
+            basic_auth=("<secret>", "<secret>") if auth == "basic" else None,
+            sigv4_service=given["EsSigv4Service"],
+            sigv4_region=given["EsSigv4Region"] or region,
+        )
+    except SettingsError as err:
+        names = {name: option[0] for name, option in SEARCH_OPTIONS.items()}
+        raise DeployError(
+            f"the log shipper could not run with these settings: {err} (make variables: {', '.join(names.values())})"
+        ) from None
 
 
 def role_arns(template: Mapping[str, Any], account: str, stage: str) -> dict[str, str]:
@@ -447,14 +494,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bundle", type=Path, default=None, help="bundle inside the image (its model_version)")
     parser.add_argument("--model-version", default=None)
     parser.add_argument("--deployment-type", default=None, choices=deploy_template.DEPLOYMENT_TYPES)
-    parser.add_argument("--es-url", default=None, help="the log shipper's Elasticsearch endpoint")
-    parser.add_argument("--es-secret-name", default=None, help="Secrets Manager secret holding its API key")
+    parser.add_argument("--es-url", default=None, help="the log shipper's Elasticsearch or OpenSearch endpoint")
+    parser.add_argument("--search-backend", default=None, choices=deploy_template.SEARCH_BACKENDS)
+    parser.add_argument("--es-auth", default=None, choices=deploy_template.ES_AUTH_MODES)
+    parser.add_argument("--es-secret-name", default=None, help="api_key: Secrets Manager secret holding the API key")
+    parser.add_argument("--es-basic-auth-secret-name", default=None, help="basic: secret holding username/password")
+    parser.add_argument("--es-sigv4-service", default=None, choices=deploy_template.SIGV4_SERVICES)
+    parser.add_argument("--es-sigv4-region", default=None, help="sigv4: the endpoint's region (default: the stack's)")
     parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--endpoint-url", default=None, help="AWS endpoint (a local stand-in such as moto)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the stack")
     parser.add_argument("--poll", type=float, default=POLL_S, help="seconds between status polls")
     parser.add_argument("--record", type=Path, default=None, help="write the outcome as JSON here")
     return parser.parse_args(argv)
+
+
+def search_values(args: argparse.Namespace) -> dict[str, str | None]:
+    """The shipper's template parameters from the options (None: not given)."""
+    return {
+        name: getattr(args, option.removeprefix("--").replace("-", "_")) for name, (_, option) in SEARCH_OPTIONS.items()
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -468,13 +527,10 @@ def main(argv: list[str] | None = None) -> int:
         template = json.loads(args.template.read_text())
         model_version = expected_model_version(args.bundle, args.model_version)
         values = dict(item.split("=", 1) for item in args.parameter if "=" in item)
-        for key, value in (
-            ("DeploymentType", args.deployment_type),
-            ("EsUrl", args.es_url),
-            ("EsSecretName", args.es_secret_name),
-        ):
+        for key, value in (("DeploymentType", args.deployment_type), *search_values(args).items()):
             if value:
                 values[key] = value
+        check_search_settings(template, values, region)
         session = boto3.session.Session(region_name=region)
         client_args = {"region_name": region, "endpoint_url": args.endpoint_url}
         account = session.client("sts", **client_args).get_caller_identity()["Account"]

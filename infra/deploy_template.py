@@ -20,8 +20,9 @@ writes (zip functions) and rewrites it, as a pure function of that template:
 - every alarm notifies an SNS topic (AlarmTopic; an e-mail subscription when the AlarmEmail parameter is set);
 - API Gateway invokes the alias, not the unqualified function (integration uri and invoke permission), so the
   canary's traffic split applies to API requests;
-- the log shipper (ship_logs) gets its Elasticsearch settings as parameters and an SQS dead-letter queue for events
-  it could not process.
+- the log shipper (ship_logs) gets its search settings as parameters (Elasticsearch with an API key by default;
+  OpenSearch with SigV4 or basic auth: SearchBackend, EsAuth; each secret or SigV4 variable is set only under the
+  auth mode that reads it) and an SQS dead-letter queue for events it could not process.
 
 `python -m infra.deploy_template SAM_JSON OUT_JSON --stage dev` runs it on a file.
 """
@@ -59,8 +60,29 @@ DEPLOYMENT_TYPES = (
 )
 """The traffic-shifting types SAM's DeploymentPreference knows (CodeDeployDefault.Lambda<Type>)."""
 ZIP_ONLY_PROPERTIES = ("CodeUri", "InlineCode", "Handler", "Runtime", "Layers")
-SHIPPER_ENVIRONMENT = {"ES_URL": "EsUrl", "ES_API_KEY_SECRET_ID": "EsSecretName"}
+SHIPPER_ENVIRONMENT = {
+    "ES_URL": "EsUrl",
+    "SEARCH_BACKEND": "SearchBackend",
+    "ES_AUTH": "EsAuth",
+    "ES_API_KEY_SECRET_ID": "EsSecretName",
+    "ES_BASIC_AUTH_SECRET_ID": "EsBasicAuthSecretName",
+    "ES_SIGV4_SERVICE": "EsSigv4Service",
+    "ES_SIGV4_REGION": "EsSigv4Region",
+}
 """Environment variable of the shipper (chalicelib.shipper.settings) → the template parameter that sets it."""
+SHIPPER_ENVIRONMENT_CONDITIONS = {
+    "ES_API_KEY_SECRET_ID": "EsAuthIsApiKey",
+    "ES_BASIC_AUTH_SECRET_ID": "EsAuthIsBasic",
+    "ES_SIGV4_SERVICE": "EsAuthIsSigv4",
+    "ES_SIGV4_REGION": "EsAuthIsSigv4",
+}
+"""Variables set only under a condition (the auth mode that reads them); the settings refuse an API key secret
+with OpenSearch, so it must not be set whenever a name was passed."""
+SEARCH_BACKENDS = ("elasticsearch", "opensearch")
+ES_AUTH_MODES = ("api_key", "sigv4", "basic", "none")
+SIGV4_SERVICES = ("es", "aoss")
+SECRET_NAME_PATTERN = r"^$|^[A-Za-z0-9_+=,.@/-]+$"
+REGION_PATTERN = r"^$|^[a-z]{2}(-[a-z]+)+-\d$"
 ECR_IMAGE_URI_PATTERN = (
     r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[a-f0-9]{64})$"
 )
@@ -505,15 +527,77 @@ def _parameters(
     if shipper:
         parameters["EsUrl"] = {
             "Type": "String",
-            "Description": "Elasticsearch endpoint the log shipper writes to (https://host:port)",
+            "Description": "Elasticsearch or OpenSearch endpoint the log shipper writes to (https://host[:port])",
             "AllowedPattern": r"^https?://\S+$",
         }
-        parameters["EsSecretName"] = {
-            "Type": "String",
-            "Description": "Name (not ARN) of the Secrets Manager secret holding the Elasticsearch API key",
-            "MinLength": 1,
-        }
+        parameters.update(_search_parameters())
     return parameters
+
+
+def _search_parameters() -> dict[str, Any]:
+    """The shipper's search settings beyond EsUrl; the defaults are Elasticsearch with an API key."""
+    return {
+        "SearchBackend": {
+            "Type": "String",
+            "Description": "elasticsearch (Elasticsearch 8.x/9.x) or opensearch (Amazon OpenSearch Service, "
+            "Serverless or OpenSearch 2.x/3.x)",
+            "AllowedValues": list(SEARCH_BACKENDS),
+            "Default": "elasticsearch",
+        },
+        "EsAuth": {
+            "Type": "String",
+            "Description": "api_key (Elasticsearch: EsSecretName), sigv4 (OpenSearch: the function's role), basic "
+            "(EsBasicAuthSecretName) or none",
+            "AllowedValues": list(ES_AUTH_MODES),
+            "Default": "api_key",
+        },
+        "EsSecretName": {
+            "Type": "String",
+            "Description": "EsAuth=api_key: name (not ARN) of the Secrets Manager secret holding the Elasticsearch "
+            "API key",
+            "AllowedPattern": SECRET_NAME_PATTERN,
+            "Default": "",
+        },
+        "EsBasicAuthSecretName": {
+            "Type": "String",
+            "Description": 'EsAuth=basic: name (not ARN) of the secret holding JSON {"username": ..., "password": ...}',
+            "AllowedPattern": SECRET_NAME_PATTERN,
+            "Default": "",
+        },
+        "EsSigv4Service": {
+            "Type": "String",
+            "Description": "EsAuth=sigv4: es (managed domains) or aoss (OpenSearch Serverless collections)",
+            "AllowedValues": list(SIGV4_SERVICES),
+            "Default": "es",
+        },
+        "EsSigv4Region": {
+            "Type": "String",
+            "Description": "EsAuth=sigv4: the domain's or collection's region (empty: the stack's)",
+            "AllowedPattern": REGION_PATTERN,
+            "Default": "",
+        },
+    }
+
+
+def _search_conditions() -> dict[str, Any]:
+    return {
+        "EsAuthIsApiKey": {"Fn::Equals": [_ref("EsAuth"), "api_key"]},
+        "EsAuthIsBasic": {"Fn::Equals": [_ref("EsAuth"), "basic"]},
+        "EsAuthIsSigv4": {"Fn::Equals": [_ref("EsAuth"), "sigv4"]},
+        "HasEsSigv4Region": {"Fn::Not": [{"Fn::Equals": [_ref("EsSigv4Region"), ""]}]},
+    }
+
+
+def _shipper_environment() -> dict[str, Any]:
+    """SHIPPER_ENVIRONMENT as values: the conditional ones unset (AWS::NoValue) when their auth mode is not used."""
+    variables: dict[str, Any] = {}
+    for name, parameter in SHIPPER_ENVIRONMENT.items():
+        value: Any = _ref(parameter)
+        if name == "ES_SIGV4_REGION":
+            value = {"Fn::If": ["HasEsSigv4Region", value, _ref("AWS::Region")]}
+        condition = SHIPPER_ENVIRONMENT_CONDITIONS.get(name)
+        variables[name] = {"Fn::If": [condition, value, _ref("AWS::NoValue")]} if condition else value
+    return variables
 
 
 def transform(sam: Mapping[str, Any], *, app_name: str, stage: str, options: TemplateOptions) -> dict[str, Any]:
@@ -605,7 +689,7 @@ def transform(sam: Mapping[str, Any], *, app_name: str, stage: str, options: Tem
         props.setdefault("Tags", {})["model-version"] = _ref("ModelVersion")
         if function is shipper:
             variables = props.setdefault("Environment", {}).setdefault("Variables", {})
-            variables.update({name: _ref(parameter) for name, parameter in SHIPPER_ENVIRONMENT.items()})
+            variables.update(_shipper_environment())
             props["DeadLetterQueue"] = {
                 "Type": "SQS",
                 "TargetArn": {"Fn::GetAtt": [f"{function.logical_id}DeadLetterQueue", "Arn"]},
@@ -621,6 +705,7 @@ def transform(sam: Mapping[str, Any], *, app_name: str, stage: str, options: Tem
     template["Conditions"] = {
         **template.get("Conditions", {}),
         "HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [_ref("AlarmEmail"), ""]}]},
+        **(_search_conditions() if shipper else {}),
     }
     template["Outputs"] = {**template.get("Outputs", {}), **_outputs(functions, api is not None, template)}
     template["Description"] = (

@@ -1,7 +1,9 @@
 """The IAM documents of the deploy (infra/iam/*.json): render their tokens, and generate Chalice's policy files.
 
 The documents hold tokens in angle brackets, replaced by `render`: <ACCOUNT_ID>, <REGION>, <APP>, <STAGE>,
-<GITHUB_REPO> (owner/name), <DVC_BUCKET>, <ECR_REPOSITORY>, <ES_SECRET_NAME>. infra/iam/roles.json lists the roles
+<GITHUB_REPO> (owner/name), <DVC_BUCKET>, <ECR_REPOSITORY>, and the log shipper's optional search settings
+(OPTIONAL_TOKENS: <ES_SECRET_NAME>, <ES_BASIC_AUTH_SECRET_NAME>, <OPENSEARCH_DOMAIN>, <OPENSEARCH_COLLECTION_ID>,
+<SEARCH_REGION>; a statement whose token has no value is left out). infra/iam/roles.json lists the roles
 of one stage (name, trust policy, permissions policy, and extra inline policies some stages need). The bootstrap
 stacks create them (`make bootstrap`, infra/bootstrap_template.py); to read one stage's documents as they will be:
 
@@ -26,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from chalice.config import Config
 
@@ -37,9 +40,20 @@ TOKEN = re.compile(r"<([A-Z_]+)>")
 API_POLICY = "api-execution-policy.json"
 API_ROLE = "api"
 """The role of the function behind the REST API; any other Chalice function's role has the function's name."""
-ZIP_ROUTE_SETTINGS = {"ES_SECRET_NAME": "ES_API_KEY_SECRET_ID"}
+ZIP_ROUTE_SETTINGS = {"ES_SECRET_NAME": "ES_API_KEY_SECRET_ID", "ES_BASIC_AUTH_SECRET_NAME": "ES_BASIC_AUTH_SECRET_ID"}
 """Tokens the zip route takes from the function's environment_variables in .chalice/config.json. A statement that
 needs one the function does not set is left out: the function then reads no such resource."""
+OPTIONAL_TOKENS = frozenset(
+    {"ES_SECRET_NAME", "ES_BASIC_AUTH_SECRET_NAME", "OPENSEARCH_DOMAIN", "OPENSEARCH_COLLECTION_ID", "SEARCH_REGION"}
+)
+"""Tokens of the shipper's search settings: a statement needing one without a value is left out (render, the zip
+route; the bootstrap template makes it conditional), since each names the resource of one backend or auth mode."""
+AWS_SEARCH_ENDPOINT = re.compile(
+    r"^(?:(?:search|vpc)-(?P<domain>[a-z][a-z0-9-]{2,27})-[a-z0-9]+|(?P<collection>[a-z0-9]+))"
+    r"\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)\.(?P<service>es|aoss)\.amazonaws\.com$"
+)
+"""Managed domains: search-<domain>-<id>.<region>.es.amazonaws.com (vpc- inside a VPC); Serverless collections:
+<collection id>.<region>.aoss.amazonaws.com."""
 
 
 class RenderError(ValueError):
@@ -125,6 +139,9 @@ def check_value(token: str, value: str) -> None:
     patterns = {
         "ACCOUNT_ID": r"\d{12}|\*",
         "REGION": r"[a-z]{2}(-[a-z]+)+-\d|\*",
+        "SEARCH_REGION": r"[a-z]{2}(-[a-z]+)+-\d|\*",
+        "OPENSEARCH_DOMAIN": r"[a-z][a-z0-9-]{2,27}",
+        "OPENSEARCH_COLLECTION_ID": r"[a-z0-9]{3,40}",
         "GITHUB_REPO": r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+",
         "DVC_BUCKET": r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
         "ECR_REPOSITORY": r"[a-z0-9]+([._/-][a-z0-9]+)*",
@@ -146,11 +163,36 @@ def render(document: Any, values: Mapping[str, str]) -> Any:
     return json.loads(text)
 
 
+def without_unset(document: dict[str, Any], values: Mapping[str, str]) -> dict[str, Any]:
+    """The document without the statements that need an OPTIONAL_TOKENS token with no value."""
+    kept = [s for s in document["Statement"] if not (tokens_of(s) & OPTIONAL_TOKENS) - set(values)]
+    return {**document, "Statement": kept}
+
+
 def stage_values(stage: str, **values: str | None) -> dict[str, str]:
-    """Token values for a stage: APP and STAGE from .chalice/config.json, the rest as given (None = not given)."""
+    """Token values for a stage: APP and STAGE from .chalice/config.json, the rest as given (None or "" = not given);
+    SEARCH_REGION defaults to REGION."""
     names = chalice_names.stage_names(stage)
-    given = {key.upper(): value for key, value in values.items() if value is not None}
+    given = {key.upper(): value for key, value in values.items() if value}
+    if "REGION" in given:
+        given.setdefault("SEARCH_REGION", given["REGION"])
     return {"APP": names.app_name, "STAGE": stage, **given}
+
+
+def search_endpoint_values(url: str) -> dict[str, str]:
+    """SEARCH_REGION and OPENSEARCH_DOMAIN or OPENSEARCH_COLLECTION_ID of an Amazon OpenSearch endpoint URL."""
+    host = (urlsplit(url).hostname or "").lower()
+    match = AWS_SEARCH_ENDPOINT.match(host)
+    if not match:
+        raise RenderError(
+            f"ES_URL {url!r} is not an Amazon OpenSearch Service endpoint (search-<domain>-<id>.<region>.es."
+            "amazonaws.com or <collection id>.<region>.aoss.amazonaws.com), so the policy cannot name the domain or "
+            "collection SigV4 writes to: use that endpoint in ES_URL (not a custom one), or deploy with `make "
+            "deploy` and bootstrap's OPENSEARCH_DOMAIN / OPENSEARCH_COLLECTION_ID"
+        )
+    if match["service"] == "es":
+        return {"SEARCH_REGION": match["region"], "OPENSEARCH_DOMAIN": match["domain"]}
+    return {"SEARCH_REGION": match["region"], "OPENSEARCH_COLLECTION_ID": match["collection"]}
 
 
 def _zip_route_values(stage: str, function: str, config: Mapping[str, Any]) -> dict[str, str]:
@@ -167,6 +209,10 @@ def _zip_route_values(stage: str, function: str, config: Mapping[str, Any]) -> d
             )
         if value:
             values[token] = value
+    backend = str(variables.get("SEARCH_BACKEND") or "elasticsearch").strip().lower()
+    auth = str(variables.get("ES_AUTH") or ("sigv4" if backend == "opensearch" else "")).strip().lower()
+    if backend == "opensearch" and auth == "sigv4":
+        values |= search_endpoint_values(str(variables.get("ES_URL") or "").strip())
     return values
 
 
@@ -181,12 +227,7 @@ def chalice_policy(
     app = chalice_names.stage_names(stage, dict(config)).app_name
     values = {"APP": app, "STAGE": stage, "ACCOUNT_ID": "*", "REGION": "*"}
     values |= _zip_route_values(stage, function, config)
-    optional = set(ZIP_ROUTE_SETTINGS)
-    kept = [
-        statement
-        for statement in document["Statement"]
-        if statement.get("Sid") not in role.zip_route_omits and not (tokens_of(statement) - set(values)) & optional
-    ]
+    kept = [s for s in without_unset(document, values)["Statement"] if s.get("Sid") not in role.zip_route_omits]
     rendered: dict[str, Any] = render({**document, "Statement": kept}, values)
     return rendered
 
@@ -224,7 +265,7 @@ def render_stage(out: Path, values: Mapping[str, str]) -> list[str]:
         name = render(role.name, values)
         trust, policy = out / f"{role.key}-trust.json", out / f"{role.key}-policy.json"
         _write(trust, render(load_document(role.trust), values))
-        _write(policy, render(load_document(role.policy), values))
+        _write(policy, render(without_unset(load_document(role.policy), values), values))
         commands += [
             f"aws iam create-role --role-name {name} --assume-role-policy-document file://{trust} "
             f"--description {json.dumps(role.description)}",
@@ -267,8 +308,14 @@ def main(argv: list[str] | None = None) -> int:
     rend = sub.add_parser("render", help="write one stage's role documents with the tokens replaced")
     rend.add_argument("--stage", required=True)
     rend.add_argument("--out", type=Path, required=True)
-    for option in ("account-id", "region", "github-repo", "dvc-bucket", "ecr-repository", "es-secret-name"):
+    for option in ("account-id", "region", "github-repo", "dvc-bucket", "ecr-repository"):
         rend.add_argument(f"--{option}", required=True)
+    search = rend.add_argument_group("the log shipper's search backend (each optional: its statement is left out)")
+    search.add_argument("--es-secret-name", help="Elasticsearch API key secret (name)")
+    search.add_argument("--es-basic-auth-secret-name", help="basic auth secret (name)")
+    search.add_argument("--opensearch-domain", help="SigV4: managed domain name")
+    search.add_argument("--opensearch-collection-id", help="SigV4: Serverless collection id")
+    search.add_argument("--search-region", help="the domain's or collection's region (default: --region)")
     chal = sub.add_parser("chalice", help="write the policy files .chalice/config.json names (per stage and function)")
     chal.add_argument("--check", action="store_true", help="only check they are up to date (exit 1 if not)")
     args = parser.parse_args(argv)
@@ -282,6 +329,10 @@ def main(argv: list[str] | None = None) -> int:
                 dvc_bucket=args.dvc_bucket,
                 ecr_repository=args.ecr_repository,
                 es_secret_name=args.es_secret_name,
+                es_basic_auth_secret_name=args.es_basic_auth_secret_name,
+                opensearch_domain=args.opensearch_domain,
+                opensearch_collection_id=args.opensearch_collection_id,
+                search_region=args.search_region,
             )
             print("\n".join(render_stage(args.out, values)))
             return 0

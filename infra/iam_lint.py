@@ -30,6 +30,10 @@ EXAMPLE_VALUES = {
     "DVC_BUCKET": "example-dvc-bucket",
     "ECR_REPOSITORY": "cola-acceptability",
     "ES_SECRET_NAME": "cola-acceptability-es-api-key",
+    "ES_BASIC_AUTH_SECRET_NAME": "cola-acceptability-search-user",
+    "OPENSEARCH_DOMAIN": "cola-logs",
+    "OPENSEARCH_COLLECTION_ID": "a1b2c3d4e5f6g7h8i9j0",
+    "SEARCH_REGION": "eu-west-1",
 }
 NO_RESOURCE = "Statement contains neither Resource nor NotResource"
 EXPECTED: dict[tuple[str, str, str], str] = {

@@ -20,6 +20,7 @@ import pytest
 
 from infra import bootstrap_template, iam
 from infra.bootstrap_template import shared_template, stage_template, to_cloudformation
+from tests.support import cfn_resolve
 from tests.support.chalice_sam import APP
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
@@ -29,32 +30,38 @@ PARAMETERS = {
     "EcrRepository": "cola-acceptability",
     "EsSecretName": "cola-es",
 }
+"""Stage stack parameters as an Elasticsearch user passes them (the search ones not given take their defaults)."""
+OPENSEARCH = {
+    "GitHubRepo": "acme/cola",
+    "DvcBucket": "acme-dvc",
+    "EcrRepository": "cola-acceptability",
+    "EsBasicAuthSecretName": "cola-search-user",
+    "OpenSearchDomain": "cola-logs",
+    "OpenSearchCollectionId": "k2xq7a9b3c",
+    "SearchRegion": "us-west-2",
+}
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
 
 
-def resolve(node: Any) -> Any:
-    """The values CloudFormation would give Fn::Sub strings (pseudo parameters and PARAMETERS)."""
-    if isinstance(node, dict) and set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
-        values = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws", **PARAMETERS}
-        text = re.sub(r"\$\{(?!!)([^}]+)\}", lambda m: values[m.group(1)], node["Fn::Sub"])
-        return text.replace("${!", "${")
-    if isinstance(node, dict):
-        return {k: resolve(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [resolve(v) for v in node]
-    return node
+def resolve(node: Any, parameters: dict[str, str] | None = None) -> Any:
+    """What CloudFormation makes of a node of the dev stage template (PARAMETERS unless others are given)."""
+    pseudo = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws"}
+    return cfn_resolve.resolve(
+        node, stage_template(APP, "dev"), PARAMETERS if parameters is None else parameters, pseudo
+    )
 
 
-def roles_of(stage: str) -> dict[str, dict[str, Any]]:
+def roles_of(stage: str, parameters: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """RoleName → the resolved properties of each role of the stage's template."""
     resources = stage_template(APP, stage)["Resources"]
-    return {r["Properties"]["RoleName"]: resolve(r["Properties"]) for r in resources.values()}
+    return {r["Properties"]["RoleName"]: resolve(r["Properties"], parameters) for r in resources.values()}
 
 
-def rendered(name: str, stage: str) -> Any:
+def rendered(name: str, stage: str, **search: str) -> Any:
     values = {"APP": APP, "STAGE": stage, "ACCOUNT_ID": ACCOUNT, "REGION": REGION, "GITHUB_REPO": "acme/cola"}
-    values |= {"DVC_BUCKET": "acme-dvc", "ECR_REPOSITORY": "cola-acceptability", "ES_SECRET_NAME": "cola-es"}
-    return iam.render(iam.load_document(name), values)
+    values |= {"DVC_BUCKET": "acme-dvc", "ECR_REPOSITORY": "cola-acceptability"}
+    values |= search or {"ES_SECRET_NAME": "cola-es"}
+    return iam.render(iam.without_unset(iam.load_document(name), values), values)
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
@@ -74,17 +81,69 @@ def test_the_github_role_trusts_exactly_one_environment_of_one_repository(stage:
     }
 
 
+OPENSEARCH_TOKENS = {
+    "ES_BASIC_AUTH_SECRET_NAME": "cola-search-user",
+    "OPENSEARCH_DOMAIN": "cola-logs",
+    "OPENSEARCH_COLLECTION_ID": "k2xq7a9b3c",
+    "SEARCH_REGION": "us-west-2",
+}
+
+
 @pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_every_role_of_infra_iam_is_created_with_its_documents(stage: str) -> None:
-    roles = roles_of(stage)
+@pytest.mark.parametrize("backend", ["elasticsearch", "opensearch"])
+def test_every_role_of_infra_iam_is_created_with_its_documents(stage: str, backend: str) -> None:
+    parameters, search = (PARAMETERS, {}) if backend == "elasticsearch" else (OPENSEARCH, OPENSEARCH_TOKENS)
+    roles = roles_of(stage, parameters)
     assert set(roles) == {iam.render(r.name, {"APP": APP, "STAGE": stage}) for r in iam.roles()}
     for role in iam.roles():
         props = roles[iam.render(role.name, {"APP": APP, "STAGE": stage})]
         assert props["AssumeRolePolicyDocument"] == rendered(role.trust, stage)
         policies = {p["PolicyName"]: p["PolicyDocument"] for p in props["Policies"]}
-        expected = {iam.render(role.name, {"APP": APP, "STAGE": stage}): rendered(role.policy, stage)}
+        expected = {iam.render(role.name, {"APP": APP, "STAGE": stage}): rendered(role.policy, stage, **search)}
         expected |= {e.name: rendered(e.document, stage) for e in role.extra_policies if stage in e.stages}
         assert policies == expected, role.key
+
+
+def shipper_statements(parameters: dict[str, str]) -> dict[str, dict[str, Any]]:
+    (policy,) = roles_of("dev", parameters)[f"{APP}-dev-ship-logs"]["Policies"]
+    return {statement["Sid"]: statement for statement in policy["PolicyDocument"]["Statement"]}
+
+
+def test_an_elasticsearch_shipper_may_read_its_api_key_and_reach_no_opensearch() -> None:
+    statements = shipper_statements(PARAMETERS)
+    assert set(statements) == {"WriteOwnLogs", "ReadElasticsearchApiKey", "DeadLetterQueue"}
+    assert statements["ReadElasticsearchApiKey"]["Resource"] == (
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:cola-es-??????"
+    )
+
+
+def test_an_opensearch_shipper_may_write_to_the_named_domain_and_collection_and_read_its_user() -> None:
+    statements = shipper_statements(OPENSEARCH)
+    assert "ReadElasticsearchApiKey" not in statements
+    assert statements["WriteOpenSearchDomain"]["Action"] == "es:ESHttpPost"  # the shipper only calls POST /_bulk
+    assert statements["WriteOpenSearchDomain"]["Resource"] == f"arn:aws:es:us-west-2:{ACCOUNT}:domain/cola-logs/*"
+    assert statements["WriteOpenSearchServerless"]["Action"] == "aoss:APIAccessAll"
+    assert statements["WriteOpenSearchServerless"]["Resource"] == (
+        f"arn:aws:aoss:us-west-2:{ACCOUNT}:collection/k2xq7a9b3c"
+    )
+    assert statements["ReadSearchBasicAuth"]["Resource"] == (
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:cola-search-user-??????"
+    )
+
+
+def test_the_search_region_defaults_to_the_stacks_and_only_the_named_kind_is_granted() -> None:
+    statements = shipper_statements({**PARAMETERS, "EsSecretName": "", "OpenSearchDomain": "cola-logs"})
+    assert set(statements) == {"WriteOwnLogs", "WriteOpenSearchDomain", "DeadLetterQueue"}
+    assert statements["WriteOpenSearchDomain"]["Resource"] == f"arn:aws:es:{REGION}:{ACCOUNT}:domain/cola-logs/*"
+
+
+def test_each_search_resource_is_an_optional_parameter_with_its_condition() -> None:
+    template = stage_template(APP, "dev")
+    for name in ("EsSecretName", "EsBasicAuthSecretName", "OpenSearchDomain", "OpenSearchCollectionId", "SearchRegion"):
+        assert template["Parameters"][name]["Default"] == ""
+        assert re.fullmatch(template["Parameters"][name]["AllowedPattern"], "")
+        assert template["Conditions"][f"Has{name}"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": name}, ""]}]}
+    assert not re.fullmatch(template["Parameters"]["OpenSearchDomain"]["AllowedPattern"], "*")
 
 
 def test_only_the_dev_github_role_may_push_images() -> None:

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from infra import deploy
@@ -109,11 +110,137 @@ def test_a_function_without_a_role_in_infra_iam_is_refused() -> None:
         role_arns(template, "123456789012", "dev")
 
 
-def test_missing_shipper_settings_say_how_to_give_them() -> None:
+def test_a_missing_search_endpoint_says_how_to_give_it() -> None:
     values = {"ImageUri": "x", "ModelVersion": "m", **role_arns(deploy_template(), "123456789012", "dev")}
-    with pytest.raises(DeployError, match="EsUrl, EsSecretName: ES_URL=https://") as err:
+    with pytest.raises(DeployError, match=r"parameter\(s\) EsUrl: ES_URL=\.\.\. \(make\) / --es-url"):
         stack_parameters(deploy_template(), values)
-    assert "ES_SECRET_NAME=" in str(err.value)
+
+
+DOMAIN = "https://search-cola-logs-abcdefghijklmnopqrstuvwxyz.eu-west-1.es.amazonaws.com"
+COLLECTION = "https://k2xq7a9b3c.eu-west-1.aoss.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"EsUrl": "https://search.example.com:9243", "EsSecretName": "cola-es"},  # the default: ES + API key
+        {"EsUrl": "http://es:9200", "EsAuth": "none"},
+        {"EsUrl": DOMAIN, "SearchBackend": "opensearch", "EsAuth": "sigv4"},
+        {"EsUrl": COLLECTION, "SearchBackend": "opensearch", "EsAuth": "sigv4", "EsSigv4Service": "aoss"},
+        {"EsUrl": DOMAIN, "SearchBackend": "opensearch", "EsAuth": "basic", "EsBasicAuthSecretName": "cola-user"},
+    ],
+)
+def test_search_settings_the_shipper_accepts_pass(values: dict[str, str]) -> None:
+    deploy.check_search_settings(deploy_template(), values, "eu-west-1")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"EsUrl": "https://es.example.com"},
+            r"EsAuth=api_key needs ES_SECRET_NAME=\.\.\. \(make\) / --es-secret-name",
+        ),
+        (
+            {"EsUrl": DOMAIN, "SearchBackend": "opensearch", "EsAuth": "basic"},
+            "EsAuth=basic needs ES_BASIC_AUTH_SECRET_NAME=",
+        ),
+        ({"EsUrl": DOMAIN, "EsSecretName": "cola-es"}, "Amazon OpenSearch Service endpoint.*SEARCH_BACKEND=opensearch"),
+        ({"EsUrl": DOMAIN, "EsAuth": "sigv4"}, "set SEARCH_BACKEND=opensearch"),
+        (
+            {"EsUrl": DOMAIN, "SearchBackend": "opensearch", "EsSecretName": "cola-es"},
+            "OpenSearch has no Elasticsearch API keys",
+        ),
+        (
+            {"EsUrl": DOMAIN, "SearchBackend": "opensearch", "EsAuth": "sigv4", "EsSigv4Region": "us-east-1"},
+            "signed for es in us-east-1.*ES_SIGV4_REGION=eu-west-1",
+        ),
+        (
+            {"EsUrl": COLLECTION, "SearchBackend": "opensearch", "EsAuth": "sigv4"},
+            "aoss endpoint in eu-west-1.*ES_SIGV4_SERVICE=aoss",
+        ),
+    ],
+)
+def test_search_settings_the_shipper_would_refuse_stop_the_deploy(values: dict[str, str], message: str) -> None:
+    with pytest.raises(DeployError, match=message):
+        deploy.check_search_settings(deploy_template(), values, "eu-west-1")
+
+
+def test_the_stacks_region_is_the_signing_region_by_default() -> None:
+    with pytest.raises(DeployError, match="signed for es in us-east-1"):
+        deploy.check_search_settings(
+            deploy_template(), {"EsUrl": DOMAIN, "SearchBackend": "opensearch", "EsAuth": "sigv4"}, "us-east-1"
+        )
+
+
+def test_search_options_become_template_parameters() -> None:
+    args = deploy.parse_args(
+        [
+            "--template",
+            "t.json",
+            "--stage",
+            "dev",
+            "--image-uri",
+            "x",
+            "--es-url",
+            DOMAIN,
+            "--search-backend",
+            "opensearch",
+            "--es-auth",
+            "basic",
+            "--es-basic-auth-secret-name",
+            "cola-user",
+            "--es-sigv4-service",
+            "es",
+            "--es-sigv4-region",
+            "eu-west-1",
+        ]
+    )
+    assert deploy.search_values(args) == {
+        "EsUrl": DOMAIN,
+        "SearchBackend": "opensearch",
+        "EsAuth": "basic",
+        "EsSecretName": None,
+        "EsBasicAuthSecretName": "cola-user",
+        "EsSigv4Service": "es",
+        "EsSigv4Region": "eu-west-1",
+    }
+    parameters = deploy_template()["Parameters"]
+    assert isinstance(parameters, dict)
+    assert set(deploy.search_values(args)) <= set(parameters)
+    with pytest.raises(SystemExit):
+        deploy.parse_args(["--template", "t", "--stage", "dev", "--image-uri", "x", "--es-auth", "iam"])
+
+
+def test_bad_search_settings_stop_the_cli_before_any_aws_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template = tmp_path / "template.json"
+    template.write_text(json.dumps(deploy_template()))
+    monkeypatch.setattr(boto3.session, "Session", None)  # any AWS call would fail loudly
+    image = f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/cola@{DIGEST}"
+    code = deploy.main(
+        [
+            "--template",
+            str(template),
+            "--stage",
+            "dev",
+            "--image-uri",
+            image,
+            "--model-version",
+            "m",
+            "--es-url",
+            DOMAIN,
+            "--search-backend",
+            "opensearch",
+            "--es-auth",
+            "sigv4",
+            "--es-sigv4-service",
+            "aoss",
+        ]
+    )
+    assert code == 2
+    assert "ES_SIGV4_SERVICE=es" in capsys.readouterr().err
 
 
 def test_parameters_cover_what_the_template_declares_and_keep_defaults() -> None:
@@ -127,8 +254,10 @@ def test_parameters_cover_what_the_template_declares_and_keep_defaults() -> None
         **role_arns(template, "123456789012", "dev"),
     }
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack_parameters(template, values)}
-    assert set(parameters) == set(values) - {"Unrelated"} | {"Stage", "DeploymentType", "AlarmEmail"}
+    search = {"SearchBackend", "EsAuth", "EsBasicAuthSecretName", "EsSigv4Service", "EsSigv4Region"}
+    assert set(parameters) == set(values) - {"Unrelated"} | {"Stage", "DeploymentType", "AlarmEmail"} | search
     assert (parameters["Stage"], parameters["DeploymentType"]) == ("dev", "Canary10Percent5Minutes")
+    assert (parameters["SearchBackend"], parameters["EsAuth"]) == ("elasticsearch", "api_key")
     assert parameters["AlarmEmail"] == ""  # no e-mail subscription unless ALARM_EMAIL= is given
 
 

@@ -30,10 +30,12 @@ from infra.deploy_template import (
     transform,
 )
 from tests.conftest import ROOT
+from tests.support import cfn_resolve
 from tests.support.chalice_sam import APP, sample
 from tests.support.package_venv import run_cfn_lint
 
 ACCOUNT = "123456789012"
+NO_VALUE = {"Ref": "AWS::NoValue"}
 IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/cola-acceptability@sha256:{'ab' * 32}"
 
 
@@ -287,28 +289,101 @@ def test_api_gateway_invokes_the_alias_not_the_function() -> None:
     assert resources["APIHandlerInvokePermission"]["Properties"]["FunctionName"] == {"Ref": "APIHandler.Alias"}
 
 
-def test_the_shipper_gets_its_elasticsearch_parameters_and_a_dead_letter_queue() -> None:
+def shipper_environment(**parameters: str) -> dict[str, Any]:
+    """The shipper's environment as CloudFormation sets it, after the SAM transform, for these parameter values."""
+    template = deploy_template()
+    expanded = expand(template, **parameters)
+    variables = expanded["Resources"]["ShipLogs"]["Properties"]["Environment"]["Variables"]
+    given = parameter_values(**parameters)
+    pseudo = {"AWS::Region": "eu-west-1", "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"}
+    return {
+        k: v for k, v in cfn_resolve.resolve(variables, template, given, pseudo).items() if k in SHIPPER_ENVIRONMENT
+    }
+
+
+def test_the_shipper_gets_its_search_parameters_and_a_dead_letter_queue() -> None:
     template = deploy_template()
     shipper = functions_of(template)["ShipLogs"]
     variables = shipper["Environment"]["Variables"]
-    assert {name: variables[name] for name in SHIPPER_ENVIRONMENT} == {
+    assert {name: variables[name] for name in ("ES_URL", "SEARCH_BACKEND", "ES_AUTH")} == {
         "ES_URL": {"Ref": "EsUrl"},
-        "ES_API_KEY_SECRET_ID": {"Ref": "EsSecretName"},
+        "SEARCH_BACKEND": {"Ref": "SearchBackend"},
+        "ES_AUTH": {"Ref": "EsAuth"},
     }
+    assert variables["ES_API_KEY_SECRET_ID"] == {"Fn::If": ["EsAuthIsApiKey", {"Ref": "EsSecretName"}, NO_VALUE]}
+    assert variables["ES_BASIC_AUTH_SECRET_ID"] == {
+        "Fn::If": ["EsAuthIsBasic", {"Ref": "EsBasicAuthSecretName"}, NO_VALUE]
+    }
+    assert template["Conditions"]["EsAuthIsSigv4"] == {"Fn::Equals": [{"Ref": "EsAuth"}, "sigv4"]}
     assert shipper["DeadLetterQueue"] == {
         "Type": "SQS",
         "TargetArn": {"Fn::GetAtt": ["ShipLogsDeadLetterQueue", "Arn"]},
     }
     queue = template["Resources"]["ShipLogsDeadLetterQueue"]["Properties"]
     assert queue["QueueName"] == {"Fn::Sub": f"{APP}-${{Stage}}-ship-logs-dlq"}
-    assert {"EsUrl", "EsSecretName"} <= set(template["Parameters"])
+    assert set(SHIPPER_ENVIRONMENT.values()) <= set(template["Parameters"])
+
+
+def test_the_default_is_elasticsearch_with_the_api_key_secret_as_before() -> None:
+    parameters = deploy_template()["Parameters"]
+    assert (parameters["SearchBackend"]["Default"], parameters["EsAuth"]["Default"]) == ("elasticsearch", "api_key")
+    assert shipper_environment() == {
+        "ES_URL": "https://search.example.com:9243",
+        "SEARCH_BACKEND": "elasticsearch",
+        "ES_AUTH": "api_key",
+        "ES_API_KEY_SECRET_ID": "cola-es-api-key",
+    }
+
+
+def test_opensearch_with_sigv4_signs_for_the_stacks_region_unless_told() -> None:
+    url = "https://search-cola-logs-abcdefghijklmnopqrstuvwxyz.eu-west-1.es.amazonaws.com"
+    settings = {"EsUrl": url, "SearchBackend": "opensearch", "EsAuth": "sigv4", "EsSecretName": "left-over"}
+    assert shipper_environment(**settings) == {
+        "ES_URL": url,
+        "SEARCH_BACKEND": "opensearch",
+        "ES_AUTH": "sigv4",
+        "ES_SIGV4_SERVICE": "es",
+        "ES_SIGV4_REGION": "eu-west-1",
+    }
+    serverless = shipper_environment(**settings, EsSigv4Service="aoss", EsSigv4Region="us-west-2")
+    assert (serverless["ES_SIGV4_SERVICE"], serverless["ES_SIGV4_REGION"]) == ("aoss", "us-west-2")
+
+
+def test_opensearch_with_basic_auth_reads_its_user_secret_only() -> None:
+    environment = shipper_environment(
+        SearchBackend="opensearch", EsAuth="basic", EsBasicAuthSecretName="cola-search-user", EsSecretName=""
+    )
+    assert environment["ES_BASIC_AUTH_SECRET_ID"] == "cola-search-user"
+    assert not {"ES_API_KEY_SECRET_ID", "ES_SIGV4_SERVICE", "ES_SIGV4_REGION"} & set(environment)
+
+
+def test_cloudformation_checks_the_search_choices() -> None:
+    parameters = deploy_template()["Parameters"]
+    assert parameters["SearchBackend"]["AllowedValues"] == ["elasticsearch", "opensearch"]
+    assert parameters["EsAuth"]["AllowedValues"] == ["api_key", "sigv4", "basic", "none"]
+    assert parameters["EsSigv4Service"]["AllowedValues"] == ["es", "aoss"]
+    region = parameters["EsSigv4Region"]["AllowedPattern"]
+    assert [bool(re.fullmatch(region, r)) for r in ("", "ap-southeast-2", "*", "eu-west-1a")] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    secret = parameters["EsBasicAuthSecretName"]["AllowedPattern"]
+    assert [bool(re.fullmatch(secret, name)) for name in ("", "team/cola-user", 'a"b', "a b")] == [
+        True,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_without_a_shipper_there_are_no_elasticsearch_parameters() -> None:
     sam = sample()
     del sam["Resources"]["ShipLogs"], sam["Resources"]["ShipLogsRole"]
     template = transform(sam, app_name=APP, stage="dev", options=TemplateOptions())
-    assert not {"EsUrl", "EsSecretName"} & set(template["Parameters"])
+    assert not set(SHIPPER_ENVIRONMENT.values()) & set(template["Parameters"])
+    assert not {"EsAuthIsApiKey", "EsAuthIsSigv4"} & set(template["Conditions"])
     assert "ShipLogsDeadLetterQueue" not in template["Resources"]
 
 
@@ -529,3 +604,13 @@ def test_cfn_lint_catches_a_broken_transform(tmp_path: Path) -> None:
     result = run_cfn_lint(path)
     assert result.returncode != 0
     assert "E3685" in result.stdout
+
+
+def test_cfn_lint_passes_on_what_sam_expands_it_into_for_opensearch(tmp_path: Path) -> None:
+    """The template is the same for both backends (the parameters choose at deploy time); what SAM expands it into
+    with OpenSearch's values must lint as clean as with the defaults."""
+    path = tmp_path / "expanded.json"
+    opensearch = {"SearchBackend": "opensearch", "EsAuth": "sigv4", "EsSecretName": "", "EsSigv4Service": "aoss"}
+    path.write_text(json.dumps(expand(deploy_template(), **opensearch), indent=2))
+    result = run_cfn_lint(path, "W2001", "W3005")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -226,6 +226,76 @@ def test_a_secret_name_that_would_widen_the_policy_is_refused() -> None:
         iam.chalice_policy("dev", chalice_names.SHIPPER, chalice_config_with_shipper(ES_API_KEY_SECRET_ID="cola-*"))
 
 
+DOMAIN_URL = "https://search-cola-logs-abcdefghijklmnopqrstuvwxyz.us-west-2.es.amazonaws.com"
+COLLECTION_URL = "https://k2xq7a9b3c.us-west-2.aoss.amazonaws.com"
+
+
+def test_a_sigv4_shipper_on_the_zip_route_may_post_to_the_domain_of_its_endpoint_only() -> None:
+    config = chalice_config_with_shipper(ES_URL=DOMAIN_URL, SEARCH_BACKEND="opensearch", ES_AUTH="sigv4")
+    document = iam.chalice_policy("dev", chalice_names.SHIPPER, config)
+    (statement,) = [s for s in statements(document) if s["Sid"] == "WriteOpenSearchDomain"]
+    assert statement["Resource"] == "arn:aws:es:us-west-2:*:domain/cola-logs/*"
+    assert allows(document, "es:ESHttpPost", f"arn:aws:es:us-west-2:{ACCOUNT}:domain/cola-logs/_bulk")
+    assert not allows(document, "es:ESHttpPost", f"arn:aws:es:us-west-2:{ACCOUNT}:domain/other/_bulk")
+    assert not allows(document, "es:ESHttpDelete", f"arn:aws:es:us-west-2:{ACCOUNT}:domain/cola-logs/predictions-x")
+    assert not [a for s in statements(document) for a in as_list(s["Action"]) if a.startswith(("aoss:", "secrets"))]
+    assert [f for f in iam_lint.lint_document("shipper.json", document) if not iam_lint.is_expected(f)] == []
+
+
+def test_a_sigv4_shipper_on_the_zip_route_may_reach_the_collection_of_its_endpoint_only() -> None:
+    # ES_AUTH left out: sigv4 is OpenSearch's default (chalicelib.shipper.settings)
+    config = chalice_config_with_shipper(ES_URL=COLLECTION_URL, SEARCH_BACKEND="opensearch", ES_SIGV4_SERVICE="aoss")
+    document = iam.chalice_policy("dev", chalice_names.SHIPPER, config)
+    (statement,) = [s for s in statements(document) if s["Sid"] == "WriteOpenSearchServerless"]
+    assert statement == {
+        "Sid": "WriteOpenSearchServerless",
+        "Effect": "Allow",
+        "Action": "aoss:APIAccessAll",
+        "Resource": "arn:aws:aoss:us-west-2:*:collection/k2xq7a9b3c",
+    }
+    assert not [a for s in statements(document) for a in as_list(s["Action"]) if a.startswith("es:")]
+    assert [f for f in iam_lint.lint_document("shipper.json", document) if not iam_lint.is_expected(f)] == []
+
+
+def test_a_basic_auth_shipper_on_the_zip_route_reads_its_user_secret_and_signs_nothing() -> None:
+    config = chalice_config_with_shipper(
+        ES_URL=DOMAIN_URL, SEARCH_BACKEND="opensearch", ES_AUTH="basic", ES_BASIC_AUTH_SECRET_ID="cola-user"
+    )
+    document = iam.chalice_policy("dev", chalice_names.SHIPPER, config)
+    assert {a for s in statements(document) for a in as_list(s["Action"])} == LOG_ACTIONS | {
+        "secretsmanager:GetSecretValue"
+    }
+    assert allows(
+        document, "secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:cola-user-AbCdEf"
+    )
+
+
+def test_a_custom_endpoint_with_sigv4_on_the_zip_route_is_refused_with_the_way_out() -> None:
+    config = chalice_config_with_shipper(ES_URL="https://logs.example.com", SEARCH_BACKEND="opensearch")
+    with pytest.raises(iam.RenderError, match=r"not an Amazon OpenSearch Service endpoint.*OPENSEARCH_DOMAIN"):
+        iam.chalice_policy("dev", chalice_names.SHIPPER, config)
+
+
+def test_render_leaves_out_the_search_statements_it_has_no_resource_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--stage", "dev", "--out", str(tmp_path), "--account-id", ACCOUNT, "--region", REGION]
+    args += ["--github-repo", "acme/cola", "--dvc-bucket", "acme-dvc", "--ecr-repository", "cola-acceptability"]
+    assert iam.main(["render", *args, "--opensearch-domain", "cola-logs"]) == 0
+    capsys.readouterr()
+    document = json.loads((tmp_path / "ship_logs-policy.json").read_text())
+    assert [s["Sid"] for s in statements(document)] == ["WriteOwnLogs", "WriteOpenSearchDomain", "DeadLetterQueue"]
+    assert allows(document, "es:ESHttpPost", f"arn:aws:es:{REGION}:{ACCOUNT}:domain/cola-logs/_bulk")
+
+
+@pytest.mark.parametrize(
+    ("token", "value"), [("OPENSEARCH_DOMAIN", "*"), ("OPENSEARCH_COLLECTION_ID", "a/b"), ("SEARCH_REGION", "eu")]
+)
+def test_search_resources_that_would_widen_the_policy_are_refused(token: str, value: str) -> None:
+    with pytest.raises(iam.RenderError, match=token):
+        iam.render({"Resource": f"<{token}>"}, {token: value})
+
+
 def test_the_api_and_the_shipper_cannot_share_a_policy_file() -> None:
     """What the zip route did before: the shipper fell back to the stage's file, the API's logs-only policy."""
     config = chalice_names.read_config()
