@@ -312,7 +312,7 @@ $(VENV)/.deploy-installed: requirements/deploy.txt
 	touch $@
 
 bootstrap: $(STAMP) ## [deliver] Stacks of the account (OIDC, bucket, ECR) and STAGE's roles
-	@test -n "$(GITHUB_REPO)" -a -n "$(DVC_BUCKET)" -a -n "$(ES_SECRET_NAME)$(ES_BASIC_AUTH_SECRET_NAME)$(OPENSEARCH_DOMAIN)$(OPENSEARCH_COLLECTION_ID)" || { echo "usage: make bootstrap STAGE=dev GITHUB_REPO=owner/name DVC_BUCKET=name (ES_SECRET_NAME=name | OPENSEARCH_DOMAIN=name | OPENSEARCH_COLLECTION_ID=id | ES_BASIC_AUTH_SECRET_NAME=name) [SEARCH_REGION=] [REGION=] [REPOSITORY=] [OIDC_PROVIDER_ARN=arn] [ENDPOINT=]"; exit 2; }
+	@test -n "$(GITHUB_REPO)" -a -n "$(DVC_BUCKET)" -a -n "$(ES_SECRET_NAME)$(ES_BASIC_AUTH_SECRET_NAME)$(OPENSEARCH_DOMAIN)$(OPENSEARCH_COLLECTION_ID)" || { echo "usage: make bootstrap STAGE=dev GITHUB_REPO=owner/name DVC_BUCKET=name ES_SECRET_NAME=name|OPENSEARCH_DOMAIN=name|OPENSEARCH_COLLECTION_ID=id|ES_BASIC_AUTH_SECRET_NAME=name [SEARCH_REGION=] [REGION=] [REPOSITORY=] [OIDC_PROVIDER_ARN=arn] [ENDPOINT=]"; exit 2; }
 	$(PY) -m infra.bootstrap_template --stage $(STAGE) --out $(BOOTSTRAP_DIR)
 	$(VENV)/bin/cfn-lint $(BOOTSTRAP_DIR)/shared.json $(BOOTSTRAP_DIR)/stage-$(STAGE).json
 	$(PY) -m infra.bootstrap --stage $(STAGE) --templates $(BOOTSTRAP_DIR) --github-repo "$(GITHUB_REPO)" \
