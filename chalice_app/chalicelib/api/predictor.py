@@ -78,13 +78,11 @@ class Predictor:
         batching = self.manifest["serving"].get("session_batch") or SESSION_BATCH
         self.session_batch: int = int(batching.get(self.model_file, SESSION_BATCH.get(self.model_file, 1)))
         self.threads: int = threads or cpu_budget().threads()
-        # A model run one sentence per call (int8) gets one intra-op thread and spreads a batch's calls over
-        # `threads` workers: a single short sentence gains little from a second thread, a batch gains a core.
-        self.session = ort.InferenceSession(
-            str(self.bundle_dir / self.model_file),
-            session_options(1 if self.session_batch == 1 else self.threads),
-            providers=["CPUExecutionProvider"],
-        )
+        self.session = self._session(self.threads)
+        # A model run one sentence per call (int8) runs a batch's calls side by side on `threads` workers, each
+        # call on one intra-op thread of a second session (made at the first batch): measured on two idle cores,
+        # a lone sentence is fastest on two threads, a batch on two one-thread calls at a time (docs/api.md).
+        self._batch_session: ort.InferenceSession | None = None
         self._workers: ThreadPoolExecutor | None = None
         self.input_names = {i.name for i in self.session.get_inputs()}
         self.output_names = [o.name for o in self.session.get_outputs()]
@@ -108,7 +106,8 @@ class Predictor:
         step = self.session_batch or len(ids)
         calls = [ids[i : i + step] for i in range(0, len(ids), step)]
         if len(calls) > 1 and self.threads > 1:
-            outputs = list(self._pool().map(self.logits, calls))
+            session, workers = self._side_by_side()
+            outputs = list(workers.map(lambda call: self.logits(call, session), calls))
         else:
             outputs = [self.logits(call) for call in calls]
         logits = np.concatenate(outputs)
@@ -118,17 +117,25 @@ class Predictor:
             for text, encoding, token_ids, p in zip(texts, encodings, ids, probs, strict=True)
         ]
 
-    def _pool(self) -> ThreadPoolExecutor:
-        """The workers that run a batch's session calls side by side (onnxruntime releases the GIL while it runs);
-        started at the first batch, so a cold start pays nothing for them."""
-        if self._workers is None:
-            self._workers = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="predictor")
-        return self._workers
+    def _session(self, threads: int) -> ort.InferenceSession:
+        return ort.InferenceSession(
+            str(self.bundle_dir / self.model_file), session_options(threads), providers=["CPUExecutionProvider"]
+        )
 
-    def logits(self, token_ids: list[list[int]]) -> np.ndarray:
+    def _side_by_side(self) -> tuple[ort.InferenceSession, ThreadPoolExecutor]:
+        """The one-thread session and the workers that run a batch's calls at once (onnxruntime releases the GIL
+        while it runs); made at the first batch, so a cold start pays nothing for them."""
+        if self._batch_session is None or self._workers is None:
+            self._batch_session = self._session(1)
+            self._workers = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="predictor")
+        return self._batch_session, self._workers
+
+    def logits(self, token_ids: list[list[int]], session: ort.InferenceSession | None = None) -> np.ndarray:
         """Raw logits of one session call over token id sequences (padded here): [len(token_ids), labels]."""
         feeds = pad_batch(token_ids, self.pad_id)
-        (logits,) = self.session.run(self.output_names, {k: v for k, v in feeds.items() if k in self.input_names})
+        (logits,) = (session or self.session).run(
+            self.output_names, {k: v for k, v in feeds.items() if k in self.input_names}
+        )
         return np.asarray(logits)
 
     def _prediction(self, text: str, encoding: Any, ids: list[int], probs: list[float]) -> Prediction:

@@ -96,26 +96,29 @@ class TestPredictions:
         assert predictor.predict(texts) == alone
         assert predictor.predict(texts[::-1]) == alone[::-1]
 
-    def test_a_per_sentence_model_spreads_a_batch_over_its_threads_with_identical_results(
+    def test_a_per_sentence_model_runs_a_batch_side_by_side_with_identical_results(
         self, smoke_bundle: Path, predictor: Predictor
     ) -> None:
         texts = [*SENTENCES, LONG_TEXT, "", UNKNOWN_TEXT] * 3
         two = Predictor(smoke_bundle, threads=2)
         one = Predictor(smoke_bundle, threads=1)
         assert two.session_batch == 1
-        # each call runs on one intra-op thread; the batch's calls run on two workers side by side
-        assert two.session.get_session_options().intra_op_num_threads == 1
-        assert two.predict(texts) == one.predict(texts) == [one.predict([t])[0] for t in texts]
-        assert two._workers is not None
-        assert two._workers._max_workers == 2
-        assert one._workers is None  # one thread: the calls run in the caller, no pool
+        alone = [one.predict([t])[0] for t in texts]
+        assert [two.predict([t])[0] for t in texts] == alone  # a lone sentence: two intra-op threads
+        assert two._batch_session is None  # nothing made for batches before the first one
+        assert two.predict(texts) == one.predict(texts) == alone
+        # the batch ran on a second, one-thread session, two calls at a time
+        assert two._batch_session is not None
+        assert two._batch_session.get_session_options().intra_op_num_threads == 1
+        assert two.session.get_session_options().intra_op_num_threads == 2
+        assert one._batch_session is None  # one thread: the calls run one after another in the caller
 
     def test_a_batched_model_uses_its_threads_inside_the_session(self, smoke_bundle: Path) -> None:
         fp32 = Predictor(smoke_bundle, model_file="model.onnx", threads=2)
         assert fp32.session_batch != 1
         assert fp32.session.get_session_options().intra_op_num_threads == 2
         fp32.predict([*SENTENCES, LONG_TEXT])
-        assert fp32._workers is None  # one session call for the whole batch
+        assert fp32._batch_session is None  # one session call for the whole batch
 
     def test_batch_equals_one_by_one_with_the_fp32_model(self, fp32: Predictor) -> None:
         texts = [*SENTENCES, LONG_TEXT, "", UNKNOWN_TEXT]
