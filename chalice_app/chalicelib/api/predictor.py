@@ -81,7 +81,8 @@ class Predictor:
         self.session = self._session(self.threads)
         # A model run one sentence per call (int8) runs a batch's calls side by side on `threads` workers, each
         # call on one intra-op thread of a second session (made at the first batch): measured on two idle cores,
-        # a lone sentence is fastest on two threads, a batch on two one-thread calls at a time (docs/api.md).
+        # a lone sentence is fastest on two threads, a batch on two one-thread calls at a time
+        # (bench/results/thread_layout.md).
         self._batch_session: ort.InferenceSession | None = None
         self._workers: ThreadPoolExecutor | None = None
         self.input_names = {i.name for i in self.session.get_inputs()}
