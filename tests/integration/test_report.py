@@ -3,13 +3,10 @@ drifted log (the in-process checks of the same command are in tests/unit/monitor
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.support.prediction_logs import (
     drifted_predictions,
     log_lines,
@@ -17,6 +14,7 @@ from tests.support.prediction_logs import (
     write_log,
     write_reference_bundle,
 )
+from tests.support.report_command import run_report
 
 
 @pytest.fixture(scope="module")
@@ -30,23 +28,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def test_runs_as_a_module_and_exits_1_on_alert(bundle: tuple[Path, str], tmp_path: Path) -> None:
     log = write_log(tmp_path / "p.log", log_lines(drifted_predictions(), bundle[1]))
     out = tmp_path / "report.html"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "monitoring.drift.report",
-            "--bundle",
-            str(bundle[0]),
-            "--log",
-            str(log),
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_report(bundle[0], log, out, timeout=120)
     assert result.returncode == 1, result.stderr
     assert "status ALERT" in result.stderr
     assert "read 600 lines: 600 prediction records, 0 skipped" in result.stderr

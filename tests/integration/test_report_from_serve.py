@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +20,7 @@ import pytest
 from devtools.chalice_local import Server, chalice_local
 from model_training.data.cola import read_cola_tsv
 from tests.conftest import ROOT
+from tests.support.report_command import run_report
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -56,23 +55,7 @@ def new_lines(server: Server, since: int, path: Path, predictions: int) -> int:
 
 def report(bundle: Path, log: Path) -> tuple[int, dict[str, Any], str]:
     out = log.with_suffix(".html")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "monitoring.drift.report",
-            "--bundle",
-            str(bundle),
-            "--log",
-            str(log),
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_report(bundle, log, out, timeout=300)
     return result.returncode, json.loads(out.with_suffix(".json").read_text()), result.stderr
 
 
