@@ -14,14 +14,14 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devtools.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
+from devtools.moto_server import REGION, MotoServer, dummy_aws_env
 from tests.conftest import ROOT
+from tests.support.moto_env import MotoEnv, module_moto
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server", reason="moto[server] is a dev requirement")
@@ -37,25 +37,10 @@ PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubuserconten
 
 @pytest.fixture(scope="module")
 def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    home = tmp_path_factory.mktemp("moto")
-    with moto_server(home, dummy_aws_env(home)) as server:
-        yield server
+    yield from module_moto(tmp_path_factory)
 
 
-@dataclass
-class Env:
-    server: MotoServer
-    vars: dict[str, str]
-    tmp: Path
-
-    def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.server.endpoint,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+Env = MotoEnv
 
 
 @pytest.fixture

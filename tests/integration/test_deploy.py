@@ -30,11 +30,12 @@ import pytest
 
 from chalice_app.chalicelib.contract.manifest import load_manifest
 from devtools.chalice_local import chalice_local
-from devtools.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
+from devtools.moto_server import REGION, MotoServer, dummy_aws_env
 from devtools.processes import free_port
 from infra import iam, smoke
 from tests.conftest import ROOT
 from tests.support import chalice_package
+from tests.support.moto_env import MotoEnv, module_moto
 from tests.support.package_venv import run_cfn_lint
 
 boto3 = pytest.importorskip("boto3")
@@ -70,25 +71,10 @@ def api(smoke_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="module")
 def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    home = tmp_path_factory.mktemp("moto")
-    with moto_server(home, dummy_aws_env(home)) as server:
-        yield server
+    yield from module_moto(tmp_path_factory)
 
 
-@dataclass
-class Env:
-    server: MotoServer
-    vars: dict[str, str]
-    tmp: Path
-
-    def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.server.endpoint,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key=SECRET,
-        )
+Env = MotoEnv
 
 
 @pytest.fixture
