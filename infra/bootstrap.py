@@ -28,25 +28,12 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra import aws_errors, chalice_names, deploy, iam
-from infra.bootstrap_template import (
-    GITHUB_OIDC_URL,
-    OIDC_PROVIDER_ARN_PATTERN,
-    PARAMETER_OF_TOKEN,
-    shared_stack_name,
-    stage_stack_name,
-)
+from infra.bootstrap_settings import SETTINGS, Grants
+from infra.bootstrap_template import GITHUB_OIDC_URL, OIDC_PROVIDER_ARN_PATTERN, shared_stack_name, stage_stack_name
 
 CAPABILITIES = ("CAPABILITY_NAMED_IAM",)
 DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 OIDC_PARAMETER = "GitHubOidcProviderArn"
-SEARCH_TOKENS = (
-    "ES_SECRET_NAME",
-    "ES_BASIC_AUTH_SECRET_NAME",
-    "OPENSEARCH_DOMAIN",
-    "OPENSEARCH_COLLECTION_ID",
-    "SEARCH_REGION",
-)
-"""The shipper's optional search settings: Settings field = token.lower(); template parameter: PARAMETER_OF_TOKEN."""
 
 
 class BootstrapError(Exception):
@@ -61,29 +48,19 @@ class Settings:
     stage: str
     github_repo: str
     dvc_bucket: str
-    ecr_repository: str
-    es_secret_name: str = ""
+    grants: Grants
+    """The ECR repository and the log shipper's search resources the stage's roles may reach."""
     oidc_provider_arn: str | None = None
-    es_basic_auth_secret_name: str = ""
-    opensearch_domain: str = ""
-    opensearch_collection_id: str = ""
-    search_region: str = ""
-    """The log shipper's search resources its role may reach (empty: none of that kind)."""
 
     def __post_init__(self) -> None:
-        values = {
-            "GITHUB_REPO": self.github_repo,
-            "DVC_BUCKET": self.dvc_bucket,
-            "ECR_REPOSITORY": self.ecr_repository,
-            **{token: getattr(self, token.lower()) for token in SEARCH_TOKENS},
-        }
-        try:
-            for token, value in values.items():
+        values = {"GITHUB_REPO": ("--github-repo", self.github_repo), "DVC_BUCKET": ("--dvc-bucket", self.dvc_bucket)}
+        values |= {s.token: (s.option, getattr(self.grants, s.name)) for s in SETTINGS}
+        for token, (option, value) in values.items():
+            try:
                 if value or token not in iam.OPTIONAL_TOKENS:
                     iam.check_value(token, value)
-        except iam.RenderError as err:
-            flag = str(err).split(">", 1)[0].lstrip("<").lower().replace("_", "-")
-            raise BootstrapError(f"--{flag}: {err}") from None
+            except iam.RenderError as err:
+                raise BootstrapError(f"{option}: {err}") from None
         if self.oidc_provider_arn and not re.fullmatch(OIDC_PROVIDER_ARN_PATTERN, self.oidc_provider_arn):
             raise BootstrapError(
                 f"--oidc-provider-arn {self.oidc_provider_arn!r} is not GitHub's provider ARN "
@@ -150,13 +127,13 @@ def bootstrap(settings: Settings, templates: Path, deployer: deploy.Deployer, ia
         deployer,
         shared_name,
         shared_template,
-        {OIDC_PARAMETER: provider, "DvcBucket": settings.dvc_bucket, "EcrRepository": settings.ecr_repository},
+        {OIDC_PARAMETER: provider, "DvcBucket": settings.dvc_bucket, "EcrRepository": settings.grants.ecr_repository},
     )
     values = {
         "GitHubRepo": settings.github_repo,
         "DvcBucket": shared.outputs["DvcBucket"],
+        **settings.grants.parameters(),
         "EcrRepository": shared.outputs["EcrRepository"],
-        **{PARAMETER_OF_TOKEN[token]: getattr(settings, token.lower()) for token in SEARCH_TOKENS},
     }
     stage = _apply(deployer, stage_stack_name(settings.app, settings.stage), stage_template, values)
     return Result(shared.outputs, stage.outputs)
@@ -179,9 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--templates", type=Path, required=True, help="where infra.bootstrap_template wrote them")
     parser.add_argument("--github-repo", required=True, help="owner/name")
     parser.add_argument("--dvc-bucket", required=True)
-    parser.add_argument("--ecr-repository", required=True)
-    for token in SEARCH_TOKENS:
-        parser.add_argument(f"--{token.lower().replace('_', '-')}", default="", help=f"<{token}> of infra/iam")
+    for setting in SETTINGS:
+        parser.add_argument(
+            setting.option, required=not setting.optional, default="", help=f"<{setting.token}> of infra/iam"
+        )
     parser.add_argument("--oidc-provider-arn", default=None, help="the account's existing GitHub OIDC provider")
     parser.add_argument("--region", default=None, help="default: the AWS configuration's region")
     parser.add_argument("--endpoint-url", default=None, help="AWS endpoint (a local stand-in such as moto)")
@@ -195,9 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             stage=args.stage,
             github_repo=args.github_repo,
             dvc_bucket=args.dvc_bucket,
-            ecr_repository=args.ecr_repository,
+            grants=Grants(**{s.name: getattr(args, s.option[2:].replace("-", "_")) for s in SETTINGS}),
             oidc_provider_arn=args.oidc_provider_arn,
-            **{token.lower(): getattr(args, token.lower()) for token in SEARCH_TOKENS},
         )
         session = boto3.session.Session(region_name=args.region)
         region = session.region_name

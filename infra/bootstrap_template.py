@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from infra import chalice_names, iam
+from infra import bootstrap_settings, chalice_names, iam
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
 GITHUB_AUDIENCE = "sts.amazonaws.com"
@@ -40,12 +40,7 @@ NONCURRENT_DVC_VERSION_DAYS = 90
 PARAMETER_OF_TOKEN = {
     "GITHUB_REPO": "GitHubRepo",
     "DVC_BUCKET": "DvcBucket",
-    "ECR_REPOSITORY": "EcrRepository",
-    "ES_SECRET_NAME": "EsSecretName",
-    "ES_BASIC_AUTH_SECRET_NAME": "EsBasicAuthSecretName",
-    "OPENSEARCH_DOMAIN": "OpenSearchDomain",
-    "OPENSEARCH_COLLECTION_ID": "OpenSearchCollectionId",
-    "SEARCH_REGION": "SearchRegion",
+    **{setting.token: setting.parameter for setting in bootstrap_settings.SETTINGS},
 }
 SEARCH_REGION_VALUE = "SearchRegionOrStack"
 """The Fn::Sub variable <SEARCH_REGION> becomes: SearchRegion, or the stack's region when it is empty."""
@@ -114,6 +109,13 @@ def stage_stack_name(app: str, stage: str) -> str:
     """A stage's bootstrap stack (its roles)."""
     return f"{app}-bootstrap-{stage}"
 
+
+def deploy_stack_name(app: str, stage: str) -> str:
+    """The stage's deploy stack (`make deploy`): the one stack its GitHub role may change (deploy-policy.json)."""
+    return f"{app}-{stage}"
+
+
+DEPLOY_STACK_OUTPUT = "DeployStackName"
 
 LOGICAL_IDS = {"cloudformation": "CloudFormationExecutionRole", "deploy": "GitHubRole"}
 """Logical ids (and output names + Arn) of roles.json keys whose CamelCase would not say what the role is."""
@@ -344,6 +346,10 @@ def stage_template(app: str, stage: str) -> dict[str, Any]:
         }
         outputs[f"{logical_id}Arn"] = {"Description": role.description, "Value": {"Fn::GetAtt": [logical_id, "Arn"]}}
     outputs["GitHubRoleArn"]["Description"] = f"GitHub environment {stage}: its variable AWS_DEPLOY_ROLE_ARN"
+    outputs[DEPLOY_STACK_OUTPUT] = {
+        "Description": "the stack `make deploy` may create and update with these roles (infra.bootstrap_match)",
+        "Value": deploy_stack_name(app, stage),
+    }
     used = _parameters_used(resources)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",

@@ -3,7 +3,10 @@
 `make deploy STAGE=dev IMAGE_URI=<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>` packages the app
 (`make package`), transforms the template, lints it, and runs this module:
 
-1. credentials and account (sts:GetCallerIdentity); the image must exist in ECR, in the stack's region;
+1. credentials and account (sts:GetCallerIdentity); the stage's bootstrap stack must grant what this deploy asks
+   for (infra.bootstrap_match: its roles, the image's repository, the shipper's secret, domain or collection and
+   region; else it refuses, naming each difference and what to run); the image must exist in ECR, in the stack's
+   region;
 2. the stack's state: none → create; a settled state → update; ROLLBACK_COMPLETE (a first creation that failed)
    cannot be updated: delete it first (the error says how); an operation in progress: wait for it;
 3. create_stack / update_stack with the SAM transform (CAPABILITY_IAM, CAPABILITY_AUTO_EXPAND), then wait. During
@@ -39,7 +42,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalice_app.chalicelib.contract.manifest import BundleError, load_manifest
 from chalice_app.chalicelib.environment import SettingsError
 from chalice_app.chalicelib.shipper.settings import ShipperSettings
-from infra import aws_errors, chalice_names, deploy_template, iam, smoke
+from infra import aws_errors, bootstrap_match, bootstrap_template, chalice_names, deploy_template, iam, smoke
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
 IMAGE_URI = re.compile(
@@ -105,13 +108,18 @@ def parse_image_uri(uri: str) -> Image:
     return Image(uri, match["account"], match["region"], match["repository"], match["tag"], match["digest"])
 
 
-def check_image(ecr: Any, image: Image, region: str) -> None:
-    """The image exists in ECR and in the stack's region (Lambda pulls from its own region's ECR only)."""
+def check_region(image: Image, region: str) -> None:
+    """The image is in the stack's region (Lambda pulls from its own region's ECR only)."""
     if image.region != region:
         raise DeployError(
             f"the image is in {image.region}, the stack deploys to {region}: Lambda runs images from its own "
             f"region's ECR; push the image to {region} or pass REGION={image.region}"
         )
+
+
+def check_image(ecr: Any, image: Image, region: str) -> None:
+    """The image exists in ECR and in the stack's region."""
+    check_region(image, region)
     image_id = {"imageTag": image.tag} if image.tag else {"imageDigest": image.digest}
     try:
         ecr.describe_images(registryId=image.account, repositoryName=image.repository, imageIds=[image_id])
@@ -204,13 +212,21 @@ def _how_to_set(names: list[str]) -> str:
     )
 
 
+def search_parameters(template: Mapping[str, Any], values: Mapping[str, str]) -> dict[str, str]:
+    """The shipper's search parameters as the stack will get them (given, else the template's defaults); {} when
+    the template has no shipper or no EsUrl was given (stack_parameters then names it)."""
+    declared = template.get("Parameters", {})
+    if "EsUrl" not in declared or "EsUrl" not in values:
+        return {}
+    return {name: str(values.get(name, declared.get(name, {}).get("Default", ""))) for name in SEARCH_OPTIONS}
+
+
 def check_search_settings(template: Mapping[str, Any], values: Mapping[str, str], region: str) -> None:
     """The shipper's search parameters (given, else the template's defaults) as the shipper's own settings would
     read them on Lambda; a DeployError with the make variables to fix, before anything is deployed."""
-    declared = template.get("Parameters", {})
-    if "EsUrl" not in declared or "EsUrl" not in values:
-        return  # no shipper, or stack_parameters names the missing EsUrl
-    given = {name: str(values.get(name, declared.get(name, {}).get("Default", ""))) for name in SEARCH_OPTIONS}
+    given = search_parameters(template, values)
+    if not given:
+        return
     auth = given["EsAuth"]
     missing = {"api_key": "EsSecretName", "basic": "EsBasicAuthSecretName"}.get(auth)
     if missing and not given[missing]:
@@ -247,6 +263,41 @@ def role_arns(template: Mapping[str, Any], account: str, stage: str) -> dict[str
             )
         arns[parameter] = f"arn:aws:iam::{account}:role/{known[key]}"
     return arns
+
+
+def check_template_stage(template: Mapping[str, Any], stage: str) -> None:
+    """The template was built for this stage (its Stage parameter allows only the stage it was packaged for)."""
+    allowed = template.get("Parameters", {}).get("Stage", {}).get("AllowedValues", [stage])
+    if stage not in allowed:
+        raise DeployError(
+            f"the template was built for stage {', '.join(allowed)}, not {stage}: build {stage}'s "
+            f"(make deploy-template STAGE={stage}, or drop TEMPLATE=) or deploy it with STAGE={allowed[0]}"
+        )
+
+
+def check_bootstrap(cloudformation: Any, request: Request, account: str, region: str) -> None:
+    """Refuse, before anything changes, a deploy that asks for what the stage's bootstrap stack did not grant
+    (infra.bootstrap_match); a DeployError lists each difference and what to run."""
+    app = chalice_names.stage_names(request.stage).app_name
+    asks = bootstrap_match.DeployAsks(
+        app=app,
+        stage=request.stage,
+        stack=request.stack,
+        account=account,
+        region=region,
+        image_account=request.image.account,
+        image_repository=request.image.repository,
+        search=search_parameters(request.template, request.values),
+        roles={
+            **role_arns(request.template, account, request.stage),
+            "RoleARN": execution_role_arn(account, request.stage),
+        },
+    )
+    found = describe(cloudformation, bootstrap_template.stage_stack_name(app, request.stage))
+    try:
+        bootstrap_match.check(asks, None if found is None else (found.parameters, found.outputs))
+    except bootstrap_match.MismatchError as err:
+        raise DeployError(str(err)) from None
 
 
 def execution_role_arn(account: str, stage: str) -> str:
@@ -490,7 +541,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stage", required=True)
     parser.add_argument("--image-uri", required=True)
     parser.add_argument("--region", default=None, help="default: the image's region")
-    parser.add_argument("--stack", default=None, help="default: <app>-<stage> (what infra/iam's deploy role allows)")
+    parser.add_argument(
+        "--stack", default=None, help="default: <app>-<stage>, the one stack the stage's roles may change"
+    )
     parser.add_argument("--bundle", type=Path, default=None, help="bundle inside the image (its model_version)")
     parser.add_argument("--model-version", default=None)
     parser.add_argument("--deployment-type", default=None, choices=deploy_template.DEPLOYMENT_TYPES)
@@ -523,21 +576,25 @@ def main(argv: list[str] | None = None) -> int:
         image = parse_image_uri(args.image_uri)
         region = args.region or image.region
         names = chalice_names.stage_names(args.stage)
-        stack_name = args.stack or f"{names.app_name}-{args.stage}"
+        stack_name = args.stack or bootstrap_template.deploy_stack_name(names.app_name, args.stage)
         template = json.loads(args.template.read_text())
+        check_template_stage(template, args.stage)
         model_version = expected_model_version(args.bundle, args.model_version)
         values = dict(item.split("=", 1) for item in args.parameter if "=" in item)
         for key, value in (("DeploymentType", args.deployment_type), *search_values(args).items()):
             if value:
                 values[key] = value
         check_search_settings(template, values, region)
+        check_region(image, region)
         session = boto3.session.Session(region_name=region)
         client_args = {"region_name": region, "endpoint_url": args.endpoint_url}
         account = session.client("sts", **client_args).get_caller_identity()["Account"]
         print(f"deploying {image.uri} (model {model_version}) as stack {stack_name} in {region}, account {account}")
-        check_image(session.client("ecr", **client_args), image, region)
-        deployer = Deployer(session.client("cloudformation", **client_args), poll_s=args.poll, timeout_s=args.timeout)
+        cloudformation = session.client("cloudformation", **client_args)
         request = Request(stack_name, args.stage, template, image, model_version, values)
+        check_bootstrap(cloudformation, request, account, region)
+        check_image(session.client("ecr", **client_args), image, region)
+        deployer = Deployer(cloudformation, poll_s=args.poll, timeout_s=args.timeout)
         outcome = deploy(request, deployer, account)
     except FileNotFoundError as err:
         print(f"error: {err.filename} not found", file=sys.stderr)

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 from chalice.config import Config
 
-from infra import chalice_names
+from infra import bootstrap_settings, chalice_names
 
 IAM_DIR = Path(__file__).resolve().parent / "iam"
 ROLES_FILE = IAM_DIR / "roles.json"
@@ -43,9 +43,7 @@ API_ROLE = "api"
 ZIP_ROUTE_SETTINGS = {"ES_SECRET_NAME": "ES_API_KEY_SECRET_ID", "ES_BASIC_AUTH_SECRET_NAME": "ES_BASIC_AUTH_SECRET_ID"}
 """Tokens the zip route takes from the function's environment_variables in .chalice/config.json. A statement that
 needs one the function does not set is left out: the function then reads no such resource."""
-OPTIONAL_TOKENS = frozenset(
-    {"ES_SECRET_NAME", "ES_BASIC_AUTH_SECRET_NAME", "OPENSEARCH_DOMAIN", "OPENSEARCH_COLLECTION_ID", "SEARCH_REGION"}
-)
+OPTIONAL_TOKENS = frozenset(setting.token for setting in bootstrap_settings.SEARCH_SETTINGS)
 """Tokens of the shipper's search settings: a statement needing one without a value is left out (render, the zip
 route; the bootstrap template makes it conditional), since each names the resource of one backend or auth mode."""
 AWS_SEARCH_ENDPOINT = re.compile(

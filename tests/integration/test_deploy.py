@@ -32,10 +32,14 @@ from chalice_app.chalicelib.contract.manifest import load_manifest
 from devtools.chalice_local import chalice_local
 from devtools.moto_server import REGION, MotoServer, dummy_aws_env
 from devtools.processes import free_port
-from infra import iam, smoke
+from infra import smoke
+from infra.bootstrap_settings import Grants
+from infra.deploy import SEARCH_OPTIONS
+from infra.deploy_template import TemplateOptions, transform
 from tests.conftest import ROOT
 from tests.support import chalice_package
-from tests.support.moto_env import MotoEnv, module_moto
+from tests.support.chalice_sam import sample
+from tests.support.moto_env import DVC_BUCKET, GITHUB_REPO, MotoEnv, bootstrap_stage, module_moto
 from tests.support.package_venv import run_cfn_lint
 
 boto3 = pytest.importorskip("boto3")
@@ -77,23 +81,25 @@ def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
 Env = MotoEnv
 
 
+BOOTSTRAPPED = Grants(ecr_repository=REPOSITORY, es_secret_name="cola-es")
+"""What the env fixture bootstraps dev with (Elasticsearch with an API key)."""
+
+
+def put_images(env: Env, repository: str, *tags: str) -> None:
+    for tag in tags:
+        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "tag": tag}
+        env.client("ecr").put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
+
+
 @pytest.fixture
 def env(aws: MotoServer, tmp_path: Path) -> Env:
-    """A clean moto (reset), the execution role of infra/iam, and an ECR repository holding images v1 and v2."""
+    """A clean moto (reset), dev bootstrapped as `make bootstrap` does it (roles, ECR repository), and images v1
+    and v2 in the repository."""
     aws.reset()
     variables = {**dummy_aws_env(tmp_path), "AWS_SECRET_ACCESS_KEY": SECRET, "PYTHONPATH": str(ROOT)}
     environment = Env(aws, variables, tmp_path)
-    values = iam.stage_values("dev", account_id=ACCOUNT, region=REGION)
-    (role,) = [r for r in iam.roles() if r.key == "api"]
-    environment.client("iam").create_role(
-        RoleName=iam.render(role.name, values),
-        AssumeRolePolicyDocument=json.dumps(iam.render(iam.load_document(role.trust), values)),
-    )
-    ecr = environment.client("ecr")
-    ecr.create_repository(repositoryName=REPOSITORY)
-    for tag in ("v1", "v2"):
-        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "tag": tag}
-        ecr.put_image(repositoryName=REPOSITORY, imageManifest=json.dumps(manifest), imageTag=tag)
+    bootstrap_stage(environment, "dev", BOOTSTRAPPED)
+    put_images(environment, REPOSITORY, "v1", "v2")
     return environment
 
 
@@ -132,12 +138,20 @@ def standin_template(api_url: str) -> dict[str, Any]:
     }
 
 
+def with_shipper(template: dict[str, Any]) -> dict[str, Any]:
+    """The stand-in with the shipper's search parameters of the real deploy template (EsUrl, SearchBackend, ...):
+    infra.deploy checks them against the bootstrap stack; moto's CloudFormation just records them."""
+    real = transform(sample(), app_name=APP, stage="dev", options=TemplateOptions())["Parameters"]
+    search = {name: spec for name, spec in real.items() if name in SEARCH_OPTIONS}
+    return {**template, "Parameters": {**template["Parameters"], **search}}
+
+
 def run_deploy(
     env: Env, template: dict[str, Any], *args: str, environ: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     path = env.tmp / "template.json"
     path.write_text(json.dumps(template))
-    role = f"arn:aws:iam::{ACCOUNT}:role/{APP}-dev-api"
+    role = f"arn:aws:iam::{ACCOUNT}:role/{APP}-dev-api"  # the stand-in's function is not SAM's: role_arns skips it
     command = [sys.executable, "-m", "infra.deploy", "--template", str(path), "--stage", "dev"]
     command += ["--endpoint-url", env.server.endpoint, "--poll", "0.2", "--parameter", f"APIHandlerRoleArn={role}"]
     result = subprocess.run(
@@ -232,10 +246,10 @@ def test_an_image_missing_from_ecr_is_reported_before_anything_changes(env: Env,
 
 
 def test_a_missing_repository_is_reported(env: Env, api: Api) -> None:
-    uri = image_uri("v1").replace(REPOSITORY, "no-such-repo")
-    result = run_deploy(env, standin_template(api.url), "--image-uri", uri, "--model-version", "m")
+    env.client("ecr").delete_repository(repositoryName=REPOSITORY, force=True)  # bootstrapped, deleted since
+    result = run_deploy(env, standin_template(api.url), "--image-uri", image_uri("v1"), "--model-version", "m")
     assert result.returncode == 2
-    assert "ECR repository 'no-such-repo' does not exist" in result.stderr
+    assert f"ECR repository {REPOSITORY!r} does not exist" in result.stderr
 
 
 def test_an_image_of_another_region_is_refused(env: Env, api: Api) -> None:
@@ -244,6 +258,128 @@ def test_an_image_of_another_region_is_refused(env: Env, api: Api) -> None:
     )
     assert result.returncode == 2
     assert "the image is in us-east-1, the stack deploys to eu-west-1" in result.stderr
+
+
+DOMAIN_URL = f"https://search-cola-logs-abc123.{REGION}.es.amazonaws.com"
+BASIC = Grants(ecr_repository=REPOSITORY, es_basic_auth_secret_name="cola-user")
+SIGV4 = ("--es-url", DOMAIN_URL, "--search-backend", "opensearch", "--es-auth", "sigv4")
+
+
+def test_a_deploy_that_matches_its_bootstrap_deploys(env: Env, api: Api) -> None:
+    """The pair as the runbook writes it for OpenSearch: bootstrap grants the domain, deploy signs for it."""
+    bootstrap_stage(env, "dev", Grants(ecr_repository=REPOSITORY, opensearch_domain="cola-logs"))
+    template = with_shipper(standin_template(api.url))
+    result = run_deploy(env, template, "--image-uri", image_uri("v1"), "--model-version", api.model_version, *SIGV4)
+    assert result.returncode == 0, result.stdout + result.stderr
+    created = stack(env)
+    assert created is not None
+    assert (created["params"]["EsAuth"], created["params"]["EsUrl"]) == ("sigv4", DOMAIN_URL)
+
+
+@pytest.mark.parametrize(
+    ("grants", "deploy_args", "difference", "rerun"),
+    [
+        pytest.param(
+            BOOTSTRAPPED, ("--es-url", "https://es.example.com:9243", "--es-secret-name", "other-es"),
+            "ES_SECRET_NAME: this deploy needs 'other-es' (ES_AUTH=api_key); "
+            f"{APP}-bootstrap-dev granted 'cola-es'",
+            f"REPOSITORY={REPOSITORY} ES_SECRET_NAME=other-es REGION={REGION}",
+            id="another-api-key-secret",
+        ),
+        pytest.param(
+            BASIC, SIGV4,
+            "OPENSEARCH_DOMAIN: this deploy needs 'cola-logs' (ES_AUTH=sigv4 ES_SIGV4_SERVICE=es, ES_URL); "
+            f"{APP}-bootstrap-dev granted none",
+            "ES_BASIC_AUTH_SECRET_NAME=cola-user OPENSEARCH_DOMAIN=cola-logs",
+            id="sigv4-on-a-stage-bootstrapped-for-basic",
+        ),
+        pytest.param(
+            Grants(ecr_repository=REPOSITORY, opensearch_domain="other-logs"), SIGV4,
+            "OPENSEARCH_DOMAIN: this deploy needs 'cola-logs'",
+            "OPENSEARCH_DOMAIN=cola-logs",
+            id="another-domain",
+        ),
+        pytest.param(
+            Grants(ecr_repository=REPOSITORY, opensearch_domain="cola-logs"),
+            ("--es-url", f"https://abc123def.{REGION}.aoss.amazonaws.com", "--search-backend", "opensearch",
+             "--es-auth", "sigv4", "--es-sigv4-service", "aoss"),
+            "OPENSEARCH_COLLECTION_ID: this deploy needs 'abc123def'",
+            "OPENSEARCH_DOMAIN=cola-logs OPENSEARCH_COLLECTION_ID=abc123def",
+            id="serverless-on-a-stage-bootstrapped-for-a-domain",
+        ),
+        pytest.param(
+            Grants(ecr_repository=REPOSITORY, opensearch_domain="cola-logs", search_region="eu-west-1"), SIGV4,
+            f"SEARCH_REGION: this deploy needs {REGION!r}",
+            f"SEARCH_REGION={REGION}",
+            id="another-search-region",
+        ),
+        pytest.param(
+            BOOTSTRAPPED,
+            ("--es-url", DOMAIN_URL, "--search-backend", "opensearch", "--es-auth", "basic",
+             "--es-basic-auth-secret-name", "cola-user"),
+            "ES_BASIC_AUTH_SECRET_NAME: this deploy needs 'cola-user' (ES_AUTH=basic)",
+            "ES_SECRET_NAME=cola-es ES_BASIC_AUTH_SECRET_NAME=cola-user",
+            id="basic-on-a-stage-bootstrapped-for-an-api-key",
+        ),
+    ],
+)  # fmt: skip
+def test_shipper_settings_the_bootstrap_did_not_grant_are_refused_before_anything_changes(
+    env: Env, grants: Grants, deploy_args: tuple[str, ...], difference: str, rerun: str
+) -> None:
+    bootstrap_stage(env, "dev", grants)
+    template = with_shipper(standin_template("http://127.0.0.1:9/"))
+    result = run_deploy(env, template, "--image-uri", image_uri("v1"), "--model-version", "m", *deploy_args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert difference in result.stderr
+    assert f"re-run `make bootstrap STAGE=dev GITHUB_REPO={GITHUB_REPO} DVC_BUCKET={DVC_BUCKET} " in result.stderr
+    assert rerun in result.stderr
+    assert "deploy the shipper as the stage was bootstrapped: " in result.stderr
+    assert stack(env) is None
+
+
+def test_an_image_of_another_repository_is_refused(env: Env) -> None:
+    env.client("ecr").create_repository(repositoryName="another-repo")
+    put_images(env, "another-repo", "v1")
+    uri = image_uri("v1").replace(REPOSITORY, "another-repo")
+    result = run_deploy(env, standin_template("http://127.0.0.1:9/"), "--image-uri", uri, "--model-version", "m")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"REPOSITORY: this deploy needs 'another-repo' (IMAGE); {APP}-bootstrap-dev granted {REPOSITORY!r}" in (
+        result.stderr
+    )
+    assert f"make push REPOSITORY={REPOSITORY}" in result.stderr
+    assert "REPOSITORY=another-repo ES_SECRET_NAME=cola-es REGION=" in result.stderr  # or re-bootstrap for it
+    assert stack(env) is None
+
+
+def test_an_image_of_another_account_is_refused(env: Env) -> None:
+    uri = image_uri("v1").replace(ACCOUNT, "210987654321")
+    result = run_deploy(env, standin_template("http://127.0.0.1:9/"), "--image-uri", uri, "--model-version", "m")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"IMAGE: it is in account 210987654321; the stage's roles read images of account {ACCOUNT} only" in (
+        result.stderr
+    )
+    assert stack(env) is None
+
+
+def test_another_stack_than_the_stages_is_refused(env: Env) -> None:
+    result = run_deploy(
+        env, standin_template("http://127.0.0.1:9/"), "--image-uri", image_uri("v1"), "--model-version", "m",
+        "--stack", "my-experiment",
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"STACK: this deploy changes stack 'my-experiment'; the stage's roles may change {STACK!r}" in result.stderr
+    assert "drop STACK=" in result.stderr
+
+
+def test_a_stage_that_was_never_bootstrapped_is_its_own_error(env: Env) -> None:
+    env.server.reset()
+    result = run_deploy(
+        env, standin_template("http://127.0.0.1:9/"), "--image-uri", image_uri("v1"), "--model-version", "m"
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"no bootstrap stack {APP}-bootstrap-dev in account {ACCOUNT}, {REGION}" in result.stderr
+    assert f"Run `make bootstrap STAGE=dev REGION={REGION} ...` first" in result.stderr
+    assert stack(env) is None
 
 
 def test_without_credentials_the_deploy_says_how_to_give_them(env: Env, api: Api) -> None:
