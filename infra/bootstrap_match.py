@@ -59,10 +59,9 @@ def _endpoint(url: str) -> dict[str, str]:
 def search_needs(search: Mapping[str, str], region: str) -> list[Need]:
     """The grants the shipper needs under these search settings (the auth mode decides which resource it reads)."""
     auth = search.get("EsAuth", "")
-    if auth == "api_key":
-        return [Need("es_secret_name", search.get("EsSecretName", ""), "ES_AUTH=api_key")]
-    if auth == "basic":
-        return [Need("es_basic_auth_secret_name", search.get("EsBasicAuthSecretName", ""), "ES_AUTH=basic")]
+    secret = {"api_key": "es_secret_name", "basic": "es_basic_auth_secret_name"}.get(auth)
+    if secret:  # the deploy template's parameter has the bootstrap stack's name
+        return [Need(secret, search.get(setting(secret).parameter, ""), f"ES_AUTH={auth}")]
     if auth != "sigv4":
         return []
     service = search.get("EsSigv4Service") or "es"

@@ -314,3 +314,9 @@ def test_a_rollback_keeps_the_previous_stack_tags() -> None:
     assert {"Key": "model-version", "Value": "m-old"} in call["tags"]
     assert len(call["tags"]) == 3
     assert {"ParameterKey": "DeploymentType", "ParameterValue": "AllAtOnce"} in call["parameters"]
+
+
+def test_a_template_built_for_another_stage_is_refused() -> None:
+    deploy.check_template_stage(deploy_template(), "dev")
+    with pytest.raises(DeployError, match=r"built for stage dev, not prod.*make deploy-template STAGE=prod"):
+        deploy.check_template_stage(deploy_template(), "prod")

@@ -431,6 +431,11 @@ def test_the_github_role_cannot_touch_what_the_stack_holds_itself() -> None:
     stack = arn.format("cloudformation", f"stack/{APP}-dev/0b1c2d3e")
     assert allows(document, "cloudformation:UpdateStack", stack)
     assert not allows(document, "cloudformation:UpdateStack", arn.format("cloudformation", f"stack/{APP}-prod/0b1c"))
+    # make deploy reads the stage's bootstrap stack first (infra/bootstrap_match.py), and may change none of it:
+    bootstrap = arn.format("cloudformation", f"stack/{APP}-bootstrap-dev/0b1c")
+    assert allows(document, "cloudformation:DescribeStacks", bootstrap)
+    assert not allows(document, "cloudformation:UpdateStack", bootstrap)
+    assert not allows(document, "cloudformation:DescribeStacks", bootstrap.replace("-dev/", "-prod/"))
     assert allows(document, "ecr:DescribeImages", arn.format("ecr", "repository/cola-acceptability"))
     assert not allows(document, "ecr:PutImage", arn.format("ecr", "repository/cola-acceptability"))
     # make deploy's image check reads the manifest and config over the registry API (infra/image_check.py):
