@@ -289,7 +289,7 @@ deploy: $(if $(TEMPLATE),$(DEPLOY_STAMP),$(STAMP)) ## [deliver] Deploy IMAGE=rep
 	version=$$($(PY) -m infra.image_check "$(IMAGE_URI)" --arch $(ARCH) $(if $(TEMPLATE),,--bundle $(BUNDLE)) \
 		$(if $(ENDPOINT),--endpoint-url $(ENDPOINT))); \
 	$(PY) -m infra.deploy --template $(or $(TEMPLATE),$(DEPLOY_DIR)/template.json) --stage $(STAGE) \
-		--image-uri "$(IMAGE_URI)" --model-version "$$version" --record $(DEPLOY_DIR)/outcome.json \
+		--image-uri "$(IMAGE_URI)" --model-version "$$version" --architecture $(ARCH) --record $(DEPLOY_DIR)/outcome.json \
 		$(if $(REGION),--region $(REGION)) $(if $(STACK),--stack $(STACK)) $(if $(ES_URL),--es-url "$(ES_URL)") \
 		$(if $(ES_SECRET_NAME),--es-secret-name "$(ES_SECRET_NAME)") $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) \
 		$(if $(SEARCH_BACKEND),--search-backend "$(SEARCH_BACKEND)") $(if $(ES_AUTH),--es-auth "$(ES_AUTH)") \

@@ -275,6 +275,23 @@ def check_template_stage(template: Mapping[str, Any], stage: str) -> None:
         )
 
 
+def check_template_architecture(template: Mapping[str, Any], architecture: str) -> None:
+    """The template's image functions run on the architecture the image was checked for (ARCH= of make deploy)."""
+    wanted = deploy_template.LAMBDA_ARCHITECTURES[architecture]
+    for logical_id, resource in template.get("Resources", {}).items():
+        props = resource.get("Properties", {})
+        if resource.get("Type") != deploy_template.FUNCTION or props.get("PackageType") != "Image":
+            continue
+        found = props.get("Architectures", ["x86_64"])  # Lambda's default
+        if found != [wanted]:
+            built = {v: k for k, v in deploy_template.LAMBDA_ARCHITECTURES.items()}.get(found[0], found[0])
+            raise DeployError(
+                f"the template's {logical_id} runs on {found[0]} (built with ARCH={built}), the image was checked "
+                f"for linux/{architecture} (ARCH={architecture}): pass the ARCH the template and image were built "
+                f"for, or rebuild the template (make deploy-template ARCH={architecture})"
+            )
+
+
 def check_bootstrap(cloudformation: Any, request: Request, account: str, region: str) -> None:
     """Refuse, before anything changes, a deploy that asks for what the stage's bootstrap stack did not grant
     (infra.bootstrap_match); a DeployError lists each difference and what to run."""
@@ -547,6 +564,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bundle", type=Path, default=None, help="bundle inside the image (its model_version)")
     parser.add_argument("--model-version", default=None)
     parser.add_argument("--deployment-type", default=None, choices=deploy_template.DEPLOYMENT_TYPES)
+    parser.add_argument(
+        "--architecture",
+        default=None,
+        choices=list(deploy_template.LAMBDA_ARCHITECTURES),
+        help="the image's (make ARCH=): the template's functions must run on it",
+    )
     parser.add_argument("--es-url", default=None, help="the log shipper's Elasticsearch or OpenSearch endpoint")
     parser.add_argument("--search-backend", default=None, choices=deploy_template.SEARCH_BACKENDS)
     parser.add_argument("--es-auth", default=None, choices=deploy_template.ES_AUTH_MODES)
@@ -579,6 +602,8 @@ def main(argv: list[str] | None = None) -> int:
         stack_name = args.stack or bootstrap_template.deploy_stack_name(names.app_name, args.stage)
         template = json.loads(args.template.read_text())
         check_template_stage(template, args.stage)
+        if args.architecture:
+            check_template_architecture(template, args.architecture)
         model_version = expected_model_version(args.bundle, args.model_version)
         values = dict(item.split("=", 1) for item in args.parameter if "=" in item)
         for key, value in (("DeploymentType", args.deployment_type), *search_values(args).items()):

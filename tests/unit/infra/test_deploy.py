@@ -320,3 +320,11 @@ def test_a_template_built_for_another_stage_is_refused() -> None:
     deploy.check_template_stage(deploy_template(), "dev")
     with pytest.raises(DeployError, match=r"built for stage dev, not prod.*make deploy-template STAGE=prod"):
         deploy.check_template_stage(deploy_template(), "prod")
+
+
+def test_a_template_built_for_another_architecture_is_refused() -> None:
+    deploy.check_template_architecture(deploy_template(), "amd64")
+    arm = transform(sample(), app_name=APP, stage="dev", options=TemplateOptions(architecture="arm64"))
+    deploy.check_template_architecture(arm, "arm64")
+    with pytest.raises(DeployError, match=r"runs on arm64 \(built with ARCH=arm64\).*checked for linux/amd64"):
+        deploy.check_template_architecture(arm, "amd64")
