@@ -18,73 +18,32 @@ registered from tests/conftest.py.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from importlib.resources import files
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
-from devtools.processes import free_port, stop
-
-READY_TIMEOUT_S = 30.0
+from tests.support.server_process import ServerError, ServerProcess, for_session, wheel_binary
 
 
-class EsServerError(RuntimeError):
-    """The server did not start or answer; the message carries the end of its log."""
+class EsServerError(ServerError):
+    """The server refused a request (or did not start: ServerError)."""
 
 
 def server_binary() -> Path:
-    """The noida-db binary inside the installed wheel (made executable: wheels may drop the mode bit)."""
-    path = Path(str(files("noida_db").joinpath("noida-db")))
-    if not path.is_file():
-        raise EsServerError(f"noida-db binary not found at {path}: pip install -r requirements/dev.txt")
-    if not os.access(path, os.X_OK):
-        path.chmod(0o755)
-    return path
+    """The noida-db binary inside the installed wheel."""
+    return wheel_binary("noida_db", "noida-db")
 
 
 @dataclass
-class EsServer:
+class EsServer(ServerProcess):
     """One noida-db Elasticsearch server process (stop/start keeps data and port)."""
 
     name: ClassVar[str] = "noida-db"
-
-    data_dir: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.data_dir.parent / f"{self.data_dir.name}.log"
-
-    def start(self, timeout: float = READY_TIMEOUT_S) -> EsServer:
-        """Start the server and wait until it answers GET / (raises EsServerError with its log otherwise)."""
-        if self.process is not None and self.process.poll() is None:
-            return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        command = self.command()
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise EsServerError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
-            if self.answers():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise EsServerError(f"{self.name} did not answer on {self.url} within {timeout:.0f} s:\n{self.log_tail()}")
 
     def command(self) -> list[str]:
         """The server's command line."""
@@ -100,12 +59,6 @@ class EsServer:
             "--data-dir",
             str(self.data_dir),
         ]
-
-    def stop(self) -> None:
-        """Stop the process by its PID (terminate, then kill)."""
-        if self.process is not None:
-            stop(self.process)
-            self.process = None
 
     def answers(self) -> bool:
         """GET / answers with Elasticsearch's banner."""
@@ -132,10 +85,12 @@ class EsServer:
         for template in self.request("GET", "/_index_template").get("index_templates", []):
             self.request("DELETE", f"/_index_template/{template['name']}")
 
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.is_file():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+    def emptied(self) -> EsServer:
+        """This server, started again if a test stopped it, with every index and index template deleted."""
+        if not self.answers():
+            self.start()
+        self.reset()
+        return self
 
 
 def start_es_server(data_dir: Path, port: int | None = None) -> EsServer:
@@ -147,17 +102,10 @@ def start_es_server(data_dir: Path, port: int | None = None) -> EsServer:
 @pytest.fixture(scope="session")
 def es_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EsServer]:
     """One noida-db Elasticsearch server for the whole session (stopped at the end)."""
-    server = start_es_server(tmp_path_factory.mktemp("es-server") / "data")
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from for_session(EsServer(tmp_path_factory.mktemp("es-server") / "data"))
 
 
 @pytest.fixture
 def es(es_server: EsServer) -> EsServer:
     """The session's server, emptied for this test (every index and index template deleted)."""
-    if not es_server.answers():  # a test that stopped it without starting it again
-        es_server.start()
-    es_server.reset()
-    return es_server
+    return es_server.emptied()

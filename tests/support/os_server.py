@@ -1,8 +1,8 @@
 """A real OpenSearch-API server for tests: osmem-server (PyPI, pinned in requirements/dev.txt) on a free port.
 
 osmem-server emulates OpenSearch 3.x (opensearch-py works with it unchanged; it has no ISM plugin API). Its wheel
-carries a static server binary; this runs the binary directly, as tests/support/es_server.py runs noida-db, so that
-stopping it by PID stops the server. It keeps its data in memory: a restart starts empty. Where it is more lenient
+carries a static server binary, run directly by tests/support/server_process.py as noida-db is, so that stopping
+it by PID stops the server. It keeps its data in memory: a restart starts empty. Where it is more lenient
 than OpenSearch (it sends X-Elastic-Product: Elasticsearch; it checks no SigV4 signature), tests put
 tests/support/es_fault_proxy.py with `opensearch=True` (and `sigv4=`) in front of it.
 
@@ -17,23 +17,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
-from tests.support.es_server import EsServer, EsServerError
+from tests.support.es_server import EsServer
+from tests.support.server_process import for_session, wheel_binary
 
 
 def osmem_binary() -> Path:
-    """The osmem-server binary inside the installed wheel (made executable: wheels may drop the mode bit)."""
-    path = Path(str(files("osmem_server").joinpath("bin", "osmem-server")))
-    if not path.is_file():
-        raise EsServerError(f"osmem-server binary not found at {path}: pip install -r requirements/dev.txt")
-    if not os.access(path, os.X_OK):
-        path.chmod(0o755)
-    return path
+    """The osmem-server binary inside the installed wheel."""
+    return wheel_binary("osmem_server", "bin", "osmem-server")
 
 
 @dataclass
@@ -57,25 +52,17 @@ class OsServer(EsServer):
 
 def start_os_server(data_dir: Path) -> OsServer:
     """A started server (data_dir holds only its log)."""
-    server = OsServer(data_dir)
-    server.start()
-    return server
+    return OsServer(data_dir).start()
 
 
 @pytest.fixture(scope="session")
 def os_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OsServer]:
     """One osmem-server for the whole session (stopped at the end)."""
-    server = start_os_server(tmp_path_factory.mktemp("os-server") / "data")
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from for_session(OsServer(tmp_path_factory.mktemp("os-server") / "data"))
 
 
 @pytest.fixture
 def opensearch(os_server: OsServer) -> OsServer:
     """The session's OpenSearch server, emptied for this test (every index and index template deleted)."""
-    if not os_server.answers():
-        os_server.start()
-    os_server.reset()
+    os_server.emptied()
     return os_server
