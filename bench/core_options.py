@@ -1,0 +1,434 @@
+"""The served core against variants of its model and its onnxruntime session, in one interleaved run.
+
+`python -m bench.core_options --bundle NAME=DIR [--bundle ...] [--variants A,B] [--rounds N]`
+→ bench/results/core_options.{json,md}; the variants and the run's sizes: conf/bench/core_options.yaml.
+
+Every variant is the runtime predictor (chalicelib/api/predictor.py) with its session, or its model, changed one way.
+Per round each variant runs once (order reversed every other round, so the machine's busy spells fall on all of
+them): `single_sentences` dev sentences one at a time through predict([sentence]), then the whole dev set in batches
+of `batch_size`. Reported per variant: p50 and p95 of the single-sentence calls pooled over rounds, the median
+batch throughput, and, from the batch predictions, agreement with the bundle's fp32 model and dev MCC: the int8
+gates of conf/export/default.yaml. Ratios are against `served` (the predictor as it ships).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import yaml
+
+from bench.machine import machine_info
+from chalice_app.chalicelib.api.predictor import Predictor, pad_batch, session_options
+from model_training.data.cola import read_cola_tsv
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+CONFIG = ROOT / "conf" / "bench" / "core_options.yaml"
+GATES = ROOT / "conf" / "export" / "default.yaml"
+DEV_FILE = ROOT / "data" / "cola" / "raw" / "in_domain_dev.tsv"
+TRAIN_FILE = ROOT / "data" / "cola" / "raw" / "in_domain_train.tsv"
+MODELS = ("served", "unfused_skip_layer_norm", "static_qoperator", "static_qdq")
+LEVELS = {
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "offline": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+}
+
+
+class ConfigError(ValueError):
+    """The benchmark's configuration is wrong; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way the served core could run: a model and what its session changes from the predictor's."""
+
+    model: str = "served"
+    threads: int | None = None
+    spinning: bool | None = None
+    graph_optimization: str | None = None
+    mem_pattern: bool | None = None
+    cpu_mem_arena: bool | None = None
+    thread_affinity: str | None = None
+    io_binding: bool = False
+
+    def changes_model(self) -> bool:
+        return self.model != "served"
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """conf/bench/core_options.yaml, checked."""
+
+    rounds: int
+    warmup: int
+    single_sentences: int
+    batch_size: int
+    calibration_sentences: int
+    calibration_seed: int
+    variants: dict[str, Variant]
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> CoreConfig:
+        """The config from parsed YAML; ConfigError names a missing, unknown or wrong key."""
+        try:
+            variants = {}
+            for name, spec in raw["variants"].items():
+                try:
+                    variants[str(name)] = Variant(**(spec or {}))
+                except TypeError as err:
+                    keys = ", ".join(Variant.__dataclass_fields__)
+                    raise ConfigError(f"variant {name!r}: {err} (keys: {keys})") from None
+            config = cls(
+                rounds=int(raw["rounds"]),
+                warmup=int(raw["warmup"]),
+                single_sentences=int(raw["single_sentences"]),
+                batch_size=int(raw["batch_size"]),
+                calibration_sentences=int(raw["calibration"]["sentences"]),
+                calibration_seed=int(raw["calibration"]["seed"]),
+                variants=variants,
+            )
+        except KeyError as err:
+            raise ConfigError(f"missing key {err} (see conf/bench/core_options.yaml)") from None
+        except (TypeError, ValueError, AttributeError) as err:
+            if isinstance(err, ConfigError):
+                raise
+            raise ConfigError(f"a value has the wrong type: {err} (see conf/bench/core_options.yaml)") from None
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        for key in ("rounds", "single_sentences", "batch_size", "calibration_sentences"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key} must be at least 1, got {getattr(self, key)}")
+        if "served" not in self.variants or self.variants["served"] != Variant():
+            raise ConfigError("variants must hold `served: {}`: the configuration every ratio is measured against")
+        for name, variant in self.variants.items():
+            if variant.model not in MODELS:
+                choices = ", ".join(MODELS)
+                raise ConfigError(f"variant {name!r}: unknown model {variant.model!r} (choose from {choices})")
+            if variant.graph_optimization is not None and variant.graph_optimization not in LEVELS:
+                raise ConfigError(
+                    f"variant {name!r}: unknown graph_optimization {variant.graph_optimization!r} "
+                    f"(choose from {', '.join(LEVELS)})"
+                )
+            if variant.threads is not None and variant.threads < 1:
+                raise ConfigError(f"variant {name!r}: threads must be at least 1, got {variant.threads}")
+
+    def only(self, names: list[str]) -> CoreConfig:
+        """The config with `served` and the named variants only."""
+        unknown = [n for n in names if n not in self.variants]
+        if unknown:
+            raise ConfigError(f"unknown variant(s) {unknown}: choose from {', '.join(self.variants)}")
+        keep = {n: v for n, v in self.variants.items() if n == "served" or n in names}
+        return CoreConfig(**{**self.__dict__, "variants": keep})
+
+
+def load_config(path: Path = CONFIG) -> CoreConfig:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: {err}") from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: expected a mapping of settings")
+    return CoreConfig.from_mapping(raw)
+
+
+class VariantPredictor(Predictor):
+    """The runtime predictor on `model_path`, its sessions made with the variant's options."""
+
+    def __init__(self, bundle: Path, model_path: Path, variant: Variant, work: Path) -> None:
+        self.variant, self.model_path, self.work = variant, model_path, work
+        threads = variant.threads
+        super().__init__(bundle, threads=threads)
+
+    def _session(self, threads: int) -> ort.InferenceSession:
+        v = self.variant
+        options = session_options(threads)
+        if v.spinning is not None:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "1" if v.spinning else "0")
+        if v.mem_pattern is not None:
+            options.enable_mem_pattern = v.mem_pattern
+        if v.cpu_mem_arena is not None:
+            options.enable_cpu_mem_arena = v.cpu_mem_arena
+        if v.thread_affinity and threads > 1:
+            options.add_session_config_entry("session.intra_op_thread_affinities", v.thread_affinity)
+        model = self.model_path
+        if v.graph_optimization == "offline":
+            model = self.work / f"{model.stem}.optimized.onnx"
+            if not model.is_file():
+                saving = session_options(1)
+                saving.graph_optimization_level = LEVELS["extended"]
+                saving.optimized_model_filepath = str(model)
+                ort.InferenceSession(str(self.model_path), saving, providers=["CPUExecutionProvider"])
+        if v.graph_optimization is not None:
+            options.graph_optimization_level = LEVELS[v.graph_optimization]
+        return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+    def logits(self, token_ids: list[list[int]], session: ort.InferenceSession | None = None) -> np.ndarray:
+        if not self.variant.io_binding:
+            return super().logits(token_ids, session)
+        session = session or self.session
+        binding = session.io_binding()
+        feeds = pad_batch(token_ids, self.pad_id)
+        for name in self.input_names:
+            binding.bind_cpu_input(name, feeds[name])
+        out = np.empty((len(token_ids), len(self.labels)), dtype=np.float32)
+        binding.bind_output(self.output_names[0], "cpu", 0, np.float32, list(out.shape), out.ctypes.data)
+        session.run_with_iobinding(binding)
+        return out
+
+
+def build_model(kind: str, bundle: Path, served: Path, target: Path, calibration: list[list[int]], pad_id: int) -> Path:
+    """The model file of a variant: the served one, or one written to `target` from the bundle's models."""
+    if kind == "served":
+        return served
+    if kind == "unfused_skip_layer_norm":
+        from export.fusion import unfuse_skip_layer_norm
+
+        unfuse_skip_layer_norm(served, target)
+        return target
+    static_quantize(bundle / "model.onnx", target, calibration, pad_id, kind.removeprefix("static_"))
+    return target
+
+
+def static_quantize(source: Path, target: Path, calibration: list[list[int]], pad_id: int, fmt: str) -> None:
+    """Static int8: u8 activations with ranges calibrated (min-max) on `calibration` sentences, s8 per-channel
+    weights, in `fmt` (qoperator or qdq); then the fused attention, which has no static form, quantized dynamically."""
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    class Reader(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime.quantization is untyped
+        def __init__(self) -> None:
+            self.rows = iter(calibration)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            row = next(self.rows, None)
+            return None if row is None else pad_batch([row], pad_id)
+
+    # The fused graph's contrib ops need onnxruntime's symbolic shape inference before activations can be typed.
+    shaped = target.with_suffix(".shapes.onnx")
+    onnx.save(SymbolicShapeInference.infer_shapes(onnx.load(str(source)), auto_merge=True), str(shaped))
+    staged = target.with_suffix(".static.onnx")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer logs per tensor on the root logger
+    try:
+        quantize_static(
+            str(shaped),
+            str(staged),
+            Reader(),
+            quant_format=QuantFormat.QOperator if fmt == "qoperator" else QuantFormat.QDQ,
+            op_types_to_quantize=["MatMul"],
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+        quantize_dynamic(
+            str(staged),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["Attention"],
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        root.setLevel(level)
+
+
+def mcc(gold: list[int], predicted: list[int]) -> float:
+    from export.evaluate import binary_report
+
+    return float(binary_report(gold, predicted)["mcc"])
+
+
+def measure_bundle(name: str, bundle: Path, config: CoreConfig, work: Path) -> dict[str, Any]:
+    """Every variant of one bundle, interleaved over `config.rounds` rounds."""
+    rows = read_cola_tsv(DEV_FILE)
+    sentences, gold = [r.sentence for r in rows], [r.label for r in rows]
+    fp32 = Predictor(bundle, model_file="model.onnx")
+    fp32_labels = [fp32.labels.index(p.label) for p in fp32.predict(sentences)]
+    served_file = bundle / fp32.manifest["serving"]["model_file"]
+    train = [r.sentence for r in read_cola_tsv(TRAIN_FILE)]
+    picked = np.random.default_rng(config.calibration_seed).choice(len(train), config.calibration_sentences, False)
+    calibration = [e.ids for e in fp32.tokenizer.encode_batch([train[int(i)] for i in picked])]
+    pad_id = fp32.pad_id
+    del fp32
+
+    models: dict[str, Path] = {}
+    predictors: dict[str, VariantPredictor] = {}
+    for vname, variant in config.variants.items():
+        if variant.model not in models:
+            print(f"{name}: building the {variant.model} model", flush=True)
+            target = work / f"{name}-{variant.model}.onnx"
+            models[variant.model] = build_model(variant.model, bundle, served_file, target, calibration, pad_id)
+        predictors[vname] = VariantPredictor(bundle, models[variant.model], variant, work)
+
+    single = sentences[: config.single_sentences]
+    timings: dict[str, list[float]] = {v: [] for v in predictors}
+    round_p50: dict[str, list[float]] = {v: [] for v in predictors}
+    throughput: dict[str, list[float]] = {v: [] for v in predictors}
+    predicted: dict[str, list[int]] = {}
+    for predictor in predictors.values():
+        for text in single[: config.warmup]:
+            predictor.predict([text])
+    for r in range(config.rounds):
+        order = list(predictors) if r % 2 == 0 else list(reversed(predictors))
+        print(f"{name}: round {r + 1}/{config.rounds}", flush=True)
+        for vname in order:
+            predictor = predictors[vname]
+            times = []
+            for text in single:
+                start = time.perf_counter()
+                predictor.predict([text])
+                times.append((time.perf_counter() - start) * 1e3)
+            timings[vname] += times
+            round_p50[vname].append(round(statistics.median(times), 3))
+            labels: list[int] = []
+            start = time.perf_counter()
+            for i in range(0, len(sentences), config.batch_size):
+                answers = predictor.predict(sentences[i : i + config.batch_size])
+                labels += [predictor.labels.index(p.label) for p in answers]
+            throughput[vname].append(len(sentences) / (time.perf_counter() - start))
+            predicted.setdefault(vname, labels)
+
+    fp32_mcc = mcc(gold, fp32_labels)
+    result: dict[str, Any] = {"bundle": str(bundle), "fp32_mcc": round(fp32_mcc, 4), "variants": {}}
+    for vname, variant in config.variants.items():
+        p50, p95 = np.percentile(timings[vname], [50, 95])
+        agreement = float(np.mean(np.asarray(predicted[vname]) == np.asarray(fp32_labels)))
+        variant_mcc = mcc(gold, predicted[vname])
+        result["variants"][vname] = {
+            "variant": asdict(variant),
+            "changes_model": variant.changes_model(),
+            "p50_ms": round(float(p50), 3),
+            "p95_ms": round(float(p95), 3),
+            "p50_ms_per_round": round_p50[vname],
+            "batch_sentences_per_s": round(statistics.median(throughput[vname]), 1),
+            "batch_sentences_per_s_per_round": [round(x, 1) for x in throughput[vname]],
+            "agreement": round(agreement, 4),
+            "mcc": round(variant_mcc, 4),
+            "mcc_drop": round(fp32_mcc - variant_mcc, 4),
+        }
+    served = result["variants"]["served"]
+    for row in result["variants"].values():
+        row["p50_speedup"] = round(served["p50_ms"] / row["p50_ms"], 3)
+        row["p95_speedup"] = round(served["p95_ms"] / row["p95_ms"], 3)
+        row["batch_ratio"] = round(row["batch_sentences_per_s"] / served["batch_sentences_per_s"], 3)
+    return result
+
+
+def gates() -> dict[str, float]:
+    """The int8 gates the export applies (conf/export/default.yaml)."""
+    raw = yaml.safe_load(GATES.read_text())["gates"]
+    return {"min_agreement": float(raw["int8_min_agreement"]), "max_mcc_drop": float(raw["int8_max_mcc_drop"])}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m, g = results["machine"], results["gates"]
+    lines = [
+        "# The served core against session and model variants (one interleaved run)",
+        "",
+        f"Command: `{results['command']}`. Machine: {m['processor']}, {m['cpu_count']} CPUs ({m['fingerprint']}), "
+        f"load average {m['load_average_at_start']} at start and {results['load_average_at_end']} at the end, "
+        f"onnxruntime {m.get('onnxruntime')}. Settings: {results['settings']}.",
+        "",
+        "Speed-ups are the served p50 (p95) over the variant's, batch ratio the variant's throughput over the "
+        "served one's (above 1: better). Gates (int8, against the bundle's fp32 model on the dev set): agreement "
+        f">= {g['min_agreement']}, MCC drop <= {g['max_mcc_drop']}.",
+    ]
+    for name, bundle in results["bundles"].items():
+        lines += [
+            "",
+            f"## {name} (fp32 dev MCC {bundle['fp32_mcc']:.4f})",
+            "",
+            "| variant | p50 ms | p95 ms | p50 speed-up | p95 speed-up | batch-32 sent/s | batch ratio | agreement | "
+            "dev MCC | gates | p50 per round |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for vname, r in bundle["variants"].items():
+            ok = r["agreement"] >= g["min_agreement"] and r["mcc_drop"] <= g["max_mcc_drop"]
+            lines.append(
+                f"| {vname}{' (model)' if r['changes_model'] else ''} | {r['p50_ms']} | {r['p95_ms']} | "
+                f"{r['p50_speedup']:.2f}x | {r['p95_speedup']:.2f}x | {r['batch_sentences_per_s']} | "
+                f"{r['batch_ratio']:.2f}x | {r['agreement']:.4f} | {r['mcc']:.4f} | {'pass' if ok else 'FAIL'} | "
+                f"{', '.join(map(str, r['p50_ms_per_round']))} |"
+            )
+    lines += ["", "Variants (conf/bench/core_options.yaml; unset fields: the predictor's own session options):", ""]
+    lines += [f"- {n}: {v}" for n, v in results["variants"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", action="append", default=[], help="NAME=DIR of a bundle (model.onnx + served)")
+    parser.add_argument("--config", type=Path, default=CONFIG)
+    parser.add_argument("--variants", default=None, help="comma-separated variant names (served is always run)")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--single-sentences", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS / "core_options")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        if args.variants:
+            config = config.only([v.strip() for v in args.variants.split(",") if v.strip()])
+        overrides = {"rounds": args.rounds, "single_sentences": args.single_sentences}
+        config = CoreConfig(**{**config.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
+        config.validate()
+    except ConfigError as err:
+        parser.error(str(err))
+    bundles = {spec.partition("=")[0]: Path(spec.partition("=")[2]) for spec in args.bundle}
+    if not bundles or any(not name or not str(path) for name, path in bundles.items()):
+        parser.error("give at least one --bundle NAME=DIR")
+    for name, bundle in bundles.items():
+        if not (bundle / "manifest.json").is_file() or not (bundle / "model.onnx").is_file():
+            parser.error(f"bundle {name}: {bundle} has no manifest.json and model.onnx (export it first: make export)")
+    machine = machine_info(("onnxruntime", "numpy", "tokenizers"))
+    measured = {}
+    with tempfile.TemporaryDirectory(prefix="core-options-") as work:
+        for name, bundle in bundles.items():
+            measured[name] = measure_bundle(name, bundle, config, Path(work))
+    command = "python -m bench.core_options " + " ".join(argv if argv is not None else sys.argv[1:])
+    settings = {k: v for k, v in config.__dict__.items() if k != "variants"}
+    results = {
+        "command": command,
+        "machine": machine,
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "settings": settings,
+        "gates": gates(),
+        "variants": {n: {k: v for k, v in asdict(x).items() if v is not None} for n, x in config.variants.items()},
+        "bundles": measured,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(results))
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
