@@ -31,7 +31,7 @@ import onnxruntime as ort
 import yaml
 
 from bench.machine import machine_info
-from chalice_app.chalicelib.api.predictor import Predictor, pad_batch, session_options
+from chalice_app.chalicelib.api.predictor import Predictor, inference_session, pad_batch, session_options
 from model_training.data.cola import read_cola_tsv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,10 +174,10 @@ class VariantPredictor(Predictor):
                 saving = session_options(1)
                 saving.graph_optimization_level = LEVELS["extended"]
                 saving.optimized_model_filepath = str(model)
-                ort.InferenceSession(str(self.model_path), saving, providers=["CPUExecutionProvider"])
+                inference_session(self.model_path, saving)
         if v.graph_optimization is not None:
             options.graph_optimization_level = LEVELS[v.graph_optimization]
-        return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        return inference_session(model, options)
 
     def logits(self, token_ids: list[list[int]], session: ort.InferenceSession | None = None) -> np.ndarray:
         if not self.variant.io_binding:

@@ -53,6 +53,18 @@ def session_options(threads: int | None = None, budget: CpuBudget | None = None)
     return options
 
 
+DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
+"""onnxruntime graph rewrites the predictor's sessions skip: a bundle exported with its SkipLayerNormalization
+written as Add + LayerNormalization (export.unfuse_skip_layer_norm) stays that way, the faster kernels on CPU."""
+
+
+def inference_session(model: Path, options: ort.SessionOptions) -> ort.InferenceSession:
+    """A CPU session on `model` as the predictor makes it: `options` (session_options) and DISABLED_OPTIMIZERS."""
+    return ort.InferenceSession(
+        str(model), options, providers=["CPUExecutionProvider"], disabled_optimizers=list(DISABLED_OPTIMIZERS)
+    )
+
+
 class Predictor:
     """Classify sentences with a model bundle; label names come from its manifest."""
 
@@ -119,9 +131,7 @@ class Predictor:
         ]
 
     def _session(self, threads: int) -> ort.InferenceSession:
-        return ort.InferenceSession(
-            str(self.bundle_dir / self.model_file), session_options(threads), providers=["CPUExecutionProvider"]
-        )
+        return inference_session(self.bundle_dir / self.model_file, session_options(threads))
 
     def _side_by_side(self) -> tuple[ort.InferenceSession, ThreadPoolExecutor]:
         """The one-thread session and the workers that run a batch's calls at once (onnxruntime releases the GIL

@@ -10,7 +10,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from export.fusion import FusionError, fuse_graph, fused_op_counts, last_layer_for_cls_only
+from export.fusion import FusionError, fuse_graph, fused_op_counts, last_layer_for_cls_only, unfuse_skip_layer_norm
 from export.quantize import matching_matmuls
 
 
@@ -112,3 +112,81 @@ class TestLastLayerForClsOnly:
     def test_an_unfused_graph_is_refused(self, tmp_path: Path) -> None:
         with pytest.raises(FusionError, match="no fused Attention node"):
             last_layer_for_cls_only(tiny_graph(tmp_path / "m.onnx"))
+
+
+def skip_norm_graph(path: Path, bias: bool = True, read_mean: bool = False) -> Path:
+    """Two chained SkipLayerNormalization nodes over [batch, sequence, 8] (the first with a bias when `bias`), as
+    the fused BERT layers have them; with `read_mean` the graph also outputs the first node's mean."""
+    rng = np.random.default_rng(0)
+    weights = {name: rng.normal(size=8).astype(np.float32) for name in ("g", "b", "bias", "g2", "b2")}
+    first_inputs = ["x", "s", "g", "b", *(["bias"] if bias else [])]
+    nodes = [
+        helper.make_node(
+            "SkipLayerNormalization", first_inputs, ["h", "mean"], name="Skip_0", domain="com.microsoft", epsilon=1e-6
+        ),
+        helper.make_node(
+            "SkipLayerNormalization", ["h", "x", "g2", "b2"], ["y"], name="Skip_1", domain="com.microsoft"
+        ),
+    ]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "sequence", 8])]
+    if read_mean:
+        outputs.append(helper.make_tensor_value_info("mean", TensorProto.FLOAT, None))
+    graph = helper.make_graph(
+        nodes,
+        "skip",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch", "sequence", 8]) for n in ("x", "s")],
+        outputs,
+        initializer=[numpy_helper.from_array(v, k) for k, v in weights.items()],
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    onnx.save(helper.make_model(graph, opset_imports=opsets), str(path))
+    return path
+
+
+class TestUnfuseSkipLayerNorm:
+    @pytest.mark.parametrize("bias", [True, False], ids=["with-bias", "without-bias"])
+    def test_the_rewritten_graph_computes_the_same_outputs_with_standard_ops(self, tmp_path: Path, bias: bool) -> None:
+        import onnxruntime as ort
+
+        fused = skip_norm_graph(tmp_path / "fused.onnx", bias=bias)
+        assert unfuse_skip_layer_norm(fused, tmp_path / "unfused.onnx") == 2
+        ops = [n.op_type for n in onnx.load(str(tmp_path / "unfused.onnx")).graph.node]
+        assert "SkipLayerNormalization" not in ops
+        assert ops.count("LayerNormalization") == 2 and ops.count("Add") == (3 if bias else 2)
+        feeds = {n: np.random.default_rng(1).normal(size=(2, 5, 8)).astype(np.float32) for n in ("x", "s")}
+        (expected,) = ort.InferenceSession(str(fused), providers=["CPUExecutionProvider"]).run(["y"], feeds)
+        (actual,) = ort.InferenceSession(str(tmp_path / "unfused.onnx"), providers=["CPUExecutionProvider"]).run(
+            ["y"], feeds
+        )
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
+
+    def test_the_epsilon_of_each_node_is_kept(self, tmp_path: Path) -> None:
+        path = unfuse_skip_layer_norm_in_place(tmp_path)
+        norms = {n.name: n for n in onnx.load(str(path)).graph.node if n.op_type == "LayerNormalization"}
+        epsilon = {name: helper.get_attribute_value(n.attribute[1]) for name, n in norms.items()}
+        assert epsilon == {"Skip_0_Norm": pytest.approx(1e-6), "Skip_1_Norm": pytest.approx(1e-12)}
+
+    def test_the_predictors_session_does_not_fuse_them_back(self, tmp_path: Path) -> None:
+        # What makes the rewrite pay: the predictor's session runs the standard kernels; onnxruntime's own
+        # SkipLayerNormFusion would fuse Add + LayerNormalization back (Skip_1 here) if the predictor let it.
+        from chalice_app.chalicelib.api.predictor import inference_session, session_options
+
+        options = session_options(1)
+        options.optimized_model_filepath = str(tmp_path / "as_loaded.onnx")
+        inference_session(unfuse_skip_layer_norm_in_place(tmp_path), options)
+        ops = [n.op_type for n in onnx.load(str(tmp_path / "as_loaded.onnx")).graph.node]
+        assert "SkipLayerNormalization" not in ops
+        assert ops.count("LayerNormalization") == 2
+
+    def test_a_node_whose_mean_is_read_is_refused_and_the_file_left_alone(self, tmp_path: Path) -> None:
+        path = skip_norm_graph(tmp_path / "m.onnx", read_mean=True)
+        before = path.read_bytes()
+        with pytest.raises(FusionError, match="Skip_0: its mean or inverse variance is read"):
+            unfuse_skip_layer_norm(path)
+        assert path.read_bytes() == before
+
+
+def unfuse_skip_layer_norm_in_place(tmp_path: Path) -> Path:
+    path = skip_norm_graph(tmp_path / "m.onnx")
+    unfuse_skip_layer_norm(path)
+    return path
