@@ -54,7 +54,8 @@ def test_a_run_writes_one_row_per_variant_with_ratios_gates_and_the_machine(tmp_
         assert len(row["p50_ms_per_round"]) == len(row["batch_sentences_per_s_per_round"]) == 2
         assert row["agreement"] == 1.0  # the same constant model: every variant agrees with fp32
         assert row["mcc_drop"] == 0.0
-    assert rows["unfused SkipLayerNorm"]["changes_model"] and not rows["io binding"]["changes_model"]
+    assert rows["unfused SkipLayerNorm"]["changes_model"]
+    assert not rows["io binding"]["changes_model"]
     assert results["gates"] == {"min_agreement": 0.97, "max_mcc_drop": 0.02}
     assert results["machine"]["fingerprint"].startswith("fp-")
     assert len(results["load_average_at_end"]) == 3
@@ -62,7 +63,8 @@ def test_a_run_writes_one_row_per_variant_with_ratios_gates_and_the_machine(tmp_
     report = out.with_suffix(".md").read_text()
     assert "## tiny (fp32 dev MCC 0.0000)" in report
     assert "| unfused SkipLayerNorm (model) |" in report
-    assert "| served | " in report and "| 1.00x | 1.00x |" in report
+    assert "| served | " in report
+    assert "| 1.00x | 1.00x |" in report
     assert f"--bundle tiny={bundle}" in report
     assert results["machine"]["processor"] in report
 
@@ -74,7 +76,7 @@ def test_the_shipped_config_is_valid_and_measures_against_the_served_core() -> N
 
 
 def test_a_config_without_the_served_baseline_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="variants must hold `served: {}`"):
+    with pytest.raises(ConfigError, match=r"variants must hold `served: \{\}`"):
         load_config(config_file(tmp_path, variants={"1 thread": {"threads": 1}}))
 
 
