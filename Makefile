@@ -48,6 +48,8 @@ SHELL := /bin/bash
 # Benchmarks (docs/benchmarks.md)
 #   INT8_ARGS, LOAD_ARGS, LAMBDA_ARGS  options of bench-int8, bench-load, bench-lambda (its defaults:
 #                   conf/bench/lambda.yaml); RUNS: the runs bench-quality records
+#   CORE_ARGS       options of bench-core (--bundle NAME=DIR for more bundles, --variants, --rounds; its variants:
+#                   conf/bench/core_options.yaml)
 #   IMAGE_ARGS  options of bench-image (--before IMAGE: an earlier build to compare; --starts N)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -115,6 +117,7 @@ KIBANA_URL ?= http://127.0.0.1:5601
 MONITOR_OUT ?= artifacts/monitoring/report.html
 
 INT8_ARGS ?=
+CORE_ARGS ?=
 LOAD_ARGS ?=
 IMAGE_ARGS ?=
 LAMBDA_ARGS ?=
@@ -137,7 +140,7 @@ BUILD = $$($(DOCKER) buildx version >/dev/null 2>&1 && echo "buildx build --load
 .PHONY: help all all-fast venv train sweep teacher student served served-choice distill evaluate export \
 	evaluate-bundle gate serve api-smoke package image image-context push deploy deploy-template venv-deploy \
 	release-pin bootstrap iam-lint dvc-repro dvc-push dvc-pull pull-served remote-s3 subscribe es-setup ship-local \
-	kibana-import dashboards-import monitor-report bench bench-int8 bench-quality bench-load bench-lambda \
+	kibana-import dashboards-import monitor-report bench bench-int8 bench-core bench-quality bench-load bench-lambda \
 	bench-image check lint format typecheck test test-fast clean
 
 help: ## [develop] List the targets by section
@@ -375,6 +378,9 @@ bench: $(STAMP) ## [develop] Benchmarks: training padding, serving -> bench/resu
 	$(PY) -m bench.padding
 	$(PY) -m bench.serving
 
+bench-core: $(STAMP) ## [develop] BUNDLE's int8 core vs session and model variants: speed and gates
+	$(PY) -m bench.core_options --bundle $(notdir $(BUNDLE))=$(BUNDLE) $(CORE_ARGS)
+
 bench-quality: $(STAMP) ## [develop] Record RUNS in the quality ledger; write quality.md
 	$(PY) -m bench.quality add $(RUNS)
 
@@ -398,7 +404,7 @@ format: $(STAMP) ## [develop] Apply ruff fixes and formatting
 	$(VENV)/bin/ruff format .
 
 typecheck: $(STAMP) ## [develop] mypy (strict on the runtime package chalice_app)
-	$(VENV)/bin/mypy model_training export chalice_app infra monitoring scripts devtools bench/load.py bench/load_client.py bench/cpu_priority.py bench/lambda_container.py bench/lambda_config.py bench/lambda_cost.py bench/lambda_power.py bench/lambda_report.py bench/machine.py bench/int8_paths.py bench/quality.py bench/serving.py bench/distill_search.py bench/image_size.py bench/thread_layout.py
+	$(VENV)/bin/mypy model_training export chalice_app infra monitoring scripts devtools bench/load.py bench/load_client.py bench/cpu_priority.py bench/lambda_container.py bench/lambda_config.py bench/lambda_cost.py bench/lambda_power.py bench/lambda_report.py bench/machine.py bench/int8_paths.py bench/quality.py bench/serving.py bench/distill_search.py bench/image_size.py bench/thread_layout.py bench/core_options.py
 
 test: $(STAMP) ## [develop] The whole test suite, with its own set-up
 	$(VENV)/bin/pytest tests

@@ -78,6 +78,7 @@ class CoreConfig:
     warmup: int
     single_sentences: int
     batch_size: int
+    profile_sentences: int
     calibration_sentences: int
     calibration_seed: int
     variants: dict[str, Variant]
@@ -98,6 +99,7 @@ class CoreConfig:
                 warmup=int(raw["warmup"]),
                 single_sentences=int(raw["single_sentences"]),
                 batch_size=int(raw["batch_size"]),
+                profile_sentences=int(raw["profile_sentences"]),
                 calibration_sentences=int(raw["calibration"]["sentences"]),
                 calibration_seed=int(raw["calibration"]["seed"]),
                 variants=variants,
@@ -112,7 +114,7 @@ class CoreConfig:
         return config
 
     def validate(self) -> None:
-        for key in ("rounds", "single_sentences", "batch_size", "calibration_sentences"):
+        for key in ("rounds", "single_sentences", "batch_size", "profile_sentences", "calibration_sentences"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be at least 1, got {getattr(self, key)}")
         if "served" not in self.variants or self.variants["served"] != Variant():
@@ -260,6 +262,24 @@ def static_quantize(source: Path, target: Path, calibration: list[list[int]], pa
         root.setLevel(level)
 
 
+def op_profile(model: Path, token_ids: list[list[int]], pad_id: int, work: Path) -> dict[str, float]:
+    """Microseconds per sentence spent in each op type (onnxruntime's profiler, one thread, one sentence per call,
+    the predictor's session otherwise): where the time of a model goes, largest first."""
+    options = session_options(1)
+    options.enable_profiling = True
+    options.profile_file_prefix = str(work / f"profile-{model.stem}")
+    session = inference_session(model, options)
+    for ids in token_ids:
+        session.run(None, pad_batch([ids], pad_id))
+    events = json.loads(Path(session.end_profiling()).read_text())
+    per_op: dict[str, float] = {}
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            op = event["args"]["op_name"]
+            per_op[op] = per_op.get(op, 0.0) + event["dur"] / len(token_ids)
+    return {op: round(us, 1) for op, us in sorted(per_op.items(), key=lambda item: -item[1])}
+
+
 def mcc(gold: list[int], predicted: list[int]) -> float:
     from export.evaluate import binary_report
 
@@ -287,6 +307,10 @@ def measure_bundle(name: str, bundle: Path, config: CoreConfig, work: Path) -> d
             target = work / f"{name}-{variant.model}.onnx"
             models[variant.model] = build_model(variant.model, bundle, served_file, target, calibration, pad_id)
         predictors[vname] = VariantPredictor(bundle, models[variant.model], variant, work)
+
+    print(f"{name}: op profiles", flush=True)
+    profiled = [e.ids for e in predictors["served"].tokenizer.encode_batch(sentences[: config.profile_sentences])]
+    profiles = {kind: op_profile(path, profiled, pad_id, work) for kind, path in models.items()}
 
     single = sentences[: config.single_sentences]
     timings: dict[str, list[float]] = {v: [] for v in predictors}
@@ -317,7 +341,12 @@ def measure_bundle(name: str, bundle: Path, config: CoreConfig, work: Path) -> d
             predicted.setdefault(vname, labels)
 
     fp32_mcc = mcc(gold, fp32_labels)
-    result: dict[str, Any] = {"bundle": str(bundle), "fp32_mcc": round(fp32_mcc, 4), "variants": {}}
+    result: dict[str, Any] = {
+        "bundle": str(bundle),
+        "fp32_mcc": round(fp32_mcc, 4),
+        "op_profile_us_per_sentence": profiles,
+        "variants": {},
+    }
     for vname, variant in config.variants.items():
         p50, p95 = np.percentile(timings[vname], [50, 95])
         agreement = float(np.mean(np.asarray(predicted[vname]) == np.asarray(fp32_labels)))
@@ -378,6 +407,19 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{r['batch_ratio']:.2f}x | {r['agreement']:.4f} | {r['mcc']:.4f} | {'pass' if ok else 'FAIL'} | "
                 f"{', '.join(map(str, r['p50_ms_per_round']))} |"
             )
+        profiles = bundle["op_profile_us_per_sentence"]
+        kinds = list(profiles)
+        ops = sorted({op for p in profiles.values() for op in p}, key=lambda op: -profiles[kinds[0]].get(op, 0.0))
+        lines += [
+            "",
+            f"Where a sentence's time goes, per model ({results['settings']['profile_sentences']} dev sentences, "
+            "onnxruntime's profiler, one thread; microseconds per sentence in each op type's kernels):",
+            "",
+            "| op type | " + " | ".join(kinds) + " |",
+            "|---|" + "---|" * len(kinds),
+            *(f"| {op} | " + " | ".join(str(profiles[k].get(op, "-")) for k in kinds) + " |" for op in ops),
+            "| **all kernels** | " + " | ".join(f"**{sum(profiles[k].values()):.1f}**" for k in kinds) + " |",
+        ]
     lines += ["", "Variants (conf/bench/core_options.yaml; unset fields: the predictor's own session options):", ""]
     lines += [f"- {n}: {v}" for n, v in results["variants"].items()]
     return "\n".join(lines) + "\n"
@@ -411,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     measured = {}
     with tempfile.TemporaryDirectory(prefix="core-options-") as work:
         for name, bundle in bundles.items():
-            measured[name] = measure_bundle(name, bundle, config, Path(work))
+            (Path(work) / name).mkdir()  # one folder per bundle: their model files share names
+            measured[name] = measure_bundle(name, bundle, config, Path(work) / name)
     command = "python -m bench.core_options " + " ".join(argv if argv is not None else sys.argv[1:])
     settings = {k: v for k, v in config.__dict__.items() if k != "variants"}
     results = {

@@ -38,7 +38,7 @@ from chalice_app.chalicelib.contract.manifest import (
     write_manifest,
 )
 from export.bundle import publish, write_serving_tokenizer
-from export.fusion import FusionError, fuse_graph, last_layer_for_cls_only
+from export.fusion import FusionError, fuse_graph, fused_op_counts, last_layer_for_cls_only, unfuse_skip_layer_norm
 from export.onnx_export import export_onnx
 from export.parity import (
     ExportGateError,
@@ -108,7 +108,9 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
 
     fp32_path, int8_path = staging / FP32_FILE, staging / INT8_FILE
     log.info("exporting ONNX (opset %d)", ex.opset)
-    fusion = _export_graph(model, fp32_path, ex.opset, ex.graph_fusion, bool(ex.last_layer_cls_only))
+    fusion = _export_graph(
+        model, fp32_path, ex.opset, ex.graph_fusion, bool(ex.last_layer_cls_only), bool(ex.unfuse_skip_layer_norm)
+    )
     tokenizer_info = write_serving_tokenizer(model_dir / "tokenizer.json", staging / "tokenizer.json", ex.max_length)
 
     rows = read_cola_tsv(cfg.data.validation_file)
@@ -189,11 +191,12 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
 
 
 def _export_graph(
-    model: Any, fp32_path: Path, opset: int, graph_fusion: str | None, cls_only: bool
+    model: Any, fp32_path: Path, opset: int, graph_fusion: str | None, cls_only: bool, unfuse_skip_norm: bool = False
 ) -> dict[str, Any] | None:
     """Export the fp32 graph to `fp32_path`, fused with onnxruntime's transformer optimizer when `graph_fusion`
-    names a model type (and its last layer cut to the [CLS] row when `cls_only`); returns what was done (None
-    when the graph was exported as it is)."""
+    names a model type (its last layer cut to the [CLS] row when `cls_only`, its SkipLayerNormalization nodes
+    written back as Add + LayerNormalization when `unfuse_skip_norm`); returns what was done (None when the graph
+    was exported as it is)."""
     if not graph_fusion:
         export_onnx(model, fp32_path, opset=opset)
         return None
@@ -207,7 +210,12 @@ def _export_graph(
     if cls_only:
         log.info("last layer: [CLS] row only after attention")
         last_layer_for_cls_only(fp32_path)
-    return {"model_type": graph_fusion, "ops": ops, "last_layer_cls_only": cls_only}
+    unfused = 0
+    if unfuse_skip_norm:
+        log.info("SkipLayerNormalization written as Add + LayerNormalization (faster CPU kernels)")
+        unfused = unfuse_skip_layer_norm(fp32_path)
+        ops = fused_op_counts(fp32_path)
+    return {"model_type": graph_fusion, "ops": ops, "last_layer_cls_only": cls_only, "unfused_skip_layer_norm": unfused}
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")

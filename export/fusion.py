@@ -169,10 +169,11 @@ def unfuse_skip_layer_norm(model_path: Path, target: Path | None = None) -> int:
     """Write every SkipLayerNormalization of the graph as Add (input + skip), Add (+ bias) and LayerNormalization;
     returns how many were rewritten. Saved to `target` (default: in place).
 
-    Same arithmetic, fewer microseconds: onnxruntime's CPU SkipLayerNormalization kernel takes ~25 us on a short
-    sentence's [1, 12, 384] where the three standard kernels take ~9 us together (bench/results/core_options.md).
-    The residual is added before the bias, the order onnxruntime's own SkipLayerNormFusion does not match, so a
-    session does not fuse them back. Refuses (FusionError) a node whose mean or inverse-variance output is read.
+    Same arithmetic, fewer microseconds: on a short sentence onnxruntime's CPU SkipLayerNormalization kernel is
+    slower than the Add and LayerNormalization kernels that compute the same (the per-op profile in
+    bench/results/core_options.md). The predictor's sessions skip onnxruntime's SkipLayerNormFusion
+    (predictor.DISABLED_OPTIMIZERS), which would fuse them back. Refuses (FusionError) a node whose mean or
+    inverse-variance output is read.
     """
     model = onnx.load(str(model_path))
     graph = model.graph

@@ -135,13 +135,15 @@ class TestOnnxModels:
 
     def test_onnx_section_records_the_quantization_settings_resolved(self, manifest: dict[str, Any]) -> None:
         # The minilm preset: fused BERT graph, per-channel 7-bit dynamic int8, nothing kept in fp32; interpolations
-        # resolved to real values. Six layers: one Attention, one BiasGelu and two SkipLayerNormalization each.
+        # resolved to real values. Six layers: one Attention and one BiasGelu each, and their two
+        # SkipLayerNormalization each written back as Add + LayerNormalization.
         assert manifest["onnx"] == {
             "opset": 17,
             "graph_fusion": {
                 "model_type": "bert",
-                "ops": {"Attention": 6, "BiasGelu": 6, "SkipLayerNormalization": 12},
+                "ops": {"Attention": 6, "BiasGelu": 6},
                 "last_layer_cls_only": True,
+                "unfused_skip_layer_norm": 12,
             },
             "int8": {"per_channel": True, "reduce_range": True, "keep_fp32": [], "fp32_nodes": 0},
         }
@@ -154,6 +156,8 @@ class TestOnnxModels:
         assert fp32["Attention"] == 6
         assert fp32["Softmax"] == 0
         assert int8["QAttention"] == 6  # the fused QKV projection runs in int8
+        assert fp32["SkipLayerNormalization"] == int8["SkipLayerNormalization"] == 0  # unfused: faster on CPU
+        assert fp32["LayerNormalization"] == int8["LayerNormalization"] == 13  # embeddings + two per layer
         assert int8["EmbedLayerNormalization"] == int8["QEmbedLayerNormalization"] == 0  # embeddings left unfused
         assert not [f for f in smoke_bundle.iterdir() if f.name.startswith(".")]  # the scratch export is gone
 

@@ -30,6 +30,7 @@ def config_file(tmp_path: Path, **changes: object) -> Path:
         "warmup": 1,
         "single_sentences": 5,
         "batch_size": 32,
+        "profile_sentences": 3,
         "calibration": {"sentences": 5, "seed": 0},
         "variants": SESSION_VARIANTS,
         **changes,
@@ -56,6 +57,10 @@ def test_a_run_writes_one_row_per_variant_with_ratios_gates_and_the_machine(tmp_
         assert row["mcc_drop"] == 0.0
     assert rows["unfused SkipLayerNorm"]["changes_model"]
     assert not rows["io binding"]["changes_model"]
+    profiles = results["bundles"]["tiny"]["op_profile_us_per_sentence"]
+    assert set(profiles) == {"served", "unfused_skip_layer_norm"}  # one per model, not per session variant
+    assert "Expand" in profiles["served"]  # the constant model's ops
+    assert "| **all kernels** |" in out.with_suffix(".md").read_text()
     assert results["gates"] == {"min_agreement": 0.97, "max_mcc_drop": 0.02}
     assert results["machine"]["fingerprint"].startswith("fp-")
     assert len(results["load_average_at_end"]) == 3
@@ -118,5 +123,5 @@ def test_a_bundle_without_a_model_says_to_export_it(tmp_path: Path, capsys: pyte
 
 
 def test_only_keeps_the_served_baseline() -> None:
-    config = CoreConfig(1, 0, 1, 32, 1, 0, {"served": Variant(), "a": Variant(threads=1), "b": Variant(threads=2)})
+    config = CoreConfig(1, 0, 1, 32, 1, 1, 0, {"served": Variant(), "a": Variant(threads=1), "b": Variant(threads=2)})
     assert list(config.only(["b"]).variants) == ["served", "b"]
