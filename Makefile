@@ -378,7 +378,7 @@ bench: $(STAMP) ## [develop] Benchmarks: training padding, serving -> bench/resu
 	$(PY) -m bench.padding
 	$(PY) -m bench.serving
 
-bench-core: $(STAMP) ## [develop] BUNDLE's int8 core vs session and model variants: speed and gates
+bench-core: $(STAMP) ## [develop] BUNDLE's int8 core vs session, model variants
 	$(PY) -m bench.core_options --bundle $(notdir $(BUNDLE))=$(BUNDLE) $(CORE_ARGS)
 
 bench-quality: $(STAMP) ## [develop] Record RUNS in the quality ledger; write quality.md
