@@ -280,6 +280,32 @@ def op_profile(model: Path, token_ids: list[list[int]], pad_id: int, work: Path)
     return {op: round(us, 1) for op, us in sorted(per_op.items(), key=lambda item: -item[1])}
 
 
+class _FixedLogits:
+    """A stand-in session answering fixed logits at once: what remains of predict() is the predictor's own work."""
+
+    def __init__(self, labels: int) -> None:
+        self.logits = np.zeros((1, labels), dtype=np.float32)
+
+    def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return [self.logits]
+
+
+def python_overhead_ms(predictor: Predictor, sentences: list[str]) -> float:
+    """p50 of predict([sentence]) with the session replaced by _FixedLogits: tokenizing, padding, softmax and the
+    Prediction objects, without the model."""
+    session = predictor.session
+    predictor.session = _FixedLogits(len(predictor.labels))
+    try:
+        times = []
+        for text in sentences:
+            start = time.perf_counter()
+            predictor.predict([text])
+            times.append((time.perf_counter() - start) * 1e3)
+    finally:
+        predictor.session = session
+    return round(statistics.median(times), 4)
+
+
 def mcc(gold: list[int], predicted: list[int]) -> float:
     from export.evaluate import binary_report
 
@@ -340,10 +366,12 @@ def measure_bundle(name: str, bundle: Path, config: CoreConfig, work: Path) -> d
             throughput[vname].append(len(sentences) / (time.perf_counter() - start))
             predicted.setdefault(vname, labels)
 
+    python_ms = python_overhead_ms(predictors["served"], single)
     fp32_mcc = mcc(gold, fp32_labels)
     result: dict[str, Any] = {
         "bundle": str(bundle),
         "fp32_mcc": round(fp32_mcc, 4),
+        "python_p50_ms": python_ms,
         "op_profile_us_per_sentence": profiles,
         "variants": {},
     }
@@ -407,6 +435,11 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{r['batch_ratio']:.2f}x | {r['agreement']:.4f} | {r['mcc']:.4f} | {'pass' if ok else 'FAIL'} | "
                 f"{', '.join(map(str, r['p50_ms_per_round']))} |"
             )
+        lines += [
+            "",
+            f"Of the served p50, {bundle['python_p50_ms']} ms is the predictor's own work (tokenizer, padding, "
+            "softmax, the answer's objects): predict() with the session replaced by one answering fixed logits.",
+        ]
         profiles = bundle["op_profile_us_per_sentence"]
         kinds = list(profiles)
         ops = sorted({op for p in profiles.values() for op in p}, key=lambda op: -profiles[kinds[0]].get(op, 0.0))

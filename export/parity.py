@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import torch
 
-from chalice_app.chalicelib.api.predictor import pad_batch
+from chalice_app.chalicelib.api.predictor import inference_session, pad_batch
 from chalice_app.chalicelib.contract.manifest import ParityReport
 from model_training.models.metrics import classification_metrics
 
@@ -44,8 +45,9 @@ def torch_logits(model: torch.nn.Module, feeds: list[dict[str, np.ndarray]]) -> 
 
 
 def onnx_logits(model_path: str, feeds: list[dict[str, np.ndarray]]) -> np.ndarray:
-    """Logits of an ONNX model over prepared batches (use batches of 1 for int8, as it is served)."""
-    session = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    """Logits of an ONNX model over prepared batches (use batches of 1 for int8, as it is served), from a session
+    with the predictor's graph rewrites (inference_session): the gates judge the graph that is served."""
+    session = inference_session(Path(model_path), ort.SessionOptions())
     return np.concatenate([session.run(["logits"], f)[0] for f in feeds])
 
 

@@ -57,6 +57,7 @@ def test_a_run_writes_one_row_per_variant_with_ratios_gates_and_the_machine(tmp_
         assert row["mcc_drop"] == 0.0
     assert rows["unfused SkipLayerNorm"]["changes_model"]
     assert not rows["io binding"]["changes_model"]
+    assert 0 < results["bundles"]["tiny"]["python_p50_ms"] < rows["served"]["p95_ms"]
     profiles = results["bundles"]["tiny"]["op_profile_us_per_sentence"]
     assert set(profiles) == {"served", "unfused_skip_layer_norm"}  # one per model, not per session variant
     assert "Expand" in profiles["served"]  # the constant model's ops
