@@ -40,7 +40,7 @@ CONFIG = ROOT / "conf" / "bench" / "core_options.yaml"
 GATES = ROOT / "conf" / "export" / "default.yaml"
 DEV_FILE = ROOT / "data" / "cola" / "raw" / "in_domain_dev.tsv"
 TRAIN_FILE = ROOT / "data" / "cola" / "raw" / "in_domain_train.tsv"
-MODELS = ("served", "unfused_skip_layer_norm", "static_qoperator", "static_qdq")
+MODELS = ("served", "unfused_skip_layer_norm", "constant_token_type", "static_qoperator", "static_qdq")
 LEVELS = {
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
     "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
@@ -204,8 +204,59 @@ def build_model(kind: str, bundle: Path, served: Path, target: Path, calibration
 
         unfuse_skip_layer_norm(served, target)
         return target
+    if kind == "constant_token_type":
+        from export.fusion import unfuse_skip_layer_norm
+        from export.quantize import quantize
+
+        folded = target.with_suffix(".fp32.onnx")
+        fold_token_type(bundle / "model.onnx", folded, calibration[:20], pad_id)
+        settings = json.loads((bundle / "manifest.json").read_text())["onnx"]["int8"] or {}
+        quantize(folded, target, bool(settings.get("per_channel")), [], bool(settings.get("reduce_range")))
+        unfuse_skip_layer_norm(target)
+        return target
     static_quantize(bundle / "model.onnx", target, calibration, pad_id, kind.removeprefix("static_"))
     return target
+
+
+def fold_token_type(source: Path, target: Path, check: list[list[int]], pad_id: int) -> None:
+    """The fp32 graph with its token-type embedding branch replaced by the row of type 0 (the predictor never feeds
+    token types: the exported graph fills them with zeros from a buffer); unused nodes dropped. Refuses a graph
+    whose logits on `check` sentences move by more than 1e-4 (then the branch was not constant)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    gathers = [n for n in graph.node if n.op_type == "Gather" and "token_type_embeddings" in n.input[0]]
+    if len(gathers) != 1:
+        raise ValueError(f"{source.name}: expected one token-type embedding Gather, found {len(gathers)}")
+    (gather,) = gathers
+    table = next(numpy_helper.to_array(i) for i in graph.initializer if i.name == gather.input[0])
+    graph.initializer.append(numpy_helper.from_array(table[0].astype(np.float32), "token_type_row"))
+    for node in graph.node:
+        for index, name in enumerate(node.input):
+            if name == gather.output[0]:
+                node.input[index] = "token_type_row"
+    needed = {o.name for o in graph.output}
+    kept: list[onnx.NodeProto] = []
+    for node in reversed(list(graph.node)):
+        if node is not gather and any(o in needed for o in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    used = {name for node in graph.node for name in node.input}
+    unused = [i for i in graph.initializer if i.name not in used]
+    for initializer in unused:
+        graph.initializer.remove(initializer)
+    onnx.save(model, str(target))
+    before = inference_session(source, session_options(1))
+    after = inference_session(target, session_options(1))
+    for ids in check:
+        feeds = pad_batch([ids], pad_id)
+        drift = float(np.max(np.abs(before.run(None, feeds)[0] - after.run(None, feeds)[0])))
+        if drift > 1e-4:
+            raise ValueError(f"{source.name}: folding the token types moved the logits by {drift}: not constant")
 
 
 def static_quantize(source: Path, target: Path, calibration: list[list[int]], pad_id: int, fmt: str) -> None:

@@ -126,3 +126,10 @@ def test_a_bundle_without_a_model_says_to_export_it(tmp_path: Path, capsys: pyte
 def test_only_keeps_the_served_baseline() -> None:
     config = CoreConfig(1, 0, 1, 32, 1, 1, 0, {"served": Variant(), "a": Variant(threads=1), "b": Variant(threads=2)})
     assert list(config.only(["b"]).variants) == ["served", "b"]
+
+
+def test_a_graph_without_a_token_type_branch_is_not_folded(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    write_constant_bundle(bundle)
+    with pytest.raises(ValueError, match="expected one token-type embedding Gather, found 0"):
+        core_options.fold_token_type(bundle / "model.onnx", tmp_path / "folded.onnx", [[1, 1]], 0)
