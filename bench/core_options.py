@@ -313,22 +313,30 @@ def static_quantize(source: Path, target: Path, calibration: list[list[int]], pa
         root.setLevel(level)
 
 
-def op_profile(model: Path, token_ids: list[list[int]], pad_id: int, work: Path) -> dict[str, float]:
-    """Microseconds per sentence spent in each op type (onnxruntime's profiler, one thread, one sentence per call,
-    the predictor's session otherwise): where the time of a model goes, largest first."""
-    options = session_options(1)
-    options.enable_profiling = True
-    options.profile_file_prefix = str(work / f"profile-{model.stem}")
-    session = inference_session(model, options)
-    for ids in token_ids:
-        session.run(None, pad_batch([ids], pad_id))
-    events = json.loads(Path(session.end_profiling()).read_text())
-    per_op: dict[str, float] = {}
-    for event in events:
-        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
-            op = event["args"]["op_name"]
-            per_op[op] = per_op.get(op, 0.0) + event["dur"] / len(token_ids)
-    return {op: round(us, 1) for op, us in sorted(per_op.items(), key=lambda item: -item[1])}
+def op_profiles(models: dict[str, Path], token_ids: list[list[int]], pad_id: int, rounds: int, work: Path) -> Any:
+    """Microseconds per sentence spent in each op type, per model (onnxruntime's profiler, one thread, one
+    sentence per call, the predictor's session otherwise), largest first. The sentences are split over `rounds`
+    interleaved rounds, as the timings are, so a busy spell of the machine falls on every model alike."""
+    sessions = {}
+    for kind, model in models.items():
+        options = session_options(1)
+        options.enable_profiling = True
+        options.profile_file_prefix = str(work / f"profile-{kind}")
+        sessions[kind] = inference_session(model, options)
+    chunks = [token_ids[r::rounds] for r in range(rounds)]
+    for r, chunk in enumerate(chunks):
+        for kind in list(sessions) if r % 2 == 0 else list(reversed(sessions)):
+            for ids in chunk:
+                sessions[kind].run(None, pad_batch([ids], pad_id))
+    profiles = {}
+    for kind, session in sessions.items():
+        per_op: dict[str, float] = {}
+        for event in json.loads(Path(session.end_profiling()).read_text()):
+            if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+                op = event["args"]["op_name"]
+                per_op[op] = per_op.get(op, 0.0) + event["dur"] / len(token_ids)
+        profiles[kind] = {op: round(us, 1) for op, us in sorted(per_op.items(), key=lambda item: -item[1])}
+    return profiles
 
 
 class _FixedLogits:
@@ -387,7 +395,7 @@ def measure_bundle(name: str, bundle: Path, config: CoreConfig, work: Path) -> d
 
     print(f"{name}: op profiles", flush=True)
     profiled = [e.ids for e in predictors["served"].tokenizer.encode_batch(sentences[: config.profile_sentences])]
-    profiles = {kind: op_profile(path, profiled, pad_id, work) for kind, path in models.items()}
+    profiles = op_profiles(models, profiled, pad_id, config.rounds, work)
 
     single = sentences[: config.single_sentences]
     timings: dict[str, list[float]] = {v: [] for v in predictors}
@@ -467,7 +475,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "Speed-ups are the served p50 (p95) over the variant's, batch ratio the variant's throughput over the "
         "served one's (above 1: better). Gates (int8, against the bundle's fp32 model on the dev set): agreement "
-        f">= {g['min_agreement']}, MCC drop <= {g['max_mcc_drop']}.",
+        f">= {g['min_agreement']}, MCC drop <= {g['max_mcc_drop']}. `(model)` marks a variant that changes the "
+        "model; on a bundle exported with `export.unfuse_skip_layer_norm` the served model is already unfused.",
     ]
     for name, bundle in results["bundles"].items():
         lines += [
@@ -497,7 +506,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             "",
             f"Where a sentence's time goes, per model ({results['settings']['profile_sentences']} dev sentences, "
-            "onnxruntime's profiler, one thread; microseconds per sentence in each op type's kernels):",
+            "onnxruntime's profiler, one thread, models interleaved over the rounds; microseconds per sentence in "
+            "each op type's kernels):",
             "",
             "| op type | " + " | ".join(kinds) + " |",
             "|---|" + "---|" * len(kinds),
