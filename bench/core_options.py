@@ -14,6 +14,7 @@ gates of conf/export/default.yaml. Ratios are against `served` (the predictor as
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import logging
 import os
@@ -328,15 +329,24 @@ def op_profiles(models: dict[str, Path], token_ids: list[list[int]], pad_id: int
         for kind in list(sessions) if r % 2 == 0 else list(reversed(sessions)):
             for ids in chunk:
                 sessions[kind].run(None, pad_batch([ids], pad_id))
-    profiles = {}
-    for kind, session in sessions.items():
-        per_op: dict[str, float] = {}
-        for event in json.loads(Path(session.end_profiling()).read_text()):
-            if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
-                op = event["args"]["op_name"]
-                per_op[op] = per_op.get(op, 0.0) + event["dur"] / len(token_ids)
-        profiles[kind] = {op: round(us, 1) for op, us in sorted(per_op.items(), key=lambda item: -item[1])}
-    return profiles
+    return {kind: per_op_medians(json.loads(Path(s.end_profiling()).read_text())) for kind, s in sessions.items()}
+
+
+def per_op_medians(events: list[dict[str, Any]]) -> dict[str, float]:
+    """From onnxruntime's profile events: per op type, the median over session runs of its kernels' microseconds
+    in one run (a median: one busy spell of a shared machine moves a mean), largest first; `all kernels`: the
+    median of a run's kernel total."""
+    runs = sorted(e["ts"] for e in events if e.get("cat") == "Session" and e["name"] == "model_run")
+    per_run: list[dict[str, float]] = [{} for _ in runs]
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            run = per_run[max(bisect.bisect_right(runs, event["ts"]) - 1, 0)]
+            op = event["args"]["op_name"]
+            run[op] = run.get(op, 0.0) + event["dur"]
+    ops = {op for run in per_run for op in run}
+    medians = {op: statistics.median(run.get(op, 0.0) for run in per_run) for op in ops}
+    ordered = {op: round(us, 1) for op, us in sorted(medians.items(), key=lambda item: -item[1])}
+    return {**ordered, "all kernels": round(statistics.median(sum(run.values()) for run in per_run), 1)}
 
 
 class _FixedLogits:
@@ -502,17 +512,18 @@ def markdown(results: dict[str, Any]) -> str:
         ]
         profiles = bundle["op_profile_us_per_sentence"]
         kinds = list(profiles)
-        ops = sorted({op for p in profiles.values() for op in p}, key=lambda op: -profiles[kinds[0]].get(op, 0.0))
+        ops = [op for op in profiles[kinds[0]] if op != "all kernels"]
+        ops += sorted({op for p in profiles.values() for op in p} - {*ops, "all kernels"})
         lines += [
             "",
             f"Where a sentence's time goes, per model ({results['settings']['profile_sentences']} dev sentences, "
-            "onnxruntime's profiler, one thread, models interleaved over the rounds; microseconds per sentence in "
-            "each op type's kernels):",
+            "onnxruntime's profiler, one thread, models interleaved over the rounds; the median over sentences of "
+            "the microseconds in each op type's kernels):",
             "",
             "| op type | " + " | ".join(kinds) + " |",
             "|---|" + "---|" * len(kinds),
             *(f"| {op} | " + " | ".join(str(profiles[k].get(op, "-")) for k in kinds) + " |" for op in ops),
-            "| **all kernels** | " + " | ".join(f"**{sum(profiles[k].values()):.1f}**" for k in kinds) + " |",
+            "| **all kernels** | " + " | ".join(f"**{profiles[k]['all kernels']}**" for k in kinds) + " |",
         ]
     lines += ["", "Variants (conf/bench/core_options.yaml; unset fields: the predictor's own session options):", ""]
     lines += [f"- {n}: {v}" for n, v in results["variants"].items()]

@@ -133,3 +133,18 @@ def test_a_graph_without_a_token_type_branch_is_not_folded(tmp_path: Path) -> No
     write_constant_bundle(bundle)
     with pytest.raises(ValueError, match="expected one token-type embedding Gather, found 0"):
         core_options.fold_token_type(bundle / "model.onnx", tmp_path / "folded.onnx", [[1, 1]], 0)
+
+
+def test_op_profiles_are_medians_over_runs_so_one_slow_run_does_not_move_them() -> None:
+    def run(ts: int) -> list[dict[str, object]]:
+        return [{"cat": "Session", "name": "model_run", "ts": ts, "dur": 100}]
+
+    def kernel(ts: int, op: str, dur: float) -> dict[str, object]:
+        return {"cat": "Node", "name": f"{op}_1_kernel_time", "ts": ts, "dur": dur, "args": {"op_name": op}}
+
+    events = [
+        *run(0), kernel(1, "MatMul", 10), kernel(2, "MatMul", 10), kernel(3, "Add", 1),
+        *run(100), kernel(101, "MatMul", 20), kernel(102, "Add", 2),
+        *run(200), kernel(201, "MatMul", 900), kernel(202, "Add", 3), kernel(203, "Tanh", 5),
+    ]  # fmt: skip
+    assert core_options.per_op_medians(events) == {"MatMul": 20.0, "Add": 2.0, "Tanh": 0.0, "all kernels": 22.0}
