@@ -18,6 +18,18 @@ from bench.serving import (
     summarize,
 )
 
+MACHINE = {
+    "threads": 2,
+    "processor": "Intel(R) Xeon(R) Processor",
+    "fingerprint": "fp-0123456789ab",
+    "cpu_count": 2,
+    "load_average_at_start": [0.2, 0.1, 0.1],
+    "python": "3.11",
+    "onnxruntime": "1",
+    "torch": "2",
+    "transformers": "5",
+}
+
 
 def full_run(p50: float, p99: float) -> dict[str, Any]:
     """What one worker process reports (the fields the report reads)."""
@@ -67,17 +79,7 @@ def test_targets_fail_below_five_times_the_pipeline_and_the_table_says_so(tmp_pa
     result = comparison([int8, pipeline], "minilm")
     assert result["targets"]["p50 >= 5x lower than the pipeline"] == "FAIL"  # 4.5x
     assert result["targets"]["cold start >= 10x faster than the pipeline"] == "PASS"  # 15x
-    machine = {
-        "threads": 2,
-        "processor": "Intel(R) Xeon(R) Processor",
-        "fingerprint": "fp-0123456789ab",
-        "cpu_count": 2,
-        "load_average_at_start": [0.1, 0.1, 0.1],
-        "python": "3.11",
-        "onnxruntime": "1",
-        "torch": "2",
-        "transformers": "5",
-    }
+    machine = MACHINE
     results = {
         "mode": "full",
         "runs": 300,
@@ -114,13 +116,7 @@ def test_the_readme_block_replaces_only_the_text_between_its_markers(tmp_path: P
     int8 = summarize(plan("predictor int8", tmp_path), [full_run(1.0, 2)], 0, 2)
     pipeline = summarize(plan("pipeline (torch)", tmp_path), [full_run(6.0, 9)], 0, 2)
     pipeline["batch32_sent_per_s"] = 400.0
-    machine = {
-        "threads": 2,
-        "processor": "Intel(R) Xeon(R) Processor",
-        "fingerprint": "fp-0123456789ab",
-        "cpu_count": 2,
-        "load_average_at_start": [0.2, 0.1, 0.1],
-    }
+    machine = MACHINE
     results = {
         "mode": "full",
         "rounds": 3,
