@@ -29,10 +29,11 @@ from typing import Any
 
 import pytest
 
-from devtools.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
+from devtools.moto_server import REGION, MotoServer
 from infra import iam, iam_lint
 from infra.deploy_template import TemplateOptions, transform
 from tests.support.chalice_sam import APP, sample
+from tests.support.moto_env import module_moto
 
 boto3 = pytest.importorskip("boto3")
 botocore_exceptions = pytest.importorskip("botocore.exceptions")
@@ -66,8 +67,7 @@ class Aws:
 
 @pytest.fixture(scope="module")
 def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aws]:
-    home = tmp_path_factory.mktemp("moto")
-    with moto_server(home, dummy_aws_env(home)) as server:
+    for server in module_moto(tmp_path_factory):
         yield Aws(server)
 
 

@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from devtools.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
+from devtools.moto_server import REGION, MotoServer
 from infra.push import PushError, ecr_credentials, ecr_digest
 from tests.conftest import ROOT
 from tests.support.manifests import write_minimal_bundle
+from tests.support.moto_env import module_moto
 
 boto3 = pytest.importorskip("boto3")
 
@@ -34,9 +35,7 @@ SHA = "sha256:" + "0" * 64
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    home = tmp_path_factory.mktemp("moto")
-    with moto_server(home, dummy_aws_env(home)) as running:
-        yield running
+    yield from module_moto(tmp_path_factory)
 
 
 @pytest.fixture

@@ -31,10 +31,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from devtools.moto_server import REGION, MotoServer, dummy_aws_env, moto_server
+from devtools.moto_server import REGION, MotoServer
 from infra import subscribe
 from infra.aws_errors import explain
 from tests.conftest import ROOT
+from tests.support.moto_env import module_moto
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server", reason="moto[server] is a dev requirement")
@@ -54,9 +55,7 @@ PRINCIPAL = f"logs.{REGION}.amazonaws.com"
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    workdir = tmp_path_factory.mktemp("moto")
-    with moto_server(workdir, dummy_aws_env(workdir)) as server:
-        yield server
+    yield from module_moto(tmp_path_factory)
 
 
 @dataclass
