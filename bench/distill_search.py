@@ -42,6 +42,7 @@ def mcc(pred: np.ndarray, gold: np.ndarray) -> float:
 def prepare(out: Path, teacher: Path, copies: int, holdout: int, seed: int, chunk: int) -> None:
     """Write data.json, the teacher's logits on the training sentences and on the copies (in chunks of copy numbers)."""
     sys.path.insert(0, str(ROOT))
+    from bench.holdout import held_out_mask
     from chalice_app.chalicelib.api.predictor import Predictor
     from model_training.data.cola import read_cola_tsv
     from model_training.distillation.teacher_logits import compute_logits
@@ -52,8 +53,7 @@ def prepare(out: Path, teacher: Path, copies: int, holdout: int, seed: int, chun
     dev = read_cola_tsv(ROOT / "data/cola/raw/in_domain_dev.tsv")
     sentences = [r.sentence for r in train]
     made = transfer_copies(sentences, copies, list(PERTURBATIONS), seed)
-    held = np.zeros(len(sentences), bool)
-    held[np.random.default_rng(0).choice(len(sentences), holdout, replace=False)] = True
+    held = held_out_mask(len(sentences), holdout)
     data: dict[str, Any] = {
         "train": sentences,
         "train_labels": [r.label for r in train],

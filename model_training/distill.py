@@ -20,6 +20,7 @@ import lightning as L
 from omegaconf import DictConfig
 
 from model_training.distillation.loss import NO_LABEL
+from model_training.distillation.student_init import start_from_run
 from model_training.distillation.teacher_logits import TeacherLogits, load_or_compute
 from model_training.distillation.transfer_set import transfer_sentences
 from model_training.train import train
@@ -63,6 +64,9 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
     """Build the transfer set, get the teacher's logits, train the student; returns metrics.json's content."""
     state: dict[str, Any] = {}
     dc = cfg.distill
+    student_init = start_from_run(cfg)
+    if student_init is not None:
+        log.info("student starts from run %s (weights %s)", student_init["run_name"], student_init["weights_sha256"])
 
     def with_transfer_set(splits: datasets.DatasetDict) -> datasets.DatasetDict:
         sentences = list(splits["train"]["sentence"])
@@ -98,6 +102,7 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
                 "temperature": dc.temperature,
                 "alpha": dc.alpha,
                 "transfer": state["transfer"],
+                "student_init": student_init,
             }
         }
 

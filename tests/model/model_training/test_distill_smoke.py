@@ -7,16 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
+from safetensors.torch import load_file
 
+from model_training.data.cola import sha256_file
 from model_training.distill import distill
 from tests.conftest import ROOT
+from tests.support.bundle_fixtures import SmokeExport
 from tests.support.wandb_offline import config_values
 
 
-@pytest.fixture(scope="module")
-def distilled(smoke_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    base = tmp_path_factory.mktemp("distill")
+def distill_smoke(smoke_bundle: Path, base: Path, *overrides: str) -> tuple[Path, dict[str, Any]]:
+    """A debug=smoke distillation run into base/run, taught by the session's smoke bundle."""
     out = base / "run"
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose(
@@ -30,9 +33,15 @@ def distilled(smoke_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> t
                 f"distill.teacher.bundle={smoke_bundle}",
                 f"distill.cache_dir={base / 'cache'}",
                 "distill.transfer.copies_per_sentence=2",
+                *overrides,
             ],
         )
     return out, distill(cfg)
+
+
+@pytest.fixture(scope="module")
+def distilled(smoke_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    return distill_smoke(smoke_bundle, tmp_path_factory.mktemp("distill"), "distill.student_init=null")
 
 
 def test_run_writes_the_usual_outputs(distilled: tuple[Path, dict[str, Any]]) -> None:
@@ -89,3 +98,32 @@ def test_the_students_bundle_passes_the_gates_and_names_its_teacher(
         teacher_manifest["training"]["eval"]["validation"]["mcc"]
     )
     assert manifest["model_version"] != teacher_manifest["model_version"]
+
+
+def test_a_student_started_from_a_run_begins_with_that_runs_weights(
+    smoke_bundle: Path, smoke_export: SmokeExport, tmp_path: Path
+) -> None:
+    """With a vanishing learning rate the student ends where it began: the init run's encoder and classifier head
+    (a student from the pretrained encoder would carry a freshly initialised head instead)."""
+    init = smoke_export.run_dir
+    out, result = distill_smoke(
+        smoke_bundle,
+        tmp_path,
+        f"distill.runs_dir={init.parent}",
+        f"distill.student_init={init.name}",
+        "training.lr=1e-12",
+        "logger=none",
+    )
+    started = load_file(str(init / "model" / "model.safetensors"))
+    ended = load_file(str(out / "model" / "model.safetensors"))
+    assert started.keys() == ended.keys()
+    for name in ("classifier.weight", "classifier.bias", "bert.encoder.layer.5.output.dense.weight"):
+        torch.testing.assert_close(ended[name], started[name], rtol=0, atol=1e-6)
+    record = result["distillation"]["student_init"]
+    assert record["run_name"] == init.name
+    assert record["weights_sha256"] == sha256_file(init / "model" / "model.safetensors")
+
+
+def test_a_student_from_the_pretrained_encoder_records_no_init_run(distilled: tuple[Path, dict[str, Any]]) -> None:
+    _, result = distilled
+    assert result["distillation"]["student_init"] is None
