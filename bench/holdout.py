@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.quality import machine_name
+
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_FILE = ROOT / "data" / "cola" / "raw" / "in_domain_train.tsv"
 DEV_FILE = ROOT / "data" / "cola" / "raw" / "in_domain_dev.tsv"
@@ -82,12 +84,13 @@ def run_row(run_dir: Path) -> dict[str, Any]:
         "distilled": bool(distillation),
         "student_init": init["run_name"] if init else None,
         "epochs": metrics["timing"]["epochs"],
+        "length_grouped": bool(config["data"]["group_by_length"]),
         "train_seconds": metrics["timing"]["train_seconds"],
         "heldout_by_epoch": [round(float(row["val/mcc"]), 4) for row in metrics["history"]],
         "best_epoch": metrics["best"]["epoch"],
         "heldout_mcc": round(float(evaluated["validation"]["mcc"]), 4),
         "dev_mcc": round(float(evaluated["dev"]["mcc"]), 4),
-        "machine": metrics["machine"]["cpu"]["model"],
+        "machine": machine_name(metrics["machine"]),
         "fingerprint": metrics["machine"]["fingerprint"],
     }
 
@@ -102,17 +105,26 @@ def report(rows: list[dict[str, Any]]) -> str:
         "held-out sentences and was then scored once on the dev set. Choices are made on the held-out column; the dev",
         "column shows whether a choice only suits one set. MCC on 1,000 sentences has a standard error of about 0.03.",
         "",
-        "| run | distilled | starts from | seed | held-out MCC by epoch | best epoch | held-out MCC | dev MCC | "
-        "minutes | machine |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| run | distilled | starts from | batches | seed | held-out MCC by epoch | best epoch | held-out MCC "
+        "| dev MCC | minutes | machine |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        lines.append(
-            f"| {row['run']} | {'yes' if row['distilled'] else 'no'} | {row['student_init'] or 'pretrained'} | "
-            f"{row['seed']} | {', '.join(f'{m:.3f}' for m in row['heldout_by_epoch'])} | {row['best_epoch'] + 1} | "
-            f"**{row['heldout_mcc']:.4f}** | {row['dev_mcc']:.4f} | {row['train_seconds'] / 60:.1f} | "
-            f"{row['machine']} ({row['fingerprint']}) |"
-        )
+        by_epoch = ", ".join(f"{mcc:.3f}" for mcc in row["heldout_by_epoch"])
+        cells = [
+            row["run"],
+            "yes" if row["distilled"] else "no",
+            row["student_init"] or "pretrained",
+            "length-grouped" if row["length_grouped"] else "random",
+            str(row["seed"]),
+            by_epoch,
+            str(row["best_epoch"] + 1),
+            f"**{row['heldout_mcc']:.4f}**",
+            f"{row['dev_mcc']:.4f}",
+            f"{row['train_seconds'] / 60:.1f}",
+            f"{row['machine']} ({row['fingerprint']})",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
         "Rerun: `python -m bench.holdout split --out artifacts/holdout`, train each run with",

@@ -59,13 +59,13 @@ def finished_run(runs: Path, name: str, init: str | None, dev: float | None = 0.
     run.mkdir(parents=True)
     evaluated = {"validation": {"mcc": 0.45}} | ({"dev": {"mcc": dev}} if dev is not None else {})
     metrics = {
-        "config": {"seed": 7, "model": {"path": None}},
+        "config": {"seed": 7, "model": {"path": None}, "data": {"group_by_length": True}},
         "distillation": {"student_init": {"run_name": init}} if init else {},
         "timing": {"epochs": 2, "train_seconds": 600.0},
         "history": [{"val/mcc": 0.40}, {"val/mcc": 0.45}],
         "best": {"epoch": 1},
         "eval": evaluated,
-        "machine": {"cpu": {"model": "Test CPU"}, "fingerprint": "fp-x"},
+        "machine": {"cpu": {"model": "Test CPU"}, "torch": {"cpu_capability": "AVX512"}, "fingerprint": "fp-x"},
     }
     (run / "metrics.json").write_text(json.dumps(metrics))
     return run
@@ -82,7 +82,7 @@ def test_the_report_shows_held_out_choice_and_dev_beside_it(tmp_path: Path) -> N
         ("distilled-h", True, "minilm-h"),
     ]
     table = out.with_suffix(".md").read_text()
-    row = "| distilled-h | yes | minilm-h | 7 | 0.400, 0.450 | 2 | **0.4500** | 0.3800 | 10.0 | Test CPU (fp-x) |"
+    row = "| distilled-h | yes | minilm-h | length-grouped | 7 | 0.400, 0.450 | 2 | **0.4500** | 0.3800 | 10.0 |"
     assert row in table
 
 
