@@ -155,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
             rows = [run_row(run) for run in args.runs]
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
-            args.out.with_suffix(".md").write_text(report(rows))
-            print(report(rows))
+            table = report(rows)
+            args.out.with_suffix(".md").write_text(table)
+            print(table)
     except (FileNotFoundError, ValueError, KeyError) as err:
         print(f"holdout: {err}", file=sys.stderr)
         return 2

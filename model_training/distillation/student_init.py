@@ -18,8 +18,8 @@ from model_training.data.cola import sha256_file
 from model_training.models.pretrained import WEIGHTS_FILE
 
 
-class StudentInitError(FileNotFoundError):
-    """The run the student should start from is missing or incomplete."""
+class StudentInitError(RuntimeError):
+    """The run the student should start from is missing, incomplete, or fine-tuned another encoder."""
 
 
 def init_run_dir(runs_dir: Path, run: str) -> Path:
