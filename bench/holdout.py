@@ -81,7 +81,9 @@ def run_row(run_dir: Path) -> dict[str, Any]:
     return {
         "run": run_dir.name,
         "seed": config["seed"],
+        "model": metrics["model"]["name"],
         "distilled": bool(distillation),
+        "teacher": teacher_label(distillation.get("teacher")),
         "student_init": init["run_name"] if init else None,
         "epochs": metrics["timing"]["epochs"],
         "length_grouped": bool(config["data"]["group_by_length"]),
@@ -95,6 +97,16 @@ def run_row(run_dir: Path) -> dict[str, Any]:
     }
 
 
+def teacher_label(teacher: dict[str, Any] | None) -> str | None:
+    """A distilled run's teacher as `run (version, its MCC)`; None for a run trained on gold labels alone."""
+    if not teacher:
+        return None
+    scored = teacher.get("metrics", {}).get("eval", {})
+    split = "dev" if "dev" in scored else "validation"  # a teacher trained on all of train validates on dev
+    mcc = scored.get(split, {}).get("mcc")
+    return f"{teacher['run_name']} ({teacher['model_version']}" + (f", {split} {mcc:.3f})" if mcc is not None else ")")
+
+
 def report(rows: list[dict[str, Any]]) -> str:
     """The markdown table of the compared runs."""
     lines = [
@@ -105,15 +117,16 @@ def report(rows: list[dict[str, Any]]) -> str:
         "held-out sentences and was then scored once on the dev set. Choices are made on the held-out column; the dev",
         "column shows whether a choice only suits one set. MCC on 1,000 sentences has a standard error of about 0.03.",
         "",
-        "| run | distilled | starts from | batches | seed | held-out MCC by epoch | best epoch | held-out MCC "
+        "| run | model | teacher | starts from | batches | seed | held-out MCC by epoch | best epoch | held-out MCC "
         "| dev MCC | minutes | machine |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         by_epoch = ", ".join(f"{mcc:.3f}" for mcc in row["heldout_by_epoch"])
         cells = [
             row["run"],
-            "yes" if row["distilled"] else "no",
+            row["model"],
+            row["teacher"] or "none (gold labels)",
             row["student_init"] or "pretrained",
             "length-grouped" if row["length_grouped"] else "random",
             str(row["seed"]),

@@ -54,13 +54,17 @@ def test_overrides_for_a_missing_split_say_how_to_make_it(tmp_path: Path) -> Non
         holdout.hydra_args(tmp_path)
 
 
+TEACHER = {"run_name": "mpnet", "model_version": "m-abc", "metrics": {"eval": {"dev": {"mcc": 0.6012}}}}
+
+
 def finished_run(runs: Path, name: str, init: str | None, dev: float | None = 0.38) -> Path:
     run = runs / name
     run.mkdir(parents=True)
     evaluated = {"validation": {"mcc": 0.45}} | ({"dev": {"mcc": dev}} if dev is not None else {})
     metrics = {
         "config": {"seed": 7, "model": {"path": None}, "data": {"group_by_length": True}},
-        "distillation": {"student_init": {"run_name": init}} if init else {},
+        "model": {"name": "minilm"},
+        "distillation": {"student_init": {"run_name": init}, "teacher": TEACHER} if init else {},
         "timing": {"epochs": 2, "train_seconds": 600.0},
         "history": [{"val/mcc": 0.40}, {"val/mcc": 0.45}],
         "best": {"epoch": 1},
@@ -77,12 +81,16 @@ def test_the_report_shows_held_out_choice_and_dev_beside_it(tmp_path: Path) -> N
     out = tmp_path / "results" / "holdout"
     assert holdout.main(["report", str(plain), str(student), "--out", str(out)]) == 0
     rows = json.loads(out.with_suffix(".json").read_text())
-    assert [(r["run"], r["distilled"], r["student_init"]) for r in rows] == [
-        ("minilm-h", False, None),
-        ("distilled-h", True, "minilm-h"),
+    assert [(r["run"], r["distilled"], r["teacher"], r["student_init"]) for r in rows] == [
+        ("minilm-h", False, None, None),
+        ("distilled-h", True, "mpnet (m-abc, dev 0.601)", "minilm-h"),
     ]
     table = out.with_suffix(".md").read_text()
-    row = "| distilled-h | yes | minilm-h | length-grouped | 7 | 0.400, 0.450 | 2 | **0.4500** | 0.3800 | 10.0 |"
+    assert "| minilm-h | minilm | none (gold labels) | pretrained |" in table
+    row = (
+        "| distilled-h | minilm | mpnet (m-abc, dev 0.601) | minilm-h | length-grouped | 7 | 0.400, 0.450 | 2 "
+        "| **0.4500** | 0.3800 | 10.0 |"
+    )
     assert row in table
 
 
