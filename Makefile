@@ -189,9 +189,10 @@ distill: $(STAMP) ## [train] Distil the teacher bundle into a STUDENT run
 	@test -f artifacts/bundles/$(TEACHER)/manifest.json || { echo "no teacher bundle in artifacts/bundles/$(TEACHER): run make train export MODEL=$(TEACHER)"; exit 1; }
 	$(PY) -m model_training.distill model=$(STUDENT) run_name=$(DISTILLED) distill.teacher.bundle=$(CURDIR)/artifacts/bundles/$(TEACHER) $(ARGS)
 
+# ARGS are the distillation's overrides (distill.temperature=3 ...): the export reads the finished run, not them.
 student: $(STAMP) ## [train] Distil the teacher into STUDENT; export, evaluate it
 	$(MAKE) --no-print-directory distill
-	$(MAKE) --no-print-directory export evaluate-bundle MODEL=$(STUDENT) RUN=$(DISTILLED)
+	$(MAKE) --no-print-directory export evaluate-bundle MODEL=$(STUDENT) RUN=$(DISTILLED) ARGS=
 
 # The plain student is the yardstick, trained on this machine when missing (select_served --check-plain exits 3).
 served: $(STAMP) ## [train] Serve the student if it beats the plain one trained here

@@ -54,3 +54,19 @@ def test_readme_set_up_is_make_all_then_make_test() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test\b", ci, flags=re.MULTILINE)
+
+
+def test_make_student_gives_its_overrides_to_the_distillation_not_to_the_export() -> None:
+    shown = subprocess.run(
+        ["make", "-n", "student", "STAMP=", "DISTILLED=distilled-t3", "ARGS=distill.temperature=3.0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    distill = next(line for line in shown.splitlines() if "-m model_training.distill " in line)
+    export = next(line for line in shown.splitlines() if "-m export.build " in line)
+    assert "run_name=distilled-t3" in distill
+    assert distill.endswith("distill.temperature=3.0")
+    assert export.endswith("-m export.build model=minilm run_name=distilled-t3 ")
