@@ -84,6 +84,7 @@ def run_row(run_dir: Path) -> dict[str, Any]:
         "model": metrics["model"]["name"],
         "distilled": bool(distillation),
         "teacher": teacher_label(distillation.get("teacher")),
+        "temperature": distillation.get("temperature"),
         "student_init": init["run_name"] if init else None,
         "epochs": metrics["timing"]["epochs"],
         "length_grouped": bool(config["data"]["group_by_length"]),
@@ -117,9 +118,9 @@ def report(rows: list[dict[str, Any]]) -> str:
         "held-out sentences and was then scored once on the dev set. Choices are made on the held-out column; the dev",
         "column shows whether a choice only suits one set. MCC on 1,000 sentences has a standard error of about 0.03.",
         "",
-        "| run | model | teacher | starts from | batches | seed | held-out MCC by epoch | best epoch | held-out MCC "
-        "| dev MCC | minutes | machine |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| run | model | teacher | T | starts from | batches | seed | held-out MCC by epoch | best epoch "
+        "| held-out MCC | dev MCC | minutes | machine |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         by_epoch = ", ".join(f"{mcc:.3f}" for mcc in row["heldout_by_epoch"])
@@ -127,6 +128,7 @@ def report(rows: list[dict[str, Any]]) -> str:
             row["run"],
             row["model"],
             row["teacher"] or "none (gold labels)",
+            "-" if row["temperature"] is None else f"{row['temperature']:g}",
             row["student_init"] or "pretrained",
             "length-grouped" if row["length_grouped"] else "random",
             str(row["seed"]),

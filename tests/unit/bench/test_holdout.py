@@ -64,7 +64,7 @@ def finished_run(runs: Path, name: str, init: str | None, dev: float | None = 0.
     metrics = {
         "config": {"seed": 7, "model": {"path": None}, "data": {"group_by_length": True}},
         "model": {"name": "minilm"},
-        "distillation": {"student_init": {"run_name": init}, "teacher": TEACHER} if init else {},
+        "distillation": {"student_init": {"run_name": init}, "teacher": TEACHER, "temperature": 3.0} if init else {},
         "timing": {"epochs": 2, "train_seconds": 600.0},
         "history": [{"val/mcc": 0.40}, {"val/mcc": 0.45}],
         "best": {"epoch": 1},
@@ -86,9 +86,9 @@ def test_the_report_shows_held_out_choice_and_dev_beside_it(tmp_path: Path) -> N
         ("distilled-h", True, "mpnet (m-abc, dev 0.601)", "minilm-h"),
     ]
     table = out.with_suffix(".md").read_text()
-    assert "| minilm-h | minilm | none (gold labels) | pretrained |" in table
+    assert "| minilm-h | minilm | none (gold labels) | - | pretrained |" in table
     row = (
-        "| distilled-h | minilm | mpnet (m-abc, dev 0.601) | minilm-h | length-grouped | 7 | 0.400, 0.450 | 2 "
+        "| distilled-h | minilm | mpnet (m-abc, dev 0.601) | 3 | minilm-h | length-grouped | 7 | 0.400, 0.450 | 2 "
         "| **0.4500** | 0.3800 | 10.0 |"
     )
     assert row in table
