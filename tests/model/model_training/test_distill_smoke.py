@@ -59,7 +59,7 @@ def test_metrics_record_the_teacher_and_the_transfer_set(
     teacher_manifest = json.loads((smoke_bundle / "manifest.json").read_text())
     assert section["teacher"]["model_version"] == teacher_manifest["model_version"]
     assert section["teacher"]["metrics"]["best"] == teacher_manifest["training"]["best"]
-    assert (section["temperature"], section["alpha"]) == (2.0, 0.7)
+    assert (section["temperature"], section["alpha"]) == (3.0, 0.7)
     transfer = section["transfer"]
     assert transfer["sentences"] == 64
     assert 0 < transfer["copies"] <= 128

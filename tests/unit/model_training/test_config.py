@@ -306,11 +306,11 @@ class TestExperiments:
     @pytest.mark.parametrize(
         ("overrides", "encoder", "lr", "max_epochs", "group_by_length"),
         [
-            pytest.param((), "minilm", 1e-4, 8, False, id="default-is-minilm"),
-            pytest.param(("model=mpnet",), "mpnet", 3e-5, 2, True, id="model-mpnet"),
-            pytest.param(("experiment=student",), "minilm", 1e-4, 8, False, id="student"),
-            pytest.param(("experiment=teacher",), "mpnet", 3e-5, 2, True, id="teacher"),
-            pytest.param(("experiment=teacher", "model=minilm"), "minilm", 1e-4, 8, False, id="command-line-wins"),
+            pytest.param((), "minilm", 1e-4, 4, False, id="default-is-minilm"),
+            pytest.param(("model=mpnet",), "mpnet", 3e-5, 4, True, id="model-mpnet"),
+            pytest.param(("experiment=student",), "minilm", 1e-4, 4, False, id="student"),
+            pytest.param(("experiment=teacher",), "mpnet", 3e-5, 4, True, id="teacher"),
+            pytest.param(("experiment=teacher", "model=minilm"), "minilm", 1e-4, 4, False, id="command-line-wins"),
         ],
     )
     def test_the_recipe_follows_the_encoder(
@@ -333,7 +333,7 @@ class TestExperiments:
     def test_a_recipe_value_can_be_overridden(self, compose_cfg: Compose) -> None:
         cfg = compose_cfg("model=mpnet", "training.lr=1e-5", "data.group_by_length=false")
 
-        assert (cfg.training.lr, cfg.training.max_epochs, cfg.data.group_by_length) == (1e-5, 2, False)
+        assert (cfg.training.lr, cfg.training.max_epochs, cfg.data.group_by_length) == (1e-5, 4, False)
 
     def test_the_distill_entry_config_is_the_distill_experiment(self, hydra_conf: None, output_dir: Path) -> None:
         paths = [f"paths.root={REPO_ROOT}", f"paths.output_dir={output_dir}"]
