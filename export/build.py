@@ -28,6 +28,7 @@ from chalice_app.chalicelib.contract.manifest import (
     FP32_FILE,
     INT8_FILE,
     SESSION_BATCH,
+    Int8Attempt,
     Int8Settings,
     Manifest,
     ManifestContent,
@@ -39,6 +40,7 @@ from chalice_app.chalicelib.contract.manifest import (
 )
 from export.bundle import publish, write_serving_tokenizer
 from export.fusion import FusionError, fuse_graph, fused_op_counts, last_layer_for_cls_only, unfuse_skip_layer_norm
+from export.int8 import first_passing, int8_candidates
 from export.onnx_export import export_onnx
 from export.parity import (
     ExportGateError,
@@ -130,21 +132,20 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
     int8_report: ParityReport | None = None
     int8_failures: list[str] = []
     int8_section: Int8Settings | None = None
+    attempts: list[Int8Attempt] = []
     if quantization.int8:
-        keep_fp32 = list(quantization.keep_fp32)
-        per_channel, reduce_range = bool(quantization.per_channel), bool(quantization.reduce_range)
-        log.info("quantizing to int8 (per_channel=%s, reduce_range=%s)", per_channel, reduce_range)
-        kept_fp32 = quantize(fp32_path, int8_path, per_channel, keep_fp32, reduce_range)
-        # int8 is judged as it is served: one sentence per call (its dynamic activation scales are batch-dependent).
-        int8 = onnx_logits(str(int8_path), batches(ids, tokenizer_info["pad_id"], SESSION_BATCH[INT8_FILE]))
-        int8_report = parity_report(fp32, int8, gold)
-        int8_failures = int8_gate_failures(int8_report, gates)
-        int8_section = {
-            "per_channel": per_channel,
-            "reduce_range": reduce_range,
-            "keep_fp32": keep_fp32,
-            "fp32_nodes": len(kept_fp32),
-        }
+        one_per_call = batches(ids, tokenizer_info["pad_id"], SESSION_BATCH[INT8_FILE])
+
+        def attempt(settings: Int8Settings) -> tuple[ParityReport, list[str], int]:
+            kept_fp32 = quantize(
+                fp32_path, int8_path, settings["per_channel"], settings["keep_fp32"], settings["reduce_range"]
+            )
+            # int8 is judged as it is served: one sentence per call (its dynamic activation scales are batch-dependent).
+            report = parity_report(fp32, onnx_logits(str(int8_path), one_per_call), gold)
+            return report, int8_gate_failures(report, gates), len(kept_fp32)
+
+        candidates = int8_candidates(OmegaConf.to_container(quantization, resolve=True))  # type: ignore[arg-type]
+        int8_section, int8_report, int8_failures, attempts = first_passing(candidates, attempt)
     serving = serving_choice(str(ex.serve_precision), bool(quantization.int8), int8_failures)
     if int8_failures:
         int8_path.unlink()  # a model that failed its gates does not ship
@@ -154,7 +155,9 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
         "n": len(rows),
         "fp32_vs_torch": fp32_report,
         "int8_vs_fp32": int8_report,
-        "int8_gate": None if int8_report is None else {"passed": not int8_failures, "failures": int8_failures},
+        "int8_gate": None
+        if int8_report is None
+        else {"passed": not int8_failures, "failures": int8_failures, "attempts": attempts},
         "gates": vars(gates),
     }
     shipped = {name: batch for name, batch in SESSION_BATCH.items() if (staging / name).is_file()}
@@ -245,11 +248,17 @@ def export_summary(manifest: Manifest, bundle_dir: str) -> str:
             f"  int8: MCC {int8['candidate']['mcc']:.4f}, agreement with fp32 {int8['prediction_agreement']:.4f} "
             f"(gates: agreement ≥ {p['gates']['int8_min_agreement']}, MCC drop ≤ {p['gates']['int8_max_mcc_drop']})"
         )
+    gate = p["int8_gate"]
+    for n, tried in enumerate((gate or {}).get("attempts", [])[:-1], 1):
+        lines.append(
+            f"  int8 attempt {n} (fp32 MatMuls: {', '.join(tried['settings']['keep_fp32']) or 'none'}) failed: "
+            + "; ".join(tried["failures"])
+        )
     lines.append(f"  serves {serving['model_file']} ({serving['precision']}): {serving['reason']}")
-    if int8 is not None and p["int8_gate"] is not None and not p["int8_gate"]["passed"]:
+    if int8 is not None and gate is not None and not gate["passed"]:
         lines.append(
             "WARNING: the int8 model failed its gates and was left out; this bundle serves fp32 (slower, same "
-            "predictions as torch). Tune export.quantization (per_channel, keep_fp32) and re-export."
+            "predictions as torch). Tune export.quantization (per_channel, keep_fp32, fallbacks) and re-export."
         )
     return "\n".join(lines)
 

@@ -63,13 +63,23 @@ class TrainingConfig:
 
 
 @dataclass
+class Int8FallbackConfig:
+    """One entry of export.quantization.fallbacks: the options it changes (null: the base setting's)."""
+
+    per_channel: bool | None = None
+    reduce_range: bool | None = None
+    keep_fp32: list[str] | None = None
+
+
+@dataclass
 class QuantizationConfig:
-    """conf/export/<encoder>.yaml's int8 settings."""
+    """conf/export/<encoder>.yaml's int8 settings, and the settings tried next when int8 fails its gates."""
 
     int8: bool = MISSING
     per_channel: bool = MISSING
     reduce_range: bool = MISSING
     keep_fp32: list[str] = MISSING
+    fallbacks: list[Int8FallbackConfig] = MISSING
 
 
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "training": TrainingConfig}

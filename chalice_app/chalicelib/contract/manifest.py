@@ -81,9 +81,22 @@ class ParityReport(TypedDict):
     candidate: dict[str, float]
 
 
+class Int8Attempt(TypedDict):
+    """One int8 model the export built and gated: its settings, its figures against fp32, what it failed."""
+
+    settings: Int8Settings
+    prediction_agreement: float
+    mcc: float
+    failures: list[str]
+
+
 class Int8Gate(TypedDict):
+    """The gate of the int8 model the bundle records (the last attempt); `attempts` lists every setting tried, in
+    order (conf/export/<model>.yaml: the quantization settings, then its `fallbacks`)."""
+
     passed: bool
     failures: list[str]
+    attempts: NotRequired[list[Int8Attempt]]
 
 
 class ParitySection(TypedDict):

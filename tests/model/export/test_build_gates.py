@@ -99,6 +99,14 @@ def test_a_failed_int8_gate_ships_and_serves_the_fp32_model_and_says_why(
     gate = manifest["parity"]["int8_gate"]
     assert gate["passed"] is False
     assert gate["failures"] == [serving["reason"].removeprefix("int8 failed its gates: ")]
+    # The minilm preset's fallback (output projections in fp32) was built and gated too before fp32 was chosen.
+    first, fallback = gate["attempts"]
+    assert (first["settings"]["keep_fp32"], first["settings"]["fp32_nodes"]) == ([], 0)
+    assert fallback["settings"]["keep_fp32"] == ["attention/output/dense/MatMul", r"layer\.\d+/output/dense/MatMul"]
+    assert fallback["settings"]["fp32_nodes"] > 0
+    assert fallback["failures"] == gate["failures"]
+    assert first["failures"]
+    assert manifest["onnx"]["int8"] == fallback["settings"]  # the section describes the last model gated
     assert manifest["parity"]["int8_vs_fp32"]["prediction_agreement"] <= 1.0  # the figures stay on record
     predictor = Predictor(target)  # the runtime follows the manifest: fp32, hashes verified
     assert predictor.model_file == "model.onnx"
@@ -134,6 +142,7 @@ def test_the_export_command_finishes_with_a_warning_when_int8_fails(
     assert done.returncode == 0, done.stderr[-2000:]
     assert "serves model.onnx (fp32): int8 failed its gates" in done.stdout
     assert "WARNING: the int8 model failed its gates" in done.stdout
+    assert "int8 attempt 1 (fp32 MatMuls: none) failed: int8 vs fp32: prediction agreement" in done.stdout
     assert json.loads((target / "manifest.json").read_text())["serving"]["precision"] == "fp32"
 
 
