@@ -33,6 +33,7 @@ import yaml
 
 from bench.machine import machine_info
 from chalice_app.chalicelib.api.predictor import Predictor, inference_session, pad_batch, session_options
+from chalice_app.chalicelib.contract.manifest import Int8Settings
 from model_training.data.cola import read_cola_tsv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +42,7 @@ CONFIG = ROOT / "conf" / "bench" / "core_options.yaml"
 GATES = ROOT / "conf" / "export" / "default.yaml"
 DEV_FILE = ROOT / "data" / "cola" / "raw" / "in_domain_dev.tsv"
 TRAIN_FILE = ROOT / "data" / "cola" / "raw" / "in_domain_train.tsv"
-MODELS = ("served", "unfused_skip_layer_norm", "constant_token_type", "static_qoperator", "static_qdq")
+MODELS = ("served", "unfused_skip_layer_norm", "constant_token_type", "int8_fallback", "static_qoperator", "static_qdq")
 LEVELS = {
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
     "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
@@ -215,8 +216,26 @@ def build_model(kind: str, bundle: Path, served: Path, target: Path, calibration
         quantize(folded, target, bool(settings.get("per_channel")), [], bool(settings.get("reduce_range")))
         unfuse_skip_layer_norm(target)
         return target
+    if kind == "int8_fallback":
+        from export.quantize import quantize
+
+        setting = int8_fallback(json.loads((bundle / "manifest.json").read_text())["model_name"])
+        quantize(bundle / "model.onnx", target, setting["per_channel"], setting["keep_fp32"], setting["reduce_range"])
+        return target
     static_quantize(bundle / "model.onnx", target, calibration, pad_id, kind.removeprefix("static_"))
     return target
+
+
+def int8_fallback(model_name: str) -> Int8Settings:
+    """The first int8 fallback of the encoder's export settings (conf/export/<model>.yaml): what a bundle serves
+    when its base int8 setting misses the gates."""
+    from export.int8 import int8_candidates
+
+    path = ROOT / "conf" / "export" / f"{model_name}.yaml"
+    candidates = int8_candidates(yaml.safe_load(path.read_text())["quantization"])
+    if len(candidates) < 2:
+        raise ConfigError(f"{path.relative_to(ROOT)} has no quantization.fallbacks: nothing to time as int8_fallback")
+    return candidates[1]
 
 
 def fold_token_type(source: Path, target: Path, check: list[list[int]], pad_id: int) -> None:

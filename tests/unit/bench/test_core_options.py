@@ -148,3 +148,14 @@ def test_op_profiles_are_medians_over_runs_so_one_slow_run_does_not_move_them() 
         *run(200), kernel(201, "MatMul", 900), kernel(202, "Add", 3), kernel(203, "Tanh", 5),
     ]  # fmt: skip
     assert core_options.per_op_medians(events) == {"MatMul": 20.0, "Add": 2.0, "Tanh": 0.0, "all kernels": 22.0}
+
+
+def test_the_int8_fallback_variant_times_the_encoders_first_fallback() -> None:
+    fallback = core_options.int8_fallback("minilm")
+    assert fallback["keep_fp32"] == ["attention/output/dense/MatMul", r"layer\.\d+/output/dense/MatMul"]
+    assert (fallback["per_channel"], fallback["reduce_range"]) == (True, True)  # the rest is minilm's base setting
+
+
+def test_an_encoder_without_fallbacks_has_no_int8_fallback_to_time() -> None:
+    with pytest.raises(ConfigError, match=r"conf/export/mpnet.yaml has no quantization.fallbacks"):
+        core_options.int8_fallback("mpnet")
