@@ -405,7 +405,7 @@ format: $(STAMP) ## [develop] Apply ruff fixes and formatting
 	$(VENV)/bin/ruff format .
 
 typecheck: $(STAMP) ## [develop] mypy (strict on the runtime package chalice_app)
-	$(VENV)/bin/mypy model_training export chalice_app infra monitoring scripts devtools bench/load.py bench/load_client.py bench/cpu_priority.py bench/lambda_container.py bench/lambda_config.py bench/lambda_cost.py bench/lambda_power.py bench/lambda_report.py bench/machine.py bench/int8_paths.py bench/quality.py bench/holdout.py bench/serving.py bench/distill_search.py bench/image_size.py bench/thread_layout.py bench/core_options.py
+	$(VENV)/bin/mypy model_training export chalice_app infra monitoring scripts devtools bench/load.py bench/load_client.py bench/cpu_priority.py bench/lambda_container.py bench/lambda_config.py bench/lambda_cost.py bench/lambda_power.py bench/lambda_report.py bench/machine.py bench/int8_paths.py bench/quality.py bench/holdout.py bench/serving.py bench/distill_search.py bench/image_size.py bench/thread_layout.py bench/core_options.py bench/teacher_confidence.py
 
 test: $(STAMP) ## [develop] The whole test suite, with its own set-up
 	$(VENV)/bin/pytest tests
