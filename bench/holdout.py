@@ -11,7 +11,7 @@ goes in as an extra evaluation split, scored once on that checkpoint:
     python -m bench.holdout report artifacts/runs/minilm-h artifacts/runs/distilled-h ...
 
 `report` writes bench/results/holdout.json and .md: per run, held-out MCC per epoch, the best epoch, and dev MCC
-there. The teacher is the one `make all` trains, on every training sentence: its soft labels on the copies of the
+there; with `--append` the runs already recorded there stay (a run of the same name is replaced). The teacher is the one `make all` trains, on every training sentence: its soft labels on the copies of the
 kept sentences carry a little of what it learned from the held-out ones, the same for every compared setting.
 """
 
@@ -149,6 +149,23 @@ def report(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def recorded(path: Path) -> list[dict[str, Any]]:
+    """The rows of an earlier report (none when it does not exist yet)."""
+    if not path.is_file():
+        return []
+    rows = json.loads(path.read_text())
+    if not isinstance(rows, list):
+        raise ValueError(f"{path} is not a held-out report (a JSON list of runs)")
+    return rows
+
+
+def merged(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The earlier rows in their order, a rerun replacing its row in place, then the runs not reported before."""
+    fresh = {row["run"]: row for row in new}
+    rows = [fresh.pop(row["run"], row) for row in old]
+    return rows + [row for row in new if row["run"] in fresh]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     reporting = sub.add_parser("report", help="write bench/results/holdout.{json,md} from finished runs")
     reporting.add_argument("runs", nargs="+", type=Path)
     reporting.add_argument("--out", type=Path, default=RESULTS)
+    reporting.add_argument(
+        "--append",
+        action="store_true",
+        help="keep the rows already in --out's .json (a run of the same name is replaced)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "split":
@@ -168,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             print(hydra_args(args.split_dir))
         else:
             rows = [run_row(run) for run in args.runs]
+            if args.append:
+                rows = merged(recorded(args.out.with_suffix(".json")), rows)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
             table = report(rows)

@@ -97,3 +97,27 @@ def test_the_report_shows_held_out_choice_and_dev_beside_it(tmp_path: Path) -> N
 def test_a_run_without_a_dev_score_is_refused(tmp_path: Path) -> None:
     run = finished_run(tmp_path, "minilm", None, dev=None)
     assert holdout.main(["report", str(run), "--out", str(tmp_path / "r")]) == 2
+
+
+def test_append_keeps_earlier_rows_and_replaces_a_rerun_in_place(tmp_path: Path) -> None:
+    out = tmp_path / "results" / "holdout"
+    first = [finished_run(tmp_path / "a", name, None) for name in ("minilm-h", "distilled-h")]
+    assert holdout.main(["report", *map(str, first), "--out", str(out)]) == 0
+    rerun = finished_run(tmp_path / "b", "minilm-h", None, dev=0.41)
+    new = finished_run(tmp_path / "b", "distilled-g3-h", "minilm-h")
+    assert holdout.main(["report", str(new), str(rerun), "--out", str(out), "--append"]) == 0
+
+    rows = json.loads(out.with_suffix(".json").read_text())
+    assert [(r["run"], r["dev_mcc"]) for r in rows] == [
+        ("minilm-h", 0.41),
+        ("distilled-h", 0.38),
+        ("distilled-g3-h", 0.38),
+    ]
+    assert "| distilled-g3-h |" in out.with_suffix(".md").read_text()
+
+
+def test_without_append_the_report_is_only_the_runs_given(tmp_path: Path) -> None:
+    out = tmp_path / "holdout"
+    assert holdout.main(["report", str(finished_run(tmp_path, "minilm-h", None)), "--out", str(out)]) == 0
+    assert holdout.main(["report", str(finished_run(tmp_path, "distilled-h", "minilm-h")), "--out", str(out)]) == 0
+    assert [r["run"] for r in json.loads(out.with_suffix(".json").read_text())] == ["distilled-h"]
