@@ -306,11 +306,11 @@ class TestExperiments:
     @pytest.mark.parametrize(
         ("overrides", "encoder", "lr", "max_epochs", "group_by_length"),
         [
-            pytest.param((), "minilm", 1e-4, 4, False, id="default-is-minilm"),
+            pytest.param((), "minilm", 1e-4, 8, False, id="default-is-minilm"),
             pytest.param(("model=mpnet",), "mpnet", 3e-5, 4, True, id="model-mpnet"),
-            pytest.param(("experiment=student",), "minilm", 1e-4, 4, False, id="student"),
+            pytest.param(("experiment=student",), "minilm", 1e-4, 8, False, id="student"),
             pytest.param(("experiment=teacher",), "mpnet", 3e-5, 4, True, id="teacher"),
-            pytest.param(("experiment=teacher", "model=minilm"), "minilm", 1e-4, 4, False, id="command-line-wins"),
+            pytest.param(("experiment=teacher", "model=minilm"), "minilm", 1e-4, 8, False, id="command-line-wins"),
         ],
     )
     def test_the_recipe_follows_the_encoder(
