@@ -59,7 +59,7 @@ def describe(path: Path, temperatures: list[float]) -> Confidence:
         "file": path.name,
         "teacher_run": str(provenance.get("run_name", "?")),
         "teacher_version": str(provenance.get("model_version", "?")),
-        "teacher_mcc": best.get("value"),
+        "teacher_mcc": best.get("val_mcc"),
         "n": len(logits),
         "mean_margin": margin,
         "mean_top_probability": top,

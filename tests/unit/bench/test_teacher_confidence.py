@@ -13,7 +13,7 @@ from bench.teacher_confidence import confidence, main
 
 
 def cache_file(path: Path, logits: list[list[float]], run: str = "mpnet", mcc: float = 0.658) -> Path:
-    provenance = {"run_name": run, "model_version": "m-db79d8ae8b62", "metrics": {"best": {"value": mcc}}}
+    provenance = {"run_name": run, "model_version": "m-db79d8ae8b62", "metrics": {"best": {"epoch": 3, "val_mcc": mcc}}}
     np.savez(path, logits=np.array(logits, dtype=np.float32), provenance=json.dumps(provenance))
     return path
 
