@@ -11,7 +11,8 @@ goes in as an extra evaluation split, scored once on that checkpoint:
     python -m bench.holdout report artifacts/runs/minilm-h artifacts/runs/distilled-h ...
 
 `report` writes bench/results/holdout.json and .md: per run, held-out MCC per epoch, the best epoch, and dev MCC
-there; with `--append` the runs already recorded there stay (a run of the same name is replaced). The teacher is the one `make all` trains, on every training sentence: its soft labels on the copies of the
+there; with `--append` the runs already recorded there stay (a run of the same name is replaced). The teacher
+is the one `make all` trains, on every training sentence: its soft labels on the copies of the
 kept sentences carry a little of what it learned from the held-out ones, the same for every compared setting.
 """
 

@@ -251,8 +251,8 @@ def export_summary(manifest: Manifest, bundle_dir: str) -> str:
     gate = p["int8_gate"]
     for n, tried in enumerate((gate or {}).get("attempts", [])[:-1], 1):
         lines.append(
-            f"  int8 attempt {n} (fp32 MatMuls: {', '.join(tried['settings']['keep_fp32']) or 'none'}) failed: "
-            + "; ".join(tried["failures"])
+            f"  int8 attempt {n} (reduce_range={tried['settings']['reduce_range']}, fp32 MatMuls: "
+            f"{', '.join(tried['settings']['keep_fp32']) or 'none'}) failed: " + "; ".join(tried["failures"])
         )
     lines.append(f"  serves {serving['model_file']} ({serving['precision']}): {serving['reason']}")
     if int8 is not None and gate is not None and not gate["passed"]:

@@ -2,8 +2,8 @@
 its `fallbacks`) until one passes the int8 gates.
 
 Dynamic quantization of a fine-tuned student sometimes lands just under the agreement gate (a few dev sentences
-near the decision boundary flip); keeping the most sensitive MatMuls in fp32 usually brings it back, at some speed
-cost, so that setting is tried before the bundle falls back to serving fp32.
+near the decision boundary flip); another setting of the same speed often passes, so it is tried before the bundle
+falls back to serving fp32 (docs/bundle.md).
 """
 
 from __future__ import annotations

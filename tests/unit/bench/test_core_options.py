@@ -152,8 +152,7 @@ def test_op_profiles_are_medians_over_runs_so_one_slow_run_does_not_move_them() 
 
 def test_the_int8_fallback_variant_times_the_encoders_first_fallback() -> None:
     fallback = core_options.int8_fallback("minilm")
-    assert fallback["keep_fp32"] == ["attention/output/dense/MatMul", r"layer\.\d+/output/dense/MatMul"]
-    assert (fallback["per_channel"], fallback["reduce_range"]) == (True, True)  # the rest is minilm's base setting
+    assert (fallback["per_channel"], fallback["reduce_range"], fallback["keep_fp32"]) == (True, False, [])
 
 
 def test_an_encoder_without_fallbacks_has_no_int8_fallback_to_time() -> None:
