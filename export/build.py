@@ -249,7 +249,8 @@ def export_summary(manifest: Manifest, bundle_dir: str) -> str:
             f"(gates: agreement ≥ {p['gates']['int8_min_agreement']}, MCC drop ≤ {p['gates']['int8_max_mcc_drop']})"
         )
     gate = p["int8_gate"]
-    for n, tried in enumerate((gate or {}).get("attempts", [])[:-1], 1):
+    attempts: list[Int8Attempt] = gate.get("attempts", []) if gate is not None else []
+    for n, tried in enumerate(attempts[:-1], 1):
         lines.append(
             f"  int8 attempt {n} (reduce_range={tried['settings']['reduce_range']}, fp32 MatMuls: "
             f"{', '.join(tried['settings']['keep_fp32']) or 'none'}) failed: " + "; ".join(tried["failures"])
