@@ -145,7 +145,8 @@ def _assemble(cfg: DictConfig, run_dir: Path, run_metrics: dict[str, Any], stagi
             return report, int8_gate_failures(report, gates), len(kept_fp32)
 
         candidates = int8_candidates(OmegaConf.to_container(quantization, resolve=True))  # type: ignore[arg-type]
-        int8_section, int8_report, int8_failures, attempts = first_passing(candidates, attempt)
+        int8_report, attempts = first_passing(candidates, attempt)
+        int8_section, int8_failures = attempts[-1]["settings"], attempts[-1]["failures"]
     serving = serving_choice(str(ex.serve_precision), bool(quantization.int8), int8_failures)
     if int8_failures:
         int8_path.unlink()  # a model that failed its gates does not ship

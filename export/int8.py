@@ -50,31 +50,28 @@ def int8_candidates(quantization: Mapping[str, Any]) -> list[Int8Settings]:
     return candidates
 
 
-def first_passing(
-    candidates: Sequence[Int8Settings], attempt: Attempt
-) -> tuple[Int8Settings, ParityReport, list[str], list[Int8Attempt]]:
-    """Try each candidate until one passes its gates. Returns the last one tried (the one that passed, or the last
-    fallback), its report and failures, and every attempt in order."""
+def first_passing(candidates: Sequence[Int8Settings], attempt: Attempt) -> tuple[ParityReport, list[Int8Attempt]]:
+    """Try each candidate until one passes its gates. Returns the report of the last one tried (the one that passed,
+    or the last fallback) and every attempt in order: the last attempt holds its settings and failures."""
     if not candidates:
         raise ValueError("no int8 settings to try")
     attempts: list[Int8Attempt] = []
     for n, candidate in enumerate(candidates, 1):
         log.info("int8 attempt %d of %d: %s", n, len(candidates), _describe(candidate))
         report, failures, fp32_nodes = attempt(candidate)
-        settings: Int8Settings = {**candidate, "fp32_nodes": fp32_nodes}
         attempts.append(
             {
-                "settings": settings,
+                "settings": {**candidate, "fp32_nodes": fp32_nodes},
                 "prediction_agreement": report["prediction_agreement"],
                 "mcc": report["candidate"]["mcc"],
                 "failures": failures,
             }
         )
         if not failures:
-            return settings, report, failures, attempts
+            break
         if n < len(candidates):
             log.warning("int8 attempt %d failed its gates (%s); trying the next setting", n, "; ".join(failures))
-    return settings, report, failures, attempts
+    return report, attempts
 
 
 def _describe(settings: Int8Settings) -> str:

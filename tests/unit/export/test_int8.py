@@ -57,18 +57,16 @@ class TestCandidates:
 class TestFirstPassing:
     def test_the_base_setting_ships_when_it_passes_and_no_fallback_is_built(self) -> None:
         attempt = Recorder({(): 0.98, tuple(OUT_PROJ): 0.99})
-        settings, got, failures, attempts = first_passing(
-            int8_candidates({**BASE, "fallbacks": [{"keep_fp32": OUT_PROJ}]}), attempt
-        )
+        got, attempts = first_passing(int8_candidates({**BASE, "fallbacks": [{"keep_fp32": OUT_PROJ}]}), attempt)
+        settings, failures = attempts[-1]["settings"], attempts[-1]["failures"]  # the last one tried
         assert len(attempt.tried) == 1
         assert (settings["keep_fp32"], got["prediction_agreement"], failures) == ([], 0.98, [])
         assert [a["failures"] for a in attempts] == [[]]
 
     def test_a_failing_base_setting_falls_back_to_the_next_and_records_both(self) -> None:
         attempt = Recorder({(): 0.9639, tuple(OUT_PROJ): 0.9848})
-        settings, got, failures, attempts = first_passing(
-            int8_candidates({**BASE, "fallbacks": [{"keep_fp32": OUT_PROJ}]}), attempt
-        )
+        got, attempts = first_passing(int8_candidates({**BASE, "fallbacks": [{"keep_fp32": OUT_PROJ}]}), attempt)
+        settings, failures = attempts[-1]["settings"], attempts[-1]["failures"]  # the last one tried
         assert settings == {"per_channel": True, "reduce_range": True, "keep_fp32": OUT_PROJ, "fp32_nodes": 12}
         assert (got["prediction_agreement"], failures) == (0.9848, [])
         tried = [(a["prediction_agreement"], a["settings"]["fp32_nodes"]) for a in attempts]
@@ -78,9 +76,8 @@ class TestFirstPassing:
 
     def test_when_every_setting_fails_the_last_one_is_reported_with_its_failures(self) -> None:
         attempt = Recorder({(): 0.95, tuple(OUT_PROJ): 0.96})
-        settings, _got, failures, attempts = first_passing(
-            int8_candidates({**BASE, "fallbacks": [{"keep_fp32": OUT_PROJ}]}), attempt
-        )
+        _got, attempts = first_passing(int8_candidates({**BASE, "fallbacks": [{"keep_fp32": OUT_PROJ}]}), attempt)
+        settings, failures = attempts[-1]["settings"], attempts[-1]["failures"]  # the last one tried
         assert settings["keep_fp32"] == OUT_PROJ
         assert failures == ["int8 vs fp32: prediction agreement 0.9600 < 0.97"]
         assert len(attempts) == 2
