@@ -121,3 +121,14 @@ def test_without_append_the_report_is_only_the_runs_given(tmp_path: Path) -> Non
     assert holdout.main(["report", str(finished_run(tmp_path, "minilm-h", None)), "--out", str(out)]) == 0
     assert holdout.main(["report", str(finished_run(tmp_path, "distilled-h", "minilm-h")), "--out", str(out)]) == 0
     assert [r["run"] for r in json.loads(out.with_suffix(".json").read_text())] == ["distilled-h"]
+
+
+def test_append_to_a_file_that_is_not_a_held_out_report_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "holdout"
+    out.with_suffix(".json").write_text('{"runs": []}')
+    run = finished_run(tmp_path, "minilm-h", None)
+    assert holdout.main(["report", str(run), "--out", str(out), "--append"]) == 2
+    assert "is not a held-out report (a JSON list of runs)" in capsys.readouterr().err
+    assert out.with_suffix(".json").read_text() == '{"runs": []}'  # left as it was
