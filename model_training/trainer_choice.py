@@ -1,8 +1,12 @@
-"""The trainer preset for the teacher: gpu (conf/trainer/gpu.yaml) when torch sees a CUDA device, cpu otherwise.
+"""The trainer preset for the teacher: gpu (conf/trainer/gpu.yaml) when torch sees a CUDA device, cpu_bf16 on a CPU
+with bf16 matrix units (Intel AMX), cpu otherwise.
 
 `make teacher` runs `python -m model_training.trainer_choice [overrides...]`: it prints the preset to use, or
 nothing when the overrides already name one (TRAINER=..., or trainer=... in ARGS), and says why on stderr so the
-choice is in the log. CPU machines keep the default CPU path; CUDA_VISIBLE_DEVICES= hides a GPU.
+choice is in the log. CUDA_VISIBLE_DEVICES= hides a GPU; TRAINER=cpu keeps fp32 on an AMX CPU.
+
+bf16 autocast is only faster where the hardware multiplies bf16 (AMX tiles): on AVX-512 or AVX2 alone it is
+emulated and slower, so the CPU's flags decide, not a setting.
 """
 
 from __future__ import annotations
@@ -29,8 +33,17 @@ def named_trainer(overrides: Sequence[str]) -> str | None:
     return None
 
 
-def choose_trainer(overrides: Sequence[str], cuda_devices: int, device_name: str | None = None) -> TrainerChoice:
-    """gpu when a CUDA device is visible, cpu when none is; the overrides' own choice always wins."""
+BF16_MATRIX_FLAG = "amx_bf16"
+"""The /proc/cpuinfo flag of hardware bf16 matrix multiplication (model_training.machine records it per run)."""
+
+
+def choose_trainer(
+    overrides: Sequence[str],
+    cuda_devices: int,
+    device_name: str | None = None,
+    cpu_flags: Sequence[str] = (),
+) -> TrainerChoice:
+    """gpu when a CUDA device is visible, cpu_bf16 on an AMX CPU, cpu otherwise; the overrides' choice always wins."""
     if cuda_devices < 0:
         raise ValueError(f"cuda_devices must be >= 0, got {cuda_devices}")
     named = named_trainer(overrides)
@@ -38,16 +51,21 @@ def choose_trainer(overrides: Sequence[str], cuda_devices: int, device_name: str
         return TrainerChoice(None, f"trainer={named} as given")
     if cuda_devices:
         return TrainerChoice("gpu", f"torch sees {cuda_devices} CUDA device(s) ({device_name}): trainer=gpu")
-    return TrainerChoice("cpu", "torch sees no CUDA device: trainer=cpu")
+    if BF16_MATRIX_FLAG in cpu_flags:
+        return TrainerChoice("cpu_bf16", f"no CUDA device, the CPU has {BF16_MATRIX_FLAG}: trainer=cpu_bf16")
+    return TrainerChoice("cpu", f"no CUDA device, the CPU has no {BF16_MATRIX_FLAG}: trainer=cpu")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the preset for these overrides (or nothing) on stdout, the reason on stderr."""
     import torch
 
+    from model_training.machine import cpu_description
+
     overrides = list(sys.argv[1:] if argv is None else argv)
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    choice = choose_trainer(overrides, count, torch.cuda.get_device_name(0) if count else None)
+    name = torch.cuda.get_device_name(0) if count else None
+    choice = choose_trainer(overrides, count, name, cpu_description()["flags"])
     print(f"teacher trainer: {choice.reason}", file=sys.stderr)
     if choice.preset is not None:
         print(choice.preset)

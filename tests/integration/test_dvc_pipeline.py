@@ -33,7 +33,7 @@ EXPECTED = {
     "train": ("train", "-m model_training.train model={encoder} run_name={run}"),
     "export": ("export", "-m export.build model={encoder} run_name={run}"),
     "evaluate": ("evaluate-bundle", "-m export.evaluate artifacts/bundles/{run} dev=data/cola/raw/in_domain_dev.tsv"),
-    "teacher_train": ("train", "-m model_training.train model={teacher} run_name={teacher}"),
+    "teacher_train": ("teacher-train", "-m model_training.train model={teacher} run_name={teacher}"),
     "teacher_export": ("export", "-m export.build model={teacher} run_name={teacher}"),
     "distill": ("distill", "-m model_training.distill model={encoder} run_name={student}"),
     "student_export": ("export", "-m export.build model={encoder} run_name={student}"),

@@ -138,6 +138,12 @@ class TestComposition:
         assert cfg.trainer.precision == "32-true"
         assert cfg.trainer.max_epochs == cfg.training.max_epochs  # the rest is the cpu preset's
 
+    def test_trainer_cpu_bf16_is_the_cpu_preset_in_bf16_autocast(self, compose_cfg: Compose) -> None:
+        cfg, cpu = compose_cfg("trainer=cpu_bf16"), compose_cfg("trainer=cpu")
+
+        assert cfg.trainer.precision == "bf16-mixed"
+        assert {**cfg.trainer, "precision": None} == {**cpu.trainer, "precision": None}
+
     def test_data_glue_hub_sets_the_hub_source(self, compose_cfg: Compose) -> None:
         cfg = compose_cfg("data=glue_hub")
 
@@ -197,6 +203,7 @@ class TestCheckConfig:
             pytest.param(["experiment=distill"], id="distill"),
             pytest.param(["data=glue_hub"], id="glue-hub"),
             pytest.param(["trainer=gpu", "logger=csv"], id="gpu-csv"),
+            pytest.param(["trainer=cpu_bf16", "experiment=teacher"], id="cpu-bf16-teacher"),
             pytest.param(["data=glue_hub", "data.train_file=/nonexistent"], id="hub-needs-no-local-files"),
             pytest.param(["model.package=null", "model.path=null"], id="hub-only-model"),
         ],
