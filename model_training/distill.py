@@ -19,8 +19,10 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig
 
+from chalice_app.chalicelib.contract.manifest import load_manifest
 from model_training.distillation.loss import NO_LABEL
 from model_training.distillation.student_init import start_from_run
+from model_training.distillation.teacher_engine import EngineSettings
 from model_training.distillation.teacher_logits import TeacherLogits, load_or_compute
 from model_training.distillation.transfer_set import transfer_sentences
 from model_training.train import train
@@ -60,6 +62,22 @@ def teacher_link(provenance: dict[str, Any]) -> dict[str, Any]:
     return {k: provenance.get(k) for k in keys}
 
 
+def engine_settings(cfg: DictConfig) -> EngineSettings:
+    """The teacher-logits engine from conf/distill: the teacher run's model defaults to the one the bundle names."""
+    teacher = cfg.distill.teacher
+    model_dir = teacher.run_model
+    if model_dir is None and (Path(teacher.bundle) / "manifest.json").is_file():
+        model_dir = Path(cfg.distill.runs_dir) / load_manifest(Path(teacher.bundle))["run_name"] / "model"
+    return EngineSettings(
+        engine=teacher.engine,
+        model_dir=Path(model_dir) if model_dir is not None else None,
+        parity_sentences=teacher.parity.sentences,
+        max_abs_diff=teacher.parity.max_abs_diff,
+        max_mean_abs_diff=teacher.parity.max_mean_abs_diff,
+        min_agreement=teacher.parity.min_agreement,
+    )
+
+
 def distill(cfg: DictConfig) -> dict[str, Any]:
     """Build the transfer set, get the teacher's logits, train the student; returns metrics.json's content."""
     state: dict[str, Any] = {}
@@ -80,6 +98,7 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
             sentences + copies,
             Path(dc.cache_dir),
             dc.teacher.batch_size,
+            engine_settings(cfg),
         )
         # The share of copies the teacher scores as class 1 (data.labels[1]): perturbations mostly break sentences.
         share = float((teacher.logits[len(sentences) :].argmax(1) == 1).mean()) if copies else float("nan")
@@ -98,7 +117,11 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
         return {
             "distillation": {
                 "teacher": teacher_link(state["teacher"]),
-                "teacher_logits": {k: state["teacher"][k] for k in ("cache", "sentences_sha256", "n", "cached")},
+                "teacher_logits": {
+                    k: state["teacher"][k]
+                    for k in ("cache", "sentences_sha256", "n", "cached", "engine", "parity")
+                    if k in state["teacher"]
+                },
                 "temperature": dc.temperature,
                 "alpha": dc.alpha,
                 "transfer": state["transfer"],

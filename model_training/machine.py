@@ -35,6 +35,16 @@ CPU_FLAGS = (
 )
 """The CPU features that decide which float and int8 kernels torch/oneDNN and onnxruntime's MLAS dispatch to."""
 
+BF16_MATRIX_FLAG = "amx_bf16"
+"""The flag of hardware bf16 matrix multiplication (Intel AMX): where bf16 autocast pays on a CPU; without it torch
+emulates bf16 and gains nothing (bench/results/bf16_training.md)."""
+
+
+def has_bf16_matrix_units(flags: Sequence[str] | None = None) -> bool:
+    """Whether the CPU multiplies bf16 in hardware (its flags; default: this machine's /proc/cpuinfo)."""
+    return BF16_MATRIX_FLAG in (cpu_description()["flags"] if flags is None else flags)
+
+
 KERNEL_ENV = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "OMP_NUM_THREADS", "ORT_THREADS")
 """Environment variables that restrict or size those kernels."""
 

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from model_training.machine import BF16_MATRIX_FLAG, has_bf16_matrix_units
+
 
 @dataclass(frozen=True)
 class TrainerChoice:
@@ -33,10 +35,6 @@ def named_trainer(overrides: Sequence[str]) -> str | None:
     return None
 
 
-BF16_MATRIX_FLAG = "amx_bf16"
-"""The /proc/cpuinfo flag of hardware bf16 matrix multiplication (model_training.machine records it per run)."""
-
-
 def choose_trainer(
     overrides: Sequence[str],
     cuda_devices: int,
@@ -51,7 +49,7 @@ def choose_trainer(
         return TrainerChoice(None, f"trainer={named} as given")
     if cuda_devices:
         return TrainerChoice("gpu", f"torch sees {cuda_devices} CUDA device(s) ({device_name}): trainer=gpu")
-    if BF16_MATRIX_FLAG in cpu_flags:
+    if has_bf16_matrix_units(cpu_flags):
         return TrainerChoice("cpu_bf16", f"no CUDA device, the CPU has {BF16_MATRIX_FLAG}: trainer=cpu_bf16")
     return TrainerChoice("cpu", f"no CUDA device, the CPU has no {BF16_MATRIX_FLAG}: trainer=cpu")
 

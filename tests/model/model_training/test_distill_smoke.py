@@ -12,7 +12,8 @@ from hydra import compose, initialize_config_dir
 from safetensors.torch import load_file
 
 from model_training.data.cola import sha256_file
-from model_training.distill import distill
+from model_training.distill import distill, engine_settings
+from model_training.machine import has_bf16_matrix_units
 from tests.conftest import ROOT
 from tests.support.bundle_fixtures import SmokeExport
 from tests.support.wandb_offline import config_values
@@ -40,8 +41,12 @@ def distill_smoke(smoke_bundle: Path, base: Path, *overrides: str) -> tuple[Path
 
 
 @pytest.fixture(scope="module")
-def distilled(smoke_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    return distill_smoke(smoke_bundle, tmp_path_factory.mktemp("distill"), "distill.student_init=null")
+def distilled(smoke_export: SmokeExport, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    # The teacher run is the smoke export's own, whatever artifacts/runs holds on this machine.
+    run_model = f"distill.teacher.run_model={smoke_export.run_dir / 'model'}"
+    return distill_smoke(
+        smoke_export.bundle_dir, tmp_path_factory.mktemp("distill"), "distill.student_init=null", run_model
+    )
 
 
 def test_run_writes_the_usual_outputs(distilled: tuple[Path, dict[str, Any]]) -> None:
@@ -65,6 +70,35 @@ def test_metrics_record_the_teacher_and_the_transfer_set(
     assert 0 < transfer["copies"] <= 128
     assert section["teacher_logits"]["n"] == transfer["sentences"] + transfer["copies"]
     assert result["run_name"] == "smoke-distilled-minilm"
+
+
+def test_the_logits_engine_is_bf16_on_an_amx_cpu_and_checked_against_the_bundle(
+    distilled: tuple[Path, dict[str, Any]],
+) -> None:
+    _, result = distilled
+    logits = result["distillation"]["teacher_logits"]
+    if has_bf16_matrix_units():
+        assert logits["engine"] == "torch_bf16"
+        assert logits["parity"]["agreement"] >= logits["parity"]["allowed"]["min_agreement"]
+    else:
+        assert logits["engine"] == "onnx"
+        assert "parity" not in logits
+
+
+def test_the_teacher_run_defaults_to_the_one_the_bundle_names(smoke_export: SmokeExport, tmp_path: Path) -> None:
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(
+            "distill",
+            overrides=[
+                f"paths.root={ROOT}",
+                f"distill.teacher.bundle={smoke_export.bundle_dir}",
+                f"distill.runs_dir={tmp_path}",
+            ],
+        )
+    run_name = json.loads((smoke_export.bundle_dir / "manifest.json").read_text())["run_name"]
+
+    assert engine_settings(cfg).model_dir == tmp_path / run_name / "model"
+    assert engine_settings(cfg).engine == "auto"
 
 
 def test_soft_and_gold_loss_parts_are_logged(distilled: tuple[Path, dict[str, Any]]) -> None:

@@ -1,4 +1,5 @@
-"""Teacher logits: computed once from the teacher's bundle, cached with provenance, redone for a new teacher."""
+"""Teacher logits: computed once from the teacher's bundle, cached with provenance, redone for a new teacher; the
+teacher run's weights in bf16 stand in for the bundle only when they agree with it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import pytest
 
 from chalice_app.chalicelib.api.predictor import Predictor, softmax
 from chalice_app.chalicelib.contract.manifest import write_manifest
+from model_training.distillation.teacher_engine import EngineSettings
 from model_training.distillation.teacher_logits import load_or_compute, teacher_identity
+from tests.support.bundle_fixtures import SmokeExport
 
 SENTENCES = ["The cat sat on the mat.", "Cat the mat on sat the.", "John seems to be happy.", "Who did you see?"]
 
@@ -74,3 +77,66 @@ def test_a_missing_teacher_says_how_to_make_one(tmp_path: Path) -> None:
 def test_a_teacher_without_the_model_file_is_refused(bundle_copy: Path) -> None:
     with pytest.raises(ValueError, match=r"no 'model\.fp16\.onnx'"):
         teacher_identity(bundle_copy, "model.fp16.onnx")
+
+
+def bf16(model_dir: Path, **tolerances: float) -> EngineSettings:
+    return EngineSettings(engine="torch_bf16", model_dir=model_dir, parity_sentences=3, **tolerances)
+
+
+def test_the_teacher_run_in_bf16_gives_the_bundles_logits_within_tolerance(
+    smoke_export: SmokeExport, tmp_path: Path
+) -> None:
+    reference = load_or_compute(smoke_export.bundle_dir, "model.onnx", SENTENCES, tmp_path / "onnx")
+    fast = load_or_compute(
+        smoke_export.bundle_dir, "model.onnx", SENTENCES, tmp_path / "bf16", engine=bf16(smoke_export.run_dir / "model")
+    )
+
+    assert fast.provenance["engine"] == "torch_bf16"
+    assert fast.provenance["parity"]["n"] == 3  # the sample, checked before the whole set is labelled
+    assert fast.provenance["parity"]["agreement"] == 1.0
+    assert not np.array_equal(fast.logits, reference.logits)  # bf16 arithmetic, not a copy of the bundle's
+    np.testing.assert_allclose(fast.logits, reference.logits, atol=0.25)
+    assert (fast.logits.argmax(1) == reference.logits.argmax(1)).all()
+    assert "-torch_bf16-" in Path(fast.provenance["cache"]).name
+    again = load_or_compute(
+        smoke_export.bundle_dir, "model.onnx", SENTENCES, tmp_path / "bf16", engine=bf16(smoke_export.run_dir / "model")
+    )
+    assert (again.provenance["cached"], again.provenance["engine"]) == (True, "torch_bf16")
+
+
+def test_a_run_that_is_not_the_bundles_model_falls_back_to_the_bundle(
+    smoke_export: SmokeExport, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    other = AutoModelForSequenceClassification.from_pretrained(smoke_export.run_dir / "model")
+    with torch.no_grad():
+        other.classifier.weight.mul_(-1.0)  # another model: its verdicts flip
+    other.save_pretrained(tmp_path / "other")
+    reference = load_or_compute(smoke_export.bundle_dir, "model.onnx", SENTENCES, tmp_path / "onnx")
+
+    result = load_or_compute(
+        smoke_export.bundle_dir, "model.onnx", SENTENCES, tmp_path / "c", engine=bf16(tmp_path / "other")
+    )
+
+    assert result.provenance["engine"] == "onnx"
+    assert result.provenance["parity"]["agreement"] < 0.995
+    np.testing.assert_array_equal(result.logits, reference.logits)
+    assert "disagrees with its bundle" in caplog.text
+    assert [p.name for p in (tmp_path / "c").glob("*.npz")] == [Path(reference.provenance["cache"]).name]
+
+
+def test_the_bundles_cached_logits_serve_the_fast_engine_too(smoke_export: SmokeExport, tmp_path: Path) -> None:
+    reference = load_or_compute(smoke_export.bundle_dir, "model.onnx", SENTENCES, tmp_path / "cache")
+
+    result = load_or_compute(
+        smoke_export.bundle_dir,
+        "model.onnx",
+        SENTENCES,
+        tmp_path / "cache",
+        engine=bf16(smoke_export.run_dir / "model"),
+    )
+
+    assert (result.provenance["cached"], result.provenance["engine"]) == (True, "onnx")
+    np.testing.assert_array_equal(result.logits, reference.logits)
