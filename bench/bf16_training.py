@@ -1,13 +1,17 @@
 """fp32 against bf16 autocast on this CPU: one training step and one inference batch per encoder, CoLA sentences.
 
-`python -m bench.bf16_training [--model mpnet=artifacts/runs/mpnet/model --model minilm=...] [--steps 8]`
-→ bench/results/bf16_training.{json,md}.
+`python -m bench.bf16_training [--model mpnet=artifacts/runs/mpnet/model --model minilm=...] [--steps 8]
+[--logits artifacts/bundles/mpnet --logits-sentences 4000]` → bench/results/bf16_training.{json,md}.
 
 A training step is what `make train` does per batch (forward, loss, backward, gradient clipping, fused AdamW); the
 batches are real training sentences at the training batch size with dynamic padding, the same batches for both
 precisions. Inference is a no-grad forward of 64 sentences (the teacher-logits batch). The figure to read is the
 ratio fp32 / bf16 measured in one run: bf16 pays only where the CPU multiplies bf16 in hardware (AMX), which is why
 `make teacher` picks trainer=cpu_bf16 from the CPU's flags (model_training/trainer_choice.py).
+
+`--logits BUNDLE` also times the teacher logits of `make distill` on a fixed sample of the seed-42 transfer set: the
+bundle's ONNX model against its run's weights in bf16 (model_training/distillation/teacher_engine.py), with their
+parity, the figures behind `distill.teacher.parity`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,20 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "bf16_training"
 TRAIN_TSV = ROOT / "data" / "cola" / "raw" / "in_domain_train.tsv"
 DEFAULT_MODELS = ("mpnet=artifacts/runs/mpnet/model", "minilm=artifacts/runs/minilm/model")
+
+
+class LogitsTiming(TypedDict):
+    """Seconds to label a sample of transfer sentences with each engine, and how far apart the logits are."""
+
+    bundle: str
+    run_model: str
+    sentences: int
+    onnx_s: float
+    torch_bf16_s: float
+    max_abs_diff: float
+    mean_abs_diff: float
+    p99_abs_diff: float
+    agreement: float
 
 
 class Timing(TypedDict):
@@ -133,7 +151,66 @@ def measure(name: str, path: Path, steps: int, batch_size: int, warmup: int = 2)
     }
 
 
-def markdown(rows: list[Timing], machine: dict[str, Any], batch_size: int, command: str) -> str:
+def measure_logits(bundle: Path, sentences: int) -> LogitsTiming:
+    """Both teacher-logits engines on the same sample of the seed-42 transfer set (make distill's defaults)."""
+    import numpy as np
+
+    from chalice_app.chalicelib.api.predictor import Predictor
+    from chalice_app.chalicelib.contract.manifest import load_manifest
+    from model_training.data.cola import read_cola_tsv
+    from model_training.distillation.teacher_engine import TorchTeacher, parity, sample_rows
+    from model_training.distillation.teacher_logits import compute_logits
+    from model_training.distillation.transfer_set import transfer_sentences
+
+    if not (bundle / "manifest.json").is_file():
+        raise FileNotFoundError(f"{bundle} is not a bundle (no manifest.json): make teacher")
+    run_model = ROOT / "artifacts" / "runs" / load_manifest(bundle)["run_name"] / "model"
+    if not (run_model / "config.json").is_file():
+        raise FileNotFoundError(f"the bundle's run {run_model} is not here: the bf16 engine needs it (make teacher)")
+    train = [row.sentence for row in read_cola_tsv(TRAIN_TSV)]
+    pool = train + transfer_sentences(train, 4, ["drop", "swap", "duplicate", "replace", "move"], 42)
+    sample = [pool[i] for i in sample_rows(len(pool), sentences, seed=1)]
+    predictor = Predictor(bundle, model_file="model.onnx")
+    teacher = TorchTeacher(run_model, predictor.pad_id)
+    compute_logits(predictor, sample[:128], 64, teacher.logits)  # warm-up
+    start = time.perf_counter()
+    fast = compute_logits(predictor, sample, 64, teacher.logits)
+    torch_s = time.perf_counter() - start
+    start = time.perf_counter()
+    reference = compute_logits(predictor, sample, 64)
+    onnx_s = time.perf_counter() - start
+    checked = parity(fast, reference)
+    return {
+        "bundle": str(bundle),
+        "run_model": str(run_model.relative_to(ROOT)),
+        "sentences": len(sample),
+        "onnx_s": round(onnx_s, 2),
+        "torch_bf16_s": round(torch_s, 2),
+        "max_abs_diff": round(checked.max_abs_diff, 4),
+        "mean_abs_diff": round(checked.mean_abs_diff, 5),
+        "p99_abs_diff": round(float(np.quantile(np.abs(fast - reference), 0.99)), 4),
+        "agreement": round(checked.agreement, 4),
+    }
+
+
+def logits_markdown(row: LogitsTiming) -> list[str]:
+    return [
+        "",
+        f"Teacher logits (`make distill`) on {row['sentences']} sentences of the seed-42 transfer set, batches of 64 "
+        f"sorted by length: bundle `{row['bundle']}` in onnxruntime fp32 against its run `{row['run_model']}` in "
+        "torch bf16.",
+        "",
+        "| onnx fp32 | torch bf16 | onnx / bf16 | max abs diff | mean abs diff | p99 abs diff | same verdict |",
+        "|---|---|---|---|---|---|---|",
+        f"| {row['onnx_s']:.1f} s | {row['torch_bf16_s']:.1f} s | {row['onnx_s'] / row['torch_bf16_s']:.2f}x | "
+        f"{row['max_abs_diff']:.3f} | {row['mean_abs_diff']:.4f} | {row['p99_abs_diff']:.3f} | "
+        f"{row['agreement']:.4f} |",
+    ]
+
+
+def markdown(
+    rows: list[Timing], machine: dict[str, Any], batch_size: int, command: str, logits: LogitsTiming | None = None
+) -> str:
     flags = ", ".join(machine["description"]["cpu"]["flags"])
     lines = [
         "# fp32 against bf16 autocast on the CPU",
@@ -151,6 +228,8 @@ def markdown(rows: list[Timing], machine: dict[str, Any], batch_size: int, comma
             f"{row['train_fp32_s'] / row['train_bf16_s']:.2f}x | {row['infer_fp32_s']:.3f} s | "
             f"{row['infer_bf16_s']:.3f} s | {row['infer_fp32_s'] / row['infer_bf16_s']:.2f}x |"
         )
+    if logits is not None:
+        lines += logits_markdown(logits)
     lines += ["", f"Rerun: `{command}`", ""]
     return "\n".join(lines)
 
@@ -160,10 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", action="append", help="name=path of a saved model (repeatable)")
     parser.add_argument("--steps", type=int, default=8, help="timed training steps per precision (default 8)")
     parser.add_argument("--batch-size", type=int, default=32, help="training batch size (default 32)")
+    parser.add_argument("--logits", type=Path, help="a teacher bundle: time both teacher-logits engines on it")
+    parser.add_argument("--logits-sentences", type=int, default=4000, help="transfer sentences for --logits")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results path without suffix")
     args = parser.parse_args(argv)
-    if args.steps < 1 or args.batch_size < 1:
-        parser.error("--steps and --batch-size must be >= 1")
+    if args.steps < 1 or args.batch_size < 1 or args.logits_sentences < 1:
+        parser.error("--steps, --batch-size and --logits-sentences must be >= 1")
     try:
         models = [parse_model(spec) for spec in (args.model or DEFAULT_MODELS)]
         import torch
@@ -172,15 +253,20 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.manual_seed(0)
         rows = [measure(name, path, args.steps, args.batch_size) for name, path in models]
+        logits = measure_logits(args.logits, args.logits_sentences) if args.logits else None
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     machine = machine_info(["torch", "transformers"], steps=args.steps, batch_size=args.batch_size)
     specs = " ".join(f"--model {name}={path}" for name, path in models)
     command = f"python -m bench.bf16_training {specs} --steps {args.steps} --batch-size {args.batch_size}"
+    if args.logits:
+        command += f" --logits {args.logits} --logits-sentences {args.logits_sentences}"
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps({"machine": machine, "models": rows}, indent=2) + "\n")
-    text = markdown(rows, machine, args.batch_size, command)
+    args.out.with_suffix(".json").write_text(
+        json.dumps({"machine": machine, "models": rows, "logits": logits}, indent=2) + "\n"
+    )
+    text = markdown(rows, machine, args.batch_size, command, logits)
     args.out.with_suffix(".md").write_text(text)
     print(text)
     return 0

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from bench import bf16_training
-from bench.bf16_training import Timing, markdown, parse_model, sentence_batches
+from bench.bf16_training import (
+    LogitsTiming,
+    Timing,
+    logits_markdown,
+    markdown,
+    measure_logits,
+    parse_model,
+    sentence_batches,
+)
 
 
 def test_a_model_is_given_as_name_equals_path() -> None:
@@ -67,3 +75,27 @@ def test_a_model_directory_that_is_not_a_saved_model_is_a_clear_error(
 def test_steps_below_one_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         bf16_training.main(["--steps", "0", "--out", str(tmp_path / "r")])
+
+
+def test_the_logits_table_compares_the_two_engines() -> None:
+    logits: LogitsTiming = {
+        "bundle": "artifacts/bundles/mpnet",
+        "run_model": "artifacts/runs/mpnet/model",
+        "sentences": 4000,
+        "onnx_s": 30.0,
+        "torch_bf16_s": 12.0,
+        "max_abs_diff": 0.2287,
+        "mean_abs_diff": 0.00497,
+        "p99_abs_diff": 0.0403,
+        "agreement": 0.998,
+    }
+
+    text = "\n".join(logits_markdown(logits))
+
+    assert "| 30.0 s | 12.0 s | 2.50x | 0.229 | 0.0050 | 0.040 | 0.9980 |" in text
+    assert "4000 sentences" in text
+
+
+def test_a_logits_bundle_that_is_not_a_bundle_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"no manifest\.json"):
+        measure_logits(tmp_path, 10)
