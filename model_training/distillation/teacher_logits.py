@@ -90,15 +90,15 @@ def compute_logits(
     return logits
 
 
-def _read_cache(path: Path, digest: str, model_sha256: str) -> np.ndarray | None:
-    """The cached logits when the file holds this teacher's logits on these sentences."""
+def _read_cache(path: Path, digest: str, model_sha256: str) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """The cached logits and their stored provenance when the file holds this teacher's logits on these sentences."""
     if not path.is_file():
         return None
     with np.load(path) as stored:
         cached = json.loads(str(stored["provenance"]))
         if cached.get("sentences_sha256") == digest and cached.get("model_sha256") == model_sha256:
             log.info("teacher logits from cache %s", path)
-            return np.asarray(stored["logits"])
+            return np.asarray(stored["logits"]), cached
     log.warning("teacher logits cache %s does not match this teacher/transfer set: recomputing", path)
     return None
 
@@ -158,7 +158,9 @@ def load_or_compute(
         path = cache_path(cache_dir, identity, digest, name)
         cached = _read_cache(path, digest, identity["model_sha256"])
         if cached is not None:
-            return TeacherLogits(cached, {**provenance, "engine": name, "cache": str(path), "cached": True})
+            logits, stored = cached
+            checked = {"parity": stored["parity"]} if "parity" in stored else {}
+            return TeacherLogits(logits, {**provenance, **checked, "engine": name, "cache": str(path), "cached": True})
     predictor = Predictor(Path(bundle_dir), model_file=model_file)  # verifies the bundle's hashes
     logits, engine_used = None, "onnx"
     if choice.engine == "torch_bf16":

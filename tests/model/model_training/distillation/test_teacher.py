@@ -102,6 +102,8 @@ def test_the_teacher_run_in_bf16_gives_the_bundles_logits_within_tolerance(
         smoke_export.bundle_dir, "model.onnx", SENTENCES, tmp_path / "bf16", engine=bf16(smoke_export.run_dir / "model")
     )
     assert (again.provenance["cached"], again.provenance["engine"]) == (True, "torch_bf16")
+    assert again.provenance["parity"] == fast.provenance["parity"]  # the check that admitted them, kept with them
+    np.testing.assert_array_equal(again.logits, fast.logits)
 
 
 def test_a_run_that_is_not_the_bundles_model_falls_back_to_the_bundle(
