@@ -187,7 +187,7 @@ teacher: $(STAMP) ## [train] Train and export the teacher if no bundle (a GPU if
 	else set -e; $(MAKE) --no-print-directory teacher-train; \
 	  $(MAKE) --no-print-directory export MODEL=$(TEACHER) RUN=$(TEACHER); fi
 
-teacher-train: $(STAMP) ## [train] Train the teacher run on the preset model_training.trainer_choice picks
+teacher-train: $(STAMP) ## [train] Train the teacher run (GPU, bf16 on AMX, else fp32)
 	set -e; trainer="$$($(PY) -m model_training.trainer_choice $(if $(TRAINER),trainer=$(TRAINER)) $(ARGS))"; \
 	$(MAKE) --no-print-directory train MODEL=$(TEACHER) RUN=$(TEACHER) TRAINER=$(or $(TRAINER),$$trainer)
 
