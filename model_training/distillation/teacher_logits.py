@@ -158,11 +158,14 @@ def load_or_compute(
         path = cache_path(cache_dir, identity, digest, name)
         cached = _read_cache(path, digest, identity["model_sha256"])
         if cached is not None:
-            logits, stored = cached
+            stored_logits, stored = cached
             checked = {"parity": stored["parity"]} if "parity" in stored else {}
-            return TeacherLogits(logits, {**provenance, **checked, "engine": name, "cache": str(path), "cached": True})
+            return TeacherLogits(
+                stored_logits, {**provenance, **checked, "engine": name, "cache": str(path), "cached": True}
+            )
     predictor = Predictor(Path(bundle_dir), model_file=model_file)  # verifies the bundle's hashes
-    logits, engine_used = None, "onnx"
+    logits: np.ndarray | None = None
+    engine_used = "onnx"
     if choice.engine == "torch_bf16":
         logits, provenance["parity"] = _torch_bf16_logits(predictor, sentences, batch_size, settings)
         engine_used = "torch_bf16" if logits is not None else "onnx"
