@@ -13,10 +13,8 @@ from typing import Any
 import lightning as L
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
 from model_training.train import train
-from tests.conftest import ROOT
 from tests.support import rule_data
 
 TRAIN_SENTENCES = 64
@@ -57,28 +55,9 @@ class GradientProbe(L.Callback):
 def bf16_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], GradientProbe]:
     base = tmp_path_factory.mktemp("bf16")
     train_rows, held_out = rule_data.rule_split(TRAIN_SENTENCES, HELD_OUT_SENTENCES)
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[
-                "debug=smoke",
-                "trainer=cpu_bf16",
-                "logger=none",
-                "trainer.enable_progress_bar=false",
-                f"paths.root={ROOT}",
-                f"paths.output_dir={base / 'run'}",
-                f"paths.pretrained_cache={ROOT / 'artifacts' / 'pretrained'}",
-                f"data.train_file={rule_data.write_tsv(base / 'train.tsv', train_rows)}",
-                f"data.validation_file={rule_data.write_tsv(base / 'validation.tsv', held_out)}",
-                "data.limit_train=null",
-                "data.limit_validation=null",
-                "training.max_epochs=2",
-                "training.lr=2e-4",
-                f"training.gradient_clip_val={CLIP}",
-                "training.early_stopping_patience=10",
-                "seed=42",
-            ],
-        )
+    cfg = rule_data.rule_run_config(
+        base, train_rows, held_out, "trainer=cpu_bf16", f"training.gradient_clip_val={CLIP}"
+    )
     probe = GradientProbe()
     return train(cfg, extra_callbacks=[probe]), probe
 

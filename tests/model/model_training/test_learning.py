@@ -14,12 +14,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from export.evaluate import binary_report
 from model_training.train import train
-from tests.conftest import ROOT
 from tests.support import rule_data
 
 TRAIN_SENTENCES = 64  # x2 rows (original and reversed): 8 steps of 16 per epoch
@@ -40,26 +38,7 @@ def learned(
     """Train the fixed tiny run (3 epochs, seed 42) on the rule; returns its run directory, result, labels."""
     base = tmp_path_factory.mktemp("learning")
     train_rows, held_out = rule_split
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[
-                "debug=smoke",
-                "logger=none",
-                "trainer.enable_progress_bar=false",
-                f"paths.root={ROOT}",
-                f"paths.output_dir={base / 'run'}",
-                f"paths.pretrained_cache={ROOT / 'artifacts' / 'pretrained'}",
-                f"data.train_file={rule_data.write_tsv(base / 'train.tsv', train_rows)}",
-                f"data.validation_file={rule_data.write_tsv(base / 'validation.tsv', held_out)}",
-                "data.limit_train=null",
-                "data.limit_validation=null",
-                "training.max_epochs=2",
-                "training.lr=2e-4",
-                "training.early_stopping_patience=10",
-                "seed=42",
-            ],
-        )
+    cfg = rule_data.rule_run_config(base, train_rows, held_out)
     result = train(cfg)
     return base / "run", result, list(cfg.data.labels)
 
