@@ -154,6 +154,7 @@ def measure(name: str, path: Path, steps: int, batch_size: int, warmup: int = 2)
 def measure_logits(bundle: Path, sentences: int) -> LogitsTiming:
     """Both teacher-logits engines on the same sample of the seed-42 transfer set (make distill's defaults)."""
     import numpy as np
+    from hydra import compose, initialize_config_dir
 
     from chalice_app.chalicelib.api.predictor import Predictor
     from chalice_app.chalicelib.contract.manifest import load_manifest
@@ -167,8 +168,10 @@ def measure_logits(bundle: Path, sentences: int) -> LogitsTiming:
     run_model = ROOT / "artifacts" / "runs" / load_manifest(bundle)["run_name"] / "model"
     if not (run_model / "config.json").is_file():
         raise FileNotFoundError(f"the bundle's run {run_model} is not here: the bf16 engine needs it (make teacher)")
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        transfer = compose("distill", overrides=[f"paths.root={ROOT}", "seed=42"]).distill.transfer
     train = [row.sentence for row in read_cola_tsv(TRAIN_TSV)]
-    pool = train + transfer_sentences(train, 4, ["drop", "swap", "duplicate", "replace", "move"], 42)
+    pool = train + transfer_sentences(train, transfer.copies_per_sentence, list(transfer.operations), transfer.seed)
     sample = [pool[i] for i in sample_rows(len(pool), sentences, seed=1)]
     predictor = Predictor(bundle, model_file="model.onnx")
     teacher = TorchTeacher(run_model, predictor.pad_id)
