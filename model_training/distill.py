@@ -11,6 +11,8 @@ version and metrics, which the export copies into the bundle manifest.
 from __future__ import annotations
 
 import logging
+import string
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,12 @@ from omegaconf import DictConfig
 
 from chalice_app.chalicelib.contract.manifest import load_manifest
 from model_training.distillation.loss import NO_LABEL
+from model_training.distillation.neighbours import embedding_neighbours
 from model_training.distillation.student_init import start_from_run
 from model_training.distillation.teacher_engine import EngineSettings
 from model_training.distillation.teacher_logits import TeacherLogits, load_or_compute
-from model_training.distillation.transfer_set import transfer_sentences
+from model_training.distillation.transfer_set import Substitution, transfer_copies
+from model_training.models.pretrained import pretrained_spec, resolve_pretrained
 from model_training.train import train
 
 log = logging.getLogger(__name__)
@@ -78,6 +82,20 @@ def engine_settings(cfg: DictConfig) -> EngineSettings:
     )
 
 
+def substitution(cfg: DictConfig, sentences: Sequence[str]) -> Substitution | None:
+    """Lexical-substitution settings from conf/distill, neighbours taken from the student encoder's embeddings."""
+    settings = cfg.distill.transfer.substitution
+    if settings.copies_per_sentence == 0:
+        return None
+    encoder = resolve_pretrained(pretrained_spec(cfg.model), cfg.paths.pretrained_cache)
+    words = (w.strip(string.punctuation) for s in sentences for w in s.split())
+    return Substitution(
+        neighbours=embedding_neighbours(encoder, words, settings.top_k),
+        copies_per_sentence=settings.copies_per_sentence,
+        probability=settings.probability,
+    )
+
+
 def distill(cfg: DictConfig) -> dict[str, Any]:
     """Build the transfer set, get the teacher's logits, train the student; returns metrics.json's content."""
     state: dict[str, Any] = {}
@@ -88,10 +106,21 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
 
     def with_transfer_set(splits: datasets.DatasetDict) -> datasets.DatasetDict:
         sentences = list(splits["train"]["sentence"])
-        copies = transfer_sentences(
-            sentences, dc.transfer.copies_per_sentence, list(dc.transfer.operations), dc.transfer.seed
+        made = transfer_copies(
+            sentences,
+            dc.transfer.copies_per_sentence,
+            list(dc.transfer.operations),
+            dc.transfer.seed,
+            substitution(cfg, sentences),
         )
-        log.info("transfer set: %d training sentences + %d perturbed copies", len(sentences), len(copies))
+        copies = [c.text for c in made]
+        substituted = sum(c.copy >= dc.transfer.copies_per_sentence for c in made)
+        log.info(
+            "transfer set: %d training sentences + %d damaged and %d substitution copies",
+            len(sentences),
+            len(copies) - substituted,
+            substituted,
+        )
         teacher = load_or_compute(
             Path(dc.teacher.bundle),
             dc.teacher.model_file,
@@ -109,6 +138,8 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
             "copies_acceptable_share": round(share, 4),
             "operations": list(dc.transfer.operations),
             "copies_per_sentence": dc.transfer.copies_per_sentence,
+            "substitution_copies": substituted,
+            "substitution": dict(dc.transfer.substitution),
         }
         splits["train"] = transfer_split(splits["train"], copies, teacher)
         return splits

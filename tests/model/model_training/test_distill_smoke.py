@@ -34,6 +34,7 @@ def distill_smoke(smoke_bundle: Path, base: Path, *overrides: str) -> tuple[Path
                 f"distill.teacher.bundle={smoke_bundle}",
                 f"distill.cache_dir={base / 'cache'}",
                 "distill.transfer.copies_per_sentence=2",
+                "distill.transfer.substitution.copies_per_sentence=1",
                 *overrides,
             ],
         )
@@ -67,7 +68,8 @@ def test_metrics_record_the_teacher_and_the_transfer_set(
     assert (section["temperature"], section["alpha"]) == (3.0, 0.7)
     transfer = section["transfer"]
     assert transfer["sentences"] == 64
-    assert 0 < transfer["copies"] <= 128
+    assert 0 < transfer["substitution_copies"] <= 64 < transfer["copies"] <= 3 * 64
+    assert transfer["substitution"] == {"copies_per_sentence": 1, "top_k": 10, "probability": 0.3}
     assert section["teacher_logits"]["n"] == transfer["sentences"] + transfer["copies"]
     assert result["run_name"] == "smoke-distilled-minilm"
 

@@ -8,8 +8,10 @@ import pytest
 
 from model_training.distillation.transfer_set import (
     PERTURBATIONS,
+    Substitution,
     perturb,
     sentences_sha256,
+    substitute_neighbours,
     transfer_copies,
     transfer_sentences,
 )
@@ -87,3 +89,49 @@ def test_unknown_operations_and_bad_counts_are_refused() -> None:
 def test_the_hash_depends_on_content_and_order() -> None:
     assert sentences_sha256(["a", "b"]) != sentences_sha256(["b", "a"])
     assert sentences_sha256(["ab"]) != sentences_sha256(["a", "b"])
+
+
+NEIGHBOURS = {"john": ("bill", "johns"), "gave": ("give", "handed"), "book": ("books",), "i": ("we",)}
+
+
+def test_substitution_swaps_words_for_their_neighbours_keeping_punctuation_and_capitals() -> None:
+    sentence = "John gave Mary a book."
+    for seed in range(30):
+        words = substitute_neighbours(sentence.split(), random.Random(seed), NEIGHBOURS, probability=0.5)
+        assert words != sentence.split()  # at least one word swapped, whatever the draw
+        assert words[0] in {"John", "Bill", "Johns"}
+        assert words[1] in {"gave", "give", "handed"}
+        assert words[2:4] == ["Mary", "a"]
+        assert words[4] in {"book.", "books."}
+
+
+def test_the_pronoun_i_stays_capitalised_and_a_neighbour_inside_the_sentence_does_not_become_one() -> None:
+    assert substitute_neighbours(["so", "I", "left"], random.Random(0), {"i": ("we",)}, 1.0) == ["so", "we", "left"]
+    assert substitute_neighbours(["so", "we", "left"], random.Random(0), {"we": ("i",)}, 1.0) == ["so", "I", "left"]
+
+
+def test_a_sentence_without_known_words_is_returned_unchanged() -> None:
+    words = ["Xyz", "qq", "zz."]
+    assert substitute_neighbours(words, random.Random(0), NEIGHBOURS, 1.0) == words
+
+
+def test_substitution_copies_follow_the_damaged_ones_which_they_leave_unchanged() -> None:
+    ops = list(PERTURBATIONS)
+    substitution = Substitution(NEIGHBOURS, copies_per_sentence=2, probability=0.5)
+    plain = transfer_copies(SENTENCES, 2, ops, seed=3)
+    mixed = transfer_copies(SENTENCES, 2, ops, seed=3, substitution=substitution)
+    assert [c for c in mixed if c.copy < 2] == plain
+    added = [c for c in mixed if c.copy >= 2]
+    assert added
+    assert {c.copy for c in added} <= {2, 3}
+    assert {c.source for c in added} == {1, 2}  # the sentences with a word that has neighbours
+    assert mixed == transfer_copies(SENTENCES, 2, ops, seed=3, substitution=substitution)
+    assert not {c.text for c in mixed} & set(SENTENCES)
+
+
+@pytest.mark.parametrize(
+    ("copies", "probability", "match"), [(-1, 0.3, ">= 0"), (1, 0.0, "probability"), (1, 1.5, "probability")]
+)
+def test_substitution_settings_out_of_range_are_refused(copies: int, probability: float, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        Substitution(NEIGHBOURS, copies, probability)
