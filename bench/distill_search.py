@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 NO_DECAY = ("bias", "LayerNorm.weight", "LayerNorm.bias")
 DATA: tuple[dict[str, Any], np.ndarray, np.ndarray] | None = None
+FEATURES: tuple[np.ndarray, np.ndarray] | None = None  # the teacher's features on the training sentences, the copies
 
 
 def mcc(pred: np.ndarray, gold: np.ndarray) -> float:
@@ -39,7 +40,46 @@ def mcc(pred: np.ndarray, gold: np.ndarray) -> float:
     return (tp * tn - fp * fn) / den if den else 0.0
 
 
-def prepare(out: Path, teacher: Path, copies: int, holdout: int, seed: int, chunk: int) -> None:
+def output_layer(model: Any) -> Any:
+    """The model's last linear layer with one output per label: its input is what the classifier reads."""
+    import torch
+
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == model.num_labels]
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no linear output layer with {model.num_labels} outputs")
+    return layers[-1]
+
+
+def teacher_features(run_model: Path, predictor: Any, sentences: list[str], batch_size: int = 64) -> np.ndarray:
+    """The teacher run's classifier-head features (the output layer's input) per sentence, fp16, under bf16 autocast.
+
+    These are the teacher's penultimate activations (768 for MPNet): far more than its two logits per sentence, for
+    a feature-matching loss. They come from the run's weights in torch, tokenised and padded by the bundle's
+    predictor as its logits are, since the bundle's ONNX graph outputs logits only.
+    """
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from chalice_app.chalicelib.api.predictor import pad_batch
+
+    model = AutoModelForSequenceClassification.from_pretrained(run_model).eval()
+    captured: list[Any] = []
+    output_layer(model).register_forward_pre_hook(lambda module, args: captured.append(args[0].float()))
+    ids = [e.ids for e in predictor.tokenizer.encode_batch(sentences)]
+    order = sorted(range(len(sentences)), key=lambda i: len(ids[i]))
+    out = np.zeros((len(sentences), output_layer(model).in_features), np.float16)
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        feeds = {n: torch.from_numpy(a) for n, a in pad_batch([ids[i] for i in rows], predictor.pad_id).items()}
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            model(**feeds)
+        out[rows] = captured.pop().numpy()
+    return out
+
+
+def prepare(
+    out: Path, teacher: Path, copies: int, holdout: int, seed: int, chunk: int, features: Path | None = None
+) -> None:
     """Write data.json, the teacher's logits on the training sentences and on the copies (in chunks of copy numbers)."""
     sys.path.insert(0, str(ROOT))
     from bench.holdout import held_out_mask
@@ -67,11 +107,16 @@ def prepare(out: Path, teacher: Path, copies: int, holdout: int, seed: int, chun
     (out / "data.json").write_text(json.dumps(data))
     predictor = Predictor(teacher, model_file="model.onnx")
     np.save(out / "logits_train.npy", compute_logits(predictor, sentences, 64))
+    if features is not None:
+        np.save(out / "features_train.npy", teacher_features(features, predictor, sentences))
     k = np.array([c.copy for c in made])
     for lo in range(0, copies, chunk):
         rows = np.where((k >= lo) & (k < lo + chunk))[0]
-        np.save(out / f"logits_copies_{lo}.npy", compute_logits(predictor, [made[j].text for j in rows], 64))
+        texts = [made[j].text for j in rows]
+        np.save(out / f"logits_copies_{lo}.npy", compute_logits(predictor, texts, 64))
         np.save(out / f"idx_copies_{lo}.npy", rows)
+        if features is not None:
+            np.save(out / f"features_copies_{lo}.npy", teacher_features(features, predictor, texts))
 
 
 def load(folder: Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
@@ -82,6 +127,19 @@ def load(folder: Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
         lo = index_file.stem.rsplit("_", 1)[-1]
         copies[np.load(index_file)] = np.load(folder / f"logits_copies_{lo}.npy")
     return data, np.load(folder / "logits_train.npy"), copies
+
+
+def load_features(folder: Path, n_copies: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The teacher's features written by `prepare --features` (NaN where a copy's chunk lacks them), or None."""
+    if not (folder / "features_train.npy").is_file():
+        return None
+    train = np.load(folder / "features_train.npy")
+    copies = np.full((n_copies, train.shape[1]), np.nan, np.float16)
+    for index_file in sorted(folder.glob("idx_copies_*.npy")):
+        lo = index_file.stem.rsplit("_", 1)[-1]
+        if (folder / f"features_copies_{lo}.npy").is_file():
+            copies[np.load(index_file)] = np.load(folder / f"features_copies_{lo}.npy")
+    return train, copies
 
 
 def train_one(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +166,10 @@ def train_one(cfg: dict[str, Any]) -> dict[str, Any]:
     texts = [data["train"][i] for i in kept]
     labels = [data["train_labels"][i] for i in kept]
     soft = [logits_train[i] for i in kept]
+    feature_weight = float(cfg.get("feature_weight", 0.0))
+    if feature_weight and FEATURES is None:
+        raise ValueError("feature_weight needs the teacher's features: prepare --features RUN_MODEL")
+    rows_used: list[tuple[bool, int]] = [(False, int(i)) for i in kept]  # (is a copy, index) per training example
     allowed = set(kept.tolist())
     for j, (src, k) in enumerate(zip(data["copy_src"], data["copy_k"], strict=True)):
         if k < cfg["copies"] and src in allowed:
@@ -116,8 +178,18 @@ def train_one(cfg: dict[str, Any]) -> dict[str, Any]:
             texts.append(data["copies"][j])
             labels.append(-1)
             soft.append(logits_copies[j])
+            rows_used.append((True, j))
+    teacher_feats = (
+        np.stack([FEATURES[1][i] if is_copy else FEATURES[0][i] for is_copy, i in rows_used]).astype(np.float32)
+        if feature_weight and FEATURES is not None
+        else None
+    )
+    if teacher_feats is not None and np.isnan(teacher_feats).any():
+        raise ValueError("teacher features missing for some copies: prepare --features with as many copies")
     if os.environ.get("SMOKE"):
         texts, labels, soft = texts[:64] + texts[-64:], labels[:64] + labels[-64:], soft[:64] + soft[-64:]
+        if teacher_feats is not None:
+            teacher_feats = np.concatenate([teacher_feats[:64], teacher_feats[-64:]])
     ids = [e.ids for e in tokenizer.encode_batch(texts)]
     gold, soft_targets = np.array(labels), np.array(soft, np.float32)
     splits = {
@@ -136,7 +208,15 @@ def train_one(cfg: dict[str, Any]) -> dict[str, Any]:
     )
     model = AutoModelForSequenceClassification.from_pretrained(student, config=config, dtype=torch.float32)
     model.to(device).train()
-    named = list(model.named_parameters())
+    captured: list[Any] = []
+    projection = None
+    if teacher_feats is not None:  # the student's classifier input, mapped to the teacher's feature width
+        output_layer(model).register_forward_pre_hook(lambda module, args: captured.append(args[0]))
+        projection = torch.nn.Linear(model.config.hidden_size, teacher_feats.shape[1]).to(device)
+        feature_scale = float(teacher_feats.var(axis=0).sum())  # the loss is relative to the features' variance
+    named = list(model.named_parameters()) + (
+        [(f"projection.{n}", p) for n, p in projection.named_parameters()] if projection is not None else []
+    )
     groups = [
         {"params": [p for n, p in named if not any(x in n for x in NO_DECAY)], "weight_decay": cfg["weight_decay"]},
         {"params": [p for n, p in named if any(x in n for x in NO_DECAY)], "weight_decay": 0.0},
@@ -169,6 +249,7 @@ def train_one(cfg: dict[str, Any]) -> dict[str, Any]:
                     rows = order[s : s + 256]
                     x, mask = tensors(rows, seqs)
                     pred[rows] = model(input_ids=x, attention_mask=mask).logits.argmax(-1).cpu().numpy()
+                    captured.clear()
                 scores[name] = round(mcc(pred, truth), 4)
         model.train()
         return scores
@@ -188,9 +269,13 @@ def train_one(cfg: dict[str, Any]) -> dict[str, Any]:
             else:
                 t = torch.from_numpy(soft_targets[rows]).to(device)
                 loss = distillation_loss(out, t, y, cfg["T"], cfg["alpha"])["loss"]
+            if projection is not None and teacher_feats is not None:
+                target = torch.from_numpy(teacher_feats[rows]).to(device)
+                mapped = projection(captured.pop())
+                loss = loss + feature_weight * ((mapped - target) ** 2).sum(-1).mean() / feature_scale
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
+            torch.nn.utils.clip_grad_norm_([p for _, p in named], cfg["clip"])
             optimizer.step()
             schedule.step()
         history.append(evaluate())
@@ -203,9 +288,11 @@ def train_one(cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _init(data: tuple[dict[str, Any], np.ndarray, np.ndarray]) -> None:
-    global DATA
-    DATA = data
+def _init(
+    data: tuple[dict[str, Any], np.ndarray, np.ndarray], features: tuple[np.ndarray, np.ndarray] | None = None
+) -> None:
+    global DATA, FEATURES
+    DATA, FEATURES = data, features
 
 
 def run(folder: Path, grid_file: Path, out: Path) -> None:
@@ -229,9 +316,10 @@ def run(folder: Path, grid_file: Path, out: Path) -> None:
     ]
     runs.sort(key=lambda c: -c["epochs"] * (1 + 0.9 * c["copies"]) * 32 / c["batch"])
     data = load(folder)
+    features = load_features(folder, len(data[0]["copies"]))
     out.parent.mkdir(parents=True, exist_ok=True)
     print(f"{len(runs)} runs on {grid['workers']} processes", flush=True)
-    with multiprocessing.get_context("fork").Pool(grid["workers"], _init, (data,)) as pool, out.open("w") as f:
+    with multiprocessing.get_context("fork").Pool(grid["workers"], _init, (data, features)) as pool, out.open("w") as f:
         for result in pool.imap_unordered(train_one, runs):
             f.write(json.dumps(result) + "\n")
             f.flush()
@@ -294,6 +382,7 @@ def main() -> None:
     p.add_argument("--holdout", type=int, default=1000)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--chunk", type=int, default=4)
+    p.add_argument("--features", type=Path, default=None, help="teacher run's model/: also save its features")
     r = sub.add_parser("run", help="train the grid (GPU)")
     r.add_argument("--data", type=Path, required=True)
     r.add_argument("--grid", type=Path, default=ROOT / "conf/bench/distill_search.yaml")
@@ -320,7 +409,7 @@ def main() -> None:
             print(yaml.safe_dump(follow_up["configs"], sort_keys=False))
         return
     if args.step == "prepare":
-        prepare(args.out, args.teacher, args.copies, args.holdout, args.seed, args.chunk)
+        prepare(args.out, args.teacher, args.copies, args.holdout, args.seed, args.chunk, args.features)
     else:
         run(args.data, args.grid, args.out)
 

@@ -1,13 +1,16 @@
-"""The distillation search: its MCC, the per-configuration summary and the follow-up grid it derives."""
+"""The distillation search: its MCC, the per-configuration summary, the follow-up grid it derives and the teacher's
+features it reads."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
-from bench.distill_search import combinations, mcc, summarise
+from bench.distill_search import combinations, load_features, mcc, output_layer, summarise
 
 
 def result(name: str, seed: int, holdout: float, dev: float = 0.4) -> dict[str, Any]:
@@ -50,3 +53,30 @@ def test_the_follow_up_grid_merges_only_changes_that_beat_the_recipe_better_one_
     assert follow_up["hot+cold"] == {"T": 4.0}  # hot scored higher than cold
     assert follow_up["more+hot+cold"] == {"epochs": 5, "T": 4.0}
     assert not any("worse" in name for name in follow_up)
+
+
+def test_the_output_layer_is_the_last_linear_with_one_output_per_label() -> None:
+    from transformers import BertConfig, BertForSequenceClassification, MPNetConfig, MPNetForSequenceClassification
+
+    small = {"hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 8}
+    bert = BertForSequenceClassification(BertConfig(vocab_size=20, num_labels=2, **small))
+    assert output_layer(bert) is bert.classifier
+    mpnet = MPNetForSequenceClassification(MPNetConfig(vocab_size=20, num_labels=2, **small))
+    assert output_layer(mpnet) is mpnet.classifier.out_proj  # after the head's dense + tanh
+    bert.classifier = torch.nn.Identity()
+    with pytest.raises(ValueError, match="no linear output layer"):
+        output_layer(bert)
+
+
+def test_teacher_features_are_read_back_per_copy_chunk_and_missing_chunks_are_nan(tmp_path: Path) -> None:
+    assert load_features(tmp_path, 3) is None
+    np.save(tmp_path / "features_train.npy", np.ones((2, 4), np.float16))
+    np.save(tmp_path / "idx_copies_0.npy", np.array([0, 2]))
+    np.save(tmp_path / "features_copies_0.npy", np.full((2, 4), 2.0, np.float16))
+    np.save(tmp_path / "idx_copies_2.npy", np.array([1]))  # logits only: its features were not prepared
+    loaded = load_features(tmp_path, 3)
+    assert loaded is not None
+    train, copies = loaded
+    assert train.shape == (2, 4)
+    assert (copies[[0, 2]] == 2.0).all()
+    assert np.isnan(copies[1]).all()
