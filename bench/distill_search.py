@@ -40,16 +40,6 @@ def mcc(pred: np.ndarray, gold: np.ndarray) -> float:
     return (tp * tn - fp * fn) / den if den else 0.0
 
 
-def output_layer(model: Any) -> Any:
-    """The model's last linear layer with one output per label: its input is what the classifier reads."""
-    import torch
-
-    layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == model.num_labels]
-    if not layers:
-        raise ValueError(f"{type(model).__name__} has no linear output layer with {model.num_labels} outputs")
-    return layers[-1]
-
-
 def teacher_features(run_model: Path, predictor: Any, sentences: list[str], batch_size: int = 64) -> np.ndarray:
     """The teacher run's classifier-head features (the output layer's input) per sentence, fp16, under bf16 autocast.
 
@@ -61,6 +51,7 @@ def teacher_features(run_model: Path, predictor: Any, sentences: list[str], batc
     from transformers import AutoModelForSequenceClassification
 
     from chalice_app.chalicelib.api.predictor import pad_batch
+    from model_training.models.output_layer import output_layer
 
     model = AutoModelForSequenceClassification.from_pretrained(run_model).eval()
     captured: list[Any] = []
@@ -150,6 +141,7 @@ def train_one(cfg: dict[str, Any]) -> dict[str, Any]:
 
     sys.path.insert(0, str(ROOT))
     from model_training.distillation.loss import distillation_loss
+    from model_training.models.output_layer import output_layer
 
     assert DATA is not None
     data, logits_train, logits_copies = DATA

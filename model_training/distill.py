@@ -19,6 +19,7 @@ from typing import Any
 import datasets
 import hydra
 import lightning as L
+import numpy as np
 from omegaconf import DictConfig
 
 from chalice_app.chalicelib.contract.manifest import load_manifest
@@ -49,15 +50,22 @@ class TeacherHyperparams(L.Callback):
 
 
 def transfer_split(train_split: datasets.Dataset, copies: list[str], teacher: TeacherLogits) -> datasets.Dataset:
-    """Training sentences (gold label + teacher logits) followed by the copies (teacher logits only)."""
+    """Training sentences (gold label + teacher logits) followed by the copies (teacher logits only); the teacher's
+    features beside them when feature distillation computed them."""
     sentences = list(train_split["sentence"])
-    return datasets.Dataset.from_dict(
-        {
-            "sentence": sentences + copies,
-            "label": list(train_split["label"]) + [NO_LABEL] * len(copies),
-            "teacher_logits": teacher.logits.tolist(),
-        }
-    )
+    columns: dict[str, Any] = {
+        "sentence": sentences + copies,
+        "label": list(train_split["label"]) + [NO_LABEL] * len(copies),
+        "teacher_logits": teacher.logits.tolist(),
+    }
+    if teacher.features is not None:
+        columns["teacher_features"] = teacher.features
+    return datasets.Dataset.from_dict(columns)
+
+
+def feature_summary(features: np.ndarray) -> dict[str, float]:
+    """The teacher features' width and total variance: the student's projection and the loss's scale."""
+    return {"size": int(features.shape[1]), "variance": float(features.astype(np.float32).var(axis=0).sum())}
 
 
 def teacher_link(provenance: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +83,7 @@ def engine_settings(cfg: DictConfig) -> EngineSettings:
     return EngineSettings(
         engine=teacher.engine,
         model_dir=Path(model_dir) if model_dir is not None else None,
+        features=cfg.distill.feature_weight > 0,
         parity_sentences=teacher.parity.sentences,
         max_abs_diff=teacher.parity.max_abs_diff,
         max_mean_abs_diff=teacher.parity.max_mean_abs_diff,
@@ -141,6 +150,10 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
             "substitution_copies": substituted,
             "substitution": dict(dc.transfer.substitution),
         }
+        if teacher.features is not None:  # the distilled module's projection needs the teacher's width
+            cfg.module.teacher_features = feature_summary(teacher.features)
+            state["features"] = dict(cfg.module.teacher_features)
+            log.info("teacher features: %d wide, total variance %.3f", *state["features"].values())
         splits["train"] = transfer_split(splits["train"], copies, teacher)
         return splits
 
@@ -155,6 +168,8 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
                 },
                 "temperature": dc.temperature,
                 "alpha": dc.alpha,
+                "feature_weight": dc.feature_weight,
+                "teacher_features": state.get("features"),
                 "transfer": state["transfer"],
                 "student_init": student_init,
             }

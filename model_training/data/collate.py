@@ -39,4 +39,8 @@ class PaddingCollator:
             batch["labels"] = torch.as_tensor([example["label"] for example in examples], dtype=torch.long)
         if "teacher_logits" in examples[0]:  # distillation: soft targets; label -1 marks a copy without gold label
             batch["teacher_logits"] = torch.as_tensor([example["teacher_logits"] for example in examples])
+        if "teacher_features" in examples[0]:  # feature distillation: the teacher's classifier-head features
+            batch["teacher_features"] = torch.as_tensor(
+                [example["teacher_features"] for example in examples], dtype=torch.float32
+            )
         return batch

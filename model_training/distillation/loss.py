@@ -1,4 +1,5 @@
-"""Knowledge-distillation loss: softened teacher targets mixed with the gold labels (Hinton et al., 2015)."""
+"""Knowledge-distillation losses: softened teacher targets mixed with the gold labels (Hinton et al., 2015), and
+feature matching against the teacher's classifier-head features (FitNets-style, on the penultimate layer)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,13 @@ def distillation_loss(
         else student_logits.new_zeros((), dtype=torch.float32)
     )
     return {"loss": alpha * soft + (1.0 - alpha) * hard, "soft": soft, "hard": hard}
+
+
+def feature_loss(projected: torch.Tensor, teacher_features: torch.Tensor, variance: float) -> torch.Tensor:
+    """Mean squared distance between the student's projected features and the teacher's, over the teacher features'
+    total variance: about 1 for a student that predicts only their mean, whatever the teacher's width or scale."""
+    if variance <= 0:
+        raise ValueError(f"teacher feature variance must be > 0, got {variance}")
+    if projected.shape != teacher_features.shape:
+        raise ValueError(f"student features {tuple(projected.shape)} vs teacher's {tuple(teacher_features.shape)}")
+    return ((projected.float() - teacher_features.float()) ** 2).sum(-1).mean() / variance

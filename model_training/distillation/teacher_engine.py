@@ -4,6 +4,8 @@ in torch under bf16 autocast, several times faster on a CPU with AMX (bench/resu
 The bundle stays the reference: before the torch engine labels the transfer set it labels a sample that the bundle
 labels too, and it is used only when both agree within the configured tolerance (conf/distill/default.yaml,
 `teacher.engine`). Both engines read the same token ids (the bundle's tokenizer), so only the arithmetic differs.
+Feature distillation needs the teacher's classifier-head features, which only the run in torch gives (the bundle's
+graph outputs logits): then the engine is torch, in bf16 on an AMX CPU and in fp32 elsewhere.
 """
 
 from __future__ import annotations
@@ -16,17 +18,21 @@ import numpy as np
 
 from chalice_app.chalicelib.api.predictor import pad_batch
 from model_training.machine import BF16_MATRIX_FLAG, has_bf16_matrix_units
+from model_training.models.output_layer import output_layer
 
-ENGINES = ("auto", "onnx", "torch_bf16")
+ENGINES = ("auto", "onnx", "torch_bf16", "torch_fp32")
+TORCH_ENGINES = ("torch_bf16", "torch_fp32")
 
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """`engine`: auto (torch_bf16 on an AMX CPU when the teacher run's model is at hand, else onnx), onnx or
-    torch_bf16; `model_dir`: the teacher run's saved model; the parity sample's size and tolerances."""
+    """`engine`: auto (torch_bf16 on an AMX CPU when the teacher run's model is at hand, else onnx), onnx,
+    torch_bf16 or torch_fp32; `model_dir`: the teacher run's saved model; `features`: the teacher's classifier-head
+    features are needed too (a torch engine); the parity sample's size and tolerances."""
 
     engine: str = "onnx"
     model_dir: Path | None = None
+    features: bool = False
     parity_sentences: int = 512
     max_abs_diff: float = 0.5
     max_mean_abs_diff: float = 0.02
@@ -70,22 +76,45 @@ def choose_engine(settings: EngineSettings, cpu_flags: list[str] | None = None) 
     """The configured engine, or for `auto` the fast one where it pays and can run."""
     if settings.engine not in ENGINES:
         raise ValueError(f"distill.teacher.engine must be one of {', '.join(ENGINES)}, got {settings.engine!r}")
+    if settings.features:
+        return _torch_for_features(settings, cpu_flags)
     if settings.engine == "onnx":
         return EngineChoice("onnx", "engine=onnx as configured")
     model_dir = settings.model_dir
     has_model = model_dir is not None and (model_dir / "config.json").is_file()
-    if settings.engine == "torch_bf16":
+    if settings.engine in TORCH_ENGINES:
         if not has_model:
             raise FileNotFoundError(
-                f"distill.teacher.engine=torch_bf16 needs the teacher run's saved model, not found at {model_dir}: "
-                "train the teacher here (make teacher-train) or set distill.teacher.engine=onnx"
+                f"distill.teacher.engine={settings.engine} needs the teacher run's saved model, not found at "
+                f"{model_dir}: train the teacher here (make teacher-train) or set distill.teacher.engine=onnx"
             )
-        return EngineChoice("torch_bf16", "engine=torch_bf16 as configured")
+        return EngineChoice(settings.engine, f"engine={settings.engine} as configured")
     if not has_bf16_matrix_units(cpu_flags):
         return EngineChoice("onnx", f"auto: the CPU has no {BF16_MATRIX_FLAG}")
     if not has_model:
         return EngineChoice("onnx", f"auto: no teacher run model at {model_dir} (a pulled bundle): the bundle")
     return EngineChoice("torch_bf16", f"auto: the CPU has {BF16_MATRIX_FLAG} and the teacher run's model is here")
+
+
+def _torch_for_features(settings: EngineSettings, cpu_flags: list[str] | None) -> EngineChoice:
+    """The torch engine that gives the teacher's features as well as its logits, or why there is none."""
+    model_dir = settings.model_dir
+    if model_dir is None or not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(
+            f"feature distillation (distill.feature_weight > 0) needs the teacher run's saved model, not found at "
+            f"{model_dir}: train the teacher here (make teacher-train), point distill.teacher.run_model at it, or "
+            "set distill.feature_weight=0 to distil from the bundle's logits alone"
+        )
+    if settings.engine == "onnx":
+        raise ValueError(
+            "distill.teacher.engine=onnx gives logits only, and distill.feature_weight > 0 needs the teacher's "
+            "features: use engine=auto (or a torch engine), or set distill.feature_weight=0"
+        )
+    if settings.engine in TORCH_ENGINES:
+        return EngineChoice(settings.engine, f"engine={settings.engine} as configured, with the teacher's features")
+    if has_bf16_matrix_units(cpu_flags):
+        return EngineChoice("torch_bf16", f"auto with features: the CPU has {BF16_MATRIX_FLAG}")
+    return EngineChoice("torch_fp32", f"auto with features: the CPU has no {BF16_MATRIX_FLAG}, so fp32")
 
 
 def parity(candidate: np.ndarray, reference: np.ndarray) -> Parity:
@@ -105,20 +134,35 @@ def sample_rows(n: int, size: int, seed: int = 0) -> list[int]:
 
 
 class TorchTeacher:
-    """The teacher run's saved model in torch, eval mode, forward under bf16 autocast on the CPU."""
+    """The teacher run's saved model in torch, eval mode, forward under bf16 autocast on the CPU (or in fp32)."""
 
-    def __init__(self, model_dir: Path, pad_id: int) -> None:
+    def __init__(self, model_dir: Path, pad_id: int, bf16: bool = True) -> None:
         from transformers import AutoModelForSequenceClassification
 
         self.model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
         self.pad_id = pad_id
+        self.bf16 = bf16
+        self._features: list[Any] = []
+        output_layer(self.model).register_forward_pre_hook(lambda module, args: self._features.append(args[0]))
 
-    def logits(self, token_ids: list[list[int]]) -> np.ndarray:
-        """fp32 logits (n, labels) of a batch of token id sequences (padded here as the bundle pads them)."""
+    @property
+    def feature_size(self) -> int:
+        """Width of the classifier-head features (768 for MPNet-base)."""
+        return int(output_layer(self.model).in_features)
+
+    def _forward(self, token_ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
         feeds = {name: torch.from_numpy(array) for name, array in pad_batch(token_ids, self.pad_id).items()}
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        self._features.clear()
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             out = self.model(**feeds).logits
-        result: np.ndarray = out.float().numpy()
-        return result
+        return out.float().numpy(), self._features.pop().float().numpy()
+
+    def logits(self, token_ids: list[list[int]]) -> np.ndarray:
+        """fp32 logits (n, labels) of a batch of token id sequences (padded here as the bundle pads them)."""
+        return self._forward(token_ids)[0]
+
+    def logits_and_features(self, token_ids: list[list[int]]) -> np.ndarray:
+        """Logits and the classifier head's features side by side: (n, labels + feature_size), fp32."""
+        return np.concatenate(self._forward(token_ids), axis=1)

@@ -11,9 +11,10 @@ import torch
 from lightning.pytorch.plugins.precision import MixedPrecision
 from transformers import AutoConfig, AutoModelForSequenceClassification, get_linear_schedule_with_warmup
 
-from model_training.distillation.loss import distillation_loss
+from model_training.distillation.loss import distillation_loss, feature_loss
 from model_training.distributed import interleave_shards
 from model_training.models.metrics import classification_metrics, confusion_matrix
+from model_training.models.output_layer import output_layer
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
 
@@ -98,8 +99,12 @@ class AcceptabilityClassifier(L.LightningModule):
         assert isinstance(gathered, torch.Tensor)  # one tensor in, one (world_size, per_rank) tensor out
         return interleave_shards(gathered.cpu(), size)
 
+    def trained_parameters(self) -> list[tuple[str, torch.nn.Parameter]]:
+        """The parameters the optimiser updates, by name (weight decay depends on the name)."""
+        return list(self.model.named_parameters())
+
     def configure_optimizers(self) -> Any:
-        named = list(self.model.named_parameters())
+        named = self.trained_parameters()
         groups = [
             {
                 "params": [p for n, p in named if not any(nd in n for nd in NO_DECAY)],
@@ -154,21 +159,58 @@ class DistilledClassifier(AcceptabilityClassifier):
     """The same classifier trained on teacher soft targets plus gold labels (model_training.distillation.loss).
 
     Only the training loss differs: it reads the batch's `teacher_logits`, softened by `temperature`, weighted by
-    `alpha` against the gold labels' cross-entropy. The other arguments are the classifier's.
+    `alpha` against the gold labels' cross-entropy. With `feature_weight` > 0 it also matches the teacher's
+    classifier-head features (the batch's `teacher_features`): the input of the student's output layer, through a
+    linear projection to the teacher's width (`teacher_features`: {size, variance}, set by model_training.distill),
+    is pulled towards them. The projection exists only for training: the saved model is the encoder and its head.
+    The other arguments are the classifier's.
     """
 
-    def __init__(self, model_dir: str, *, temperature: float, alpha: float, **classifier: Any) -> None:
+    def __init__(
+        self,
+        model_dir: str,
+        *,
+        temperature: float,
+        alpha: float,
+        feature_weight: float = 0.0,
+        teacher_features: dict[str, float] | None = None,
+        **classifier: Any,
+    ) -> None:
         super().__init__(model_dir, **classifier)
+        self.feature_projection: torch.nn.Linear | None = None
+        self._student_features: list[torch.Tensor] = []
+        if feature_weight > 0:
+            if not teacher_features:
+                raise ValueError("feature_weight > 0 needs teacher_features {size, variance} (model_training.distill)")
+            self.feature_projection = torch.nn.Linear(self.model.config.hidden_size, int(teacher_features["size"]))
+            output_layer(self.model).register_forward_pre_hook(self._keep_features)
+
+    def _keep_features(self, module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+        if self.training:
+            self._student_features.append(args[0])
+
+    def trained_parameters(self) -> list[tuple[str, torch.nn.Parameter]]:
+        projection = self.feature_projection
+        extra = [] if projection is None else [(f"feature_projection.{n}", p) for n, p in projection.named_parameters()]
+        return super().trained_parameters() + extra
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        self._student_features.clear()
         logits = self(batch["input_ids"], batch["attention_mask"])
         parts = distillation_loss(
             logits, batch["teacher_logits"], batch["labels"], self.hparams["temperature"], self.hparams["alpha"]
         )
         size = len(logits)
-        self.log(
-            "train/loss", parts["loss"], on_step=True, on_epoch=True, prog_bar=True, batch_size=size, sync_dist=True
-        )
+        loss = parts["loss"]
+        if self.feature_projection is not None:
+            matched = feature_loss(
+                self.feature_projection(self._student_features.pop()),
+                batch["teacher_features"],
+                float(self.hparams["teacher_features"]["variance"]),
+            )
+            loss = loss + self.hparams["feature_weight"] * matched
+            self.log("train/loss_features", matched, on_step=False, on_epoch=True, batch_size=size, sync_dist=True)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=size, sync_dist=True)
         self.log("train/loss_soft", parts["soft"], on_step=False, on_epoch=True, batch_size=size, sync_dist=True)
         self.log("train/loss_hard", parts["hard"], on_step=False, on_epoch=True, batch_size=size, sync_dist=True)
-        return parts["loss"]
+        return loss

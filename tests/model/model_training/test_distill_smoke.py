@@ -74,17 +74,24 @@ def test_metrics_record_the_teacher_and_the_transfer_set(
     assert result["run_name"] == "smoke-distilled-minilm"
 
 
-def test_the_logits_engine_is_bf16_on_an_amx_cpu_and_checked_against_the_bundle(
+def test_the_teacher_run_gives_logits_and_features_in_bf16_on_an_amx_cpu_checked_against_the_bundle(
     distilled: tuple[Path, dict[str, Any]],
 ) -> None:
     _, result = distilled
     logits = result["distillation"]["teacher_logits"]
-    if has_bf16_matrix_units():
-        assert logits["engine"] == "torch_bf16"
-        assert logits["parity"]["agreement"] >= logits["parity"]["allowed"]["min_agreement"]
-    else:
-        assert logits["engine"] == "onnx"
-        assert "parity" not in logits
+    assert result["distillation"]["feature_weight"] > 0  # the recipe: features need the run in torch
+    assert logits["engine"] == ("torch_bf16" if has_bf16_matrix_units() else "torch_fp32")
+    assert logits["parity"]["agreement"] >= logits["parity"]["allowed"]["min_agreement"]
+
+
+def test_without_features_the_bundle_alone_can_teach(smoke_bundle: Path, tmp_path: Path) -> None:
+    _, result = distill_smoke(
+        smoke_bundle, tmp_path, "distill.feature_weight=0", "distill.teacher.engine=onnx", "logger=none"
+    )
+    logits = result["distillation"]["teacher_logits"]
+    assert logits["engine"] == "onnx"
+    assert "parity" not in logits
+    assert result["distillation"]["teacher_features"] is None
 
 
 def test_the_teacher_run_defaults_to_the_one_the_bundle_names(smoke_export: SmokeExport, tmp_path: Path) -> None:
@@ -149,6 +156,7 @@ def test_a_student_started_from_a_run_begins_with_that_runs_weights(
         f"distill.student_init={init.name}",
         "training.lr=1e-12",
         "logger=none",
+        "distill.feature_weight=0",  # runs_dir holds the init run, not the teacher bundle's: logits only
     )
     started = load_file(str(init / "model" / "model.safetensors"))
     ended = load_file(str(out / "model" / "model.safetensors"))
@@ -163,3 +171,34 @@ def test_a_student_started_from_a_run_begins_with_that_runs_weights(
 def test_a_student_from_the_pretrained_encoder_records_no_init_run(distilled: tuple[Path, dict[str, Any]]) -> None:
     _, result = distilled
     assert result["distillation"]["student_init"] is None
+
+
+def test_feature_distillation_trains_a_projection_that_the_saved_student_leaves_out(
+    smoke_bundle: Path, smoke_export: SmokeExport, tmp_path: Path
+) -> None:
+    """With feature_weight > 0 the student also matches the teacher's classifier-head features through a projection
+    to the teacher's width: trained, logged, recorded, and absent from the saved model and its export."""
+    from transformers import AutoConfig
+
+    teacher_width = AutoConfig.from_pretrained(smoke_export.run_dir / "model").hidden_size
+    out, result = distill_smoke(
+        smoke_bundle,
+        tmp_path,
+        f"distill.teacher.run_model={smoke_export.run_dir / 'model'}",
+        "distill.feature_weight=1.0",
+        "logger=none",
+    )
+    section = result["distillation"]
+    assert section["feature_weight"] == 1.0
+    assert section["teacher_features"]["size"] == teacher_width
+    assert section["teacher_features"]["variance"] > 0
+    assert section["teacher_logits"]["engine"] in ("torch_bf16", "torch_fp32")
+    first, last = (epoch["train/loss_features"] for epoch in (result["history"][0], result["history"][-1]))
+    assert last < first  # the projection and the student learn to match
+
+    saved = load_file(str(out / "model" / "model.safetensors"))
+    assert not any("projection" in name for name in saved)
+    checkpoint = torch.load(out / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
+    projection = checkpoint["state_dict"]["feature_projection.weight"]
+    assert projection.shape == (teacher_width, saved["classifier.weight"].shape[1])
+    assert checkpoint["hyper_parameters"]["teacher_features"] == section["teacher_features"]

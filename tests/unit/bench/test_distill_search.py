@@ -8,9 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
-from bench.distill_search import combinations, load_features, mcc, output_layer, summarise
+from bench.distill_search import combinations, load_features, mcc, summarise
 
 
 def result(name: str, seed: int, holdout: float, dev: float = 0.4) -> dict[str, Any]:
@@ -53,19 +52,6 @@ def test_the_follow_up_grid_merges_only_changes_that_beat_the_recipe_better_one_
     assert follow_up["hot+cold"] == {"T": 4.0}  # hot scored higher than cold
     assert follow_up["more+hot+cold"] == {"epochs": 5, "T": 4.0}
     assert not any("worse" in name for name in follow_up)
-
-
-def test_the_output_layer_is_the_last_linear_with_one_output_per_label() -> None:
-    from transformers import BertConfig, BertForSequenceClassification, MPNetConfig, MPNetForSequenceClassification
-
-    small = {"hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 8}
-    bert = BertForSequenceClassification(BertConfig(vocab_size=20, num_labels=2, **small))
-    assert output_layer(bert) is bert.classifier
-    mpnet = MPNetForSequenceClassification(MPNetConfig(vocab_size=20, num_labels=2, **small))
-    assert output_layer(mpnet) is mpnet.classifier.out_proj  # after the head's dense + tanh
-    bert.classifier = torch.nn.Identity()
-    with pytest.raises(ValueError, match="no linear output layer"):
-        output_layer(bert)
 
 
 def test_teacher_features_are_read_back_per_copy_chunk_and_missing_chunks_are_nan(tmp_path: Path) -> None:

@@ -427,9 +427,10 @@ class TestTargets:
 
         base = OmegaConf.load(CONF_DIR / "module" / "classifier.yaml")
         distilled = OmegaConf.load(CONF_DIR / "module" / "distilled.yaml")
-        assert set(distilled) - set(base) == {"defaults", "temperature", "alpha"}
+        knobs = {"temperature", "alpha", "feature_weight", "teacher_features"}
+        assert set(distilled) - set(base) == {"defaults", *knobs}
         own = set(inspect.signature(DistilledClassifier.__init__).parameters)
-        assert own == {"self", "model_dir", "temperature", "alpha", "classifier"}
+        assert own == {"self", "model_dir", "classifier", *knobs}
         assert issubclass(DistilledClassifier, AcceptabilityClassifier)
 
 

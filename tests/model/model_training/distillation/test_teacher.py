@@ -142,3 +142,77 @@ def test_the_bundles_cached_logits_serve_the_fast_engine_too(smoke_export: Smoke
 
     assert (result.provenance["cached"], result.provenance["engine"]) == (True, "onnx")
     np.testing.assert_array_equal(result.logits, reference.logits)
+
+
+def with_features(model_dir: Path, engine: str = "torch_fp32", **tolerances: float) -> EngineSettings:
+    return EngineSettings(engine=engine, model_dir=model_dir, features=True, parity_sentences=3, **tolerances)
+
+
+def test_features_are_the_input_of_the_teachers_output_layer_from_the_same_forward_as_its_logits(
+    smoke_export: SmokeExport, tmp_path: Path
+) -> None:
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    run_model = smoke_export.run_dir / "model"
+    result = load_or_compute(
+        smoke_export.bundle_dir, "model.onnx", SENTENCES, tmp_path / "c", engine=with_features(run_model)
+    )
+    logits_only = load_or_compute(
+        smoke_export.bundle_dir,
+        "model.onnx",
+        SENTENCES,
+        tmp_path / "l",
+        engine=EngineSettings(engine="torch_fp32", model_dir=run_model, parity_sentences=3),
+    )
+
+    # Computed here another way: the smoke teacher is a BERT classifier, whose output layer reads the pooler.
+    model = AutoModelForSequenceClassification.from_pretrained(run_model).eval()
+    encoded = AutoTokenizer.from_pretrained(run_model)(SENTENCES, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        pooled = model.bert(**encoded).pooler_output.numpy()
+    assert result.features is not None
+    assert result.features.shape == (len(SENTENCES), model.config.hidden_size)
+    assert result.features.dtype == np.float16
+    np.testing.assert_allclose(result.features.astype(np.float32), pooled, atol=2e-3)
+    np.testing.assert_array_equal(result.logits, logits_only.logits)
+    assert result.provenance["engine"] == "torch_fp32"
+    assert "-torch_fp32-features-" in Path(result.provenance["cache"]).name
+
+
+def test_cached_features_are_read_back_and_logits_alone_never_serve_a_features_request(
+    smoke_export: SmokeExport, tmp_path: Path
+) -> None:
+    run_model = smoke_export.run_dir / "model"
+    load_or_compute(smoke_export.bundle_dir, "model.onnx", SENTENCES, tmp_path / "c")  # the bundle's logits, cached
+
+    first = load_or_compute(
+        smoke_export.bundle_dir, "model.onnx", SENTENCES, tmp_path / "c", engine=with_features(run_model)
+    )
+    again = load_or_compute(
+        smoke_export.bundle_dir, "model.onnx", SENTENCES, tmp_path / "c", engine=with_features(run_model)
+    )
+
+    assert (first.provenance["cached"], again.provenance["cached"]) == (False, True)
+    assert first.features is not None
+    assert again.features is not None
+    np.testing.assert_array_equal(again.features, first.features)
+    assert again.provenance["parity"] == first.provenance["parity"]
+
+
+def test_features_from_a_run_that_is_not_the_bundles_model_are_refused(
+    smoke_export: SmokeExport, tmp_path: Path
+) -> None:
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    other = AutoModelForSequenceClassification.from_pretrained(smoke_export.run_dir / "model")
+    with torch.no_grad():
+        other.classifier.weight.mul_(-1.0)
+    other.save_pretrained(tmp_path / "other")
+
+    with pytest.raises(ValueError, match=r"features cannot be trusted.*make export MODEL=mpnet"):
+        load_or_compute(
+            smoke_export.bundle_dir, "model.onnx", SENTENCES, tmp_path / "c", engine=with_features(tmp_path / "other")
+        )
+    assert not list((tmp_path / "c").glob("*features*"))

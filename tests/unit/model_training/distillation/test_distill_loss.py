@@ -1,4 +1,5 @@
-"""The distillation loss: alpha mixes soft and gold terms, T softens, unlabelled copies get soft targets only."""
+"""The distillation losses: alpha mixes soft and gold terms, T softens, unlabelled copies get soft targets only;
+feature matching is scaled by the teacher features' variance."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model_training.distillation.loss import NO_LABEL, distillation_loss
+from model_training.distillation.loss import NO_LABEL, distillation_loss, feature_loss
 
 STUDENT = torch.tensor([[2.0, -1.0], [0.5, 0.3], [-1.0, 1.5]])
 TEACHER = torch.tensor([[1.0, 0.0], [-0.5, 2.0], [0.0, 3.0]])
@@ -79,3 +80,19 @@ def test_gradients_flow_to_the_student_only() -> None:
 def test_invalid_settings_are_refused(temperature: float, alpha: float, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         distillation_loss(STUDENT, TEACHER, LABELS, temperature, alpha)
+
+
+def test_feature_loss_is_zero_on_the_teachers_features_and_about_one_for_their_mean() -> None:
+    torch.manual_seed(0)
+    teacher = torch.randn(4096, 8) * torch.tensor([3.0, 1, 1, 1, 0.5, 0.5, 2, 1])
+    variance = float(teacher.var(0, unbiased=False).sum())
+    assert float(feature_loss(teacher.clone(), teacher, variance)) == pytest.approx(0.0)
+    mean_only = teacher.mean(0, keepdim=True).expand_as(teacher)
+    assert float(feature_loss(mean_only, teacher, variance)) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_feature_loss_refuses_mismatched_widths_and_a_non_positive_variance() -> None:
+    with pytest.raises(ValueError, match=r"\(2, 3\) vs teacher's \(2, 4\)"):
+        feature_loss(torch.zeros(2, 3), torch.zeros(2, 4), 1.0)
+    with pytest.raises(ValueError, match="variance must be > 0"):
+        feature_loss(torch.zeros(2, 4), torch.zeros(2, 4), 0.0)

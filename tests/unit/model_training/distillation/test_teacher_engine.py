@@ -59,7 +59,7 @@ def test_torch_bf16_asked_for_runs_even_without_amx(run_model: Path) -> None:
 
 
 def test_an_unknown_engine_is_refused(run_model: Path) -> None:
-    with pytest.raises(ValueError, match="auto, onnx, torch_bf16"):
+    with pytest.raises(ValueError, match="auto, onnx, torch_bf16, torch_fp32"):
         choose_engine(EngineSettings(engine="fp16", model_dir=run_model), AMX)
 
 
@@ -108,3 +108,29 @@ def test_the_parity_sample_is_fixed_sorted_and_within_range() -> None:
     assert rows[0] >= 0
     assert rows[-1] < 10_000
     assert sample_rows(5, 512) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(("flags", "engine"), [(AMX, "torch_bf16"), (NO_AMX, "torch_fp32")])
+def test_features_need_the_run_in_torch_bf16_where_amx_pays_fp32_elsewhere(
+    run_model: Path, flags: list[str], engine: str
+) -> None:
+    choice = choose_engine(EngineSettings(engine="auto", model_dir=run_model, features=True), flags)
+
+    assert choice.engine == engine
+    assert "features" in choice.reason
+
+
+def test_features_without_the_teacher_run_say_how_to_get_them_or_do_without(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"make teacher-train.*distill\.feature_weight=0"):
+        choose_engine(EngineSettings(engine="auto", model_dir=tmp_path, features=True), AMX)
+
+
+def test_features_cannot_come_from_the_bundles_onnx_graph(run_model: Path) -> None:
+    with pytest.raises(ValueError, match="logits only"):
+        choose_engine(EngineSettings(engine="onnx", model_dir=run_model, features=True), AMX)
+
+
+def test_a_torch_engine_asked_for_with_features_is_kept(run_model: Path) -> None:
+    choice = choose_engine(EngineSettings(engine="torch_fp32", model_dir=run_model, features=True), AMX)
+
+    assert choice.engine == "torch_fp32"
