@@ -74,24 +74,19 @@ def test_metrics_record_the_teacher_and_the_transfer_set(
     assert result["run_name"] == "smoke-distilled-minilm"
 
 
-def test_the_teacher_run_gives_logits_and_features_in_bf16_on_an_amx_cpu_checked_against_the_bundle(
+def test_the_logits_engine_is_bf16_on_an_amx_cpu_and_checked_against_the_bundle(
     distilled: tuple[Path, dict[str, Any]],
 ) -> None:
     _, result = distilled
     logits = result["distillation"]["teacher_logits"]
-    assert result["distillation"]["feature_weight"] > 0  # the recipe: features need the run in torch
-    assert logits["engine"] == ("torch_bf16" if has_bf16_matrix_units() else "torch_fp32")
-    assert logits["parity"]["agreement"] >= logits["parity"]["allowed"]["min_agreement"]
-
-
-def test_without_features_the_bundle_alone_can_teach(smoke_bundle: Path, tmp_path: Path) -> None:
-    _, result = distill_smoke(
-        smoke_bundle, tmp_path, "distill.feature_weight=0", "distill.teacher.engine=onnx", "logger=none"
-    )
-    logits = result["distillation"]["teacher_logits"]
-    assert logits["engine"] == "onnx"
-    assert "parity" not in logits
+    assert result["distillation"]["feature_weight"] == 0  # the recipe: logits only
     assert result["distillation"]["teacher_features"] is None
+    if has_bf16_matrix_units():
+        assert logits["engine"] == "torch_bf16"
+        assert logits["parity"]["agreement"] >= logits["parity"]["allowed"]["min_agreement"]
+    else:
+        assert logits["engine"] == "onnx"
+        assert "parity" not in logits
 
 
 def test_the_teacher_run_defaults_to_the_one_the_bundle_names(smoke_export: SmokeExport, tmp_path: Path) -> None:
@@ -156,7 +151,6 @@ def test_a_student_started_from_a_run_begins_with_that_runs_weights(
         f"distill.student_init={init.name}",
         "training.lr=1e-12",
         "logger=none",
-        "distill.feature_weight=0",  # runs_dir holds the init run, not the teacher bundle's: logits only
     )
     started = load_file(str(init / "model" / "model.safetensors"))
     ended = load_file(str(out / "model" / "model.safetensors"))
