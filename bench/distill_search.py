@@ -44,28 +44,17 @@ def teacher_features(run_model: Path, predictor: Any, sentences: list[str], batc
     """The teacher run's classifier-head features (the output layer's input) per sentence, fp16, under bf16 autocast.
 
     These are the teacher's penultimate activations (768 for MPNet): far more than its two logits per sentence, for
-    a feature-matching loss. They come from the run's weights in torch, tokenised and padded by the bundle's
-    predictor as its logits are, since the bundle's ONNX graph outputs logits only.
+    a feature-matching loss. They come from the run's weights in torch (the distillation's own teacher engine),
+    tokenised and batched by the bundle's predictor as its logits are, since the bundle's ONNX graph outputs logits
+    only.
     """
-    import torch
-    from transformers import AutoModelForSequenceClassification
+    from model_training.distillation.teacher_engine import TorchTeacher
+    from model_training.distillation.teacher_logits import compute_logits
 
-    from chalice_app.chalicelib.api.predictor import pad_batch
-    from model_training.models.output_layer import output_layer
-
-    model = AutoModelForSequenceClassification.from_pretrained(run_model).eval()
-    captured: list[Any] = []
-    output_layer(model).register_forward_pre_hook(lambda module, args: captured.append(args[0].float()))
-    ids = [e.ids for e in predictor.tokenizer.encode_batch(sentences)]
-    order = sorted(range(len(sentences)), key=lambda i: len(ids[i]))
-    out = np.zeros((len(sentences), output_layer(model).in_features), np.float16)
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        feeds = {n: torch.from_numpy(a) for n, a in pad_batch([ids[i] for i in rows], predictor.pad_id).items()}
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-            model(**feeds)
-        out[rows] = captured.pop().numpy()
-    return out
+    teacher = TorchTeacher(run_model, predictor.pad_id)
+    both = compute_logits(predictor, sentences, batch_size, teacher.logits_and_features)
+    features: np.ndarray = both[:, both.shape[1] - teacher.feature_size :].astype(np.float16)
+    return features
 
 
 def prepare(
@@ -140,7 +129,7 @@ def train_one(cfg: dict[str, Any]) -> dict[str, Any]:
     from transformers import AutoConfig, AutoModelForSequenceClassification, get_linear_schedule_with_warmup
 
     sys.path.insert(0, str(ROOT))
-    from model_training.distillation.loss import distillation_loss
+    from model_training.distillation.loss import distillation_loss, feature_loss
     from model_training.models.output_layer import output_layer
 
     assert DATA is not None
@@ -264,7 +253,7 @@ def train_one(cfg: dict[str, Any]) -> dict[str, Any]:
             if projection is not None and teacher_feats is not None:
                 target = torch.from_numpy(teacher_feats[rows]).to(device)
                 mapped = projection(captured.pop())
-                loss = loss + feature_weight * ((mapped - target) ** 2).sum(-1).mean() / feature_scale
+                loss = loss + feature_weight * feature_loss(mapped, target, feature_scale)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for _, p in named], cfg["clip"])
