@@ -57,8 +57,25 @@ def teacher_features(run_model: Path, predictor: Any, sentences: list[str], batc
     return features
 
 
+def prepare_natural(out: Path, predictor: Any, count: int, seed: int, data: dict[str, Any]) -> None:
+    """Add `count` WordNet usage examples (none equal to a training or dev sentence) and their teacher logits."""
+    from model_training.distillation.teacher_logits import compute_logits
+    from model_training.distillation.wordnet_examples import sample_examples, usage_examples, wordnet_dir
+
+    data["natural"] = sample_examples(usage_examples(wordnet_dir()), count, seed, data["train"] + data["dev"])
+    (out / "data.json").write_text(json.dumps(data))
+    np.save(out / "logits_natural.npy", compute_logits(predictor, data["natural"], 64))
+
+
 def prepare(
-    out: Path, teacher: Path, copies: int, holdout: int, seed: int, chunk: int, features: Path | None = None
+    out: Path,
+    teacher: Path,
+    copies: int,
+    holdout: int,
+    seed: int,
+    chunk: int,
+    features: Path | None = None,
+    natural: int = 0,
 ) -> None:
     """Write data.json, the teacher's logits on the training sentences and on the copies (in chunks of copy numbers)."""
     sys.path.insert(0, str(ROOT))
@@ -97,6 +114,8 @@ def prepare(
         np.save(out / f"idx_copies_{lo}.npy", rows)
         if features is not None:
             np.save(out / f"features_copies_{lo}.npy", teacher_features(features, predictor, texts))
+    if natural:
+        prepare_natural(out, predictor, natural, seed, data)
 
 
 def load(folder: Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
@@ -106,6 +125,8 @@ def load(folder: Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     for index_file in sorted(folder.glob("idx_copies_*.npy")):
         lo = index_file.stem.rsplit("_", 1)[-1]
         copies[np.load(index_file)] = np.load(folder / f"logits_copies_{lo}.npy")
+    if (folder / "logits_natural.npy").is_file():
+        data["natural_logits"] = np.load(folder / "logits_natural.npy")
     return data, np.load(folder / "logits_train.npy"), copies
 
 
@@ -160,6 +181,15 @@ def train_one(cfg: dict[str, Any]) -> dict[str, Any]:
             labels.append(-1)
             soft.append(logits_copies[j])
             rows_used.append((True, j))
+    natural = int(cfg.get("natural", 0))
+    if natural:
+        if feature_weight:
+            raise ValueError("no teacher features for the WordNet sentences: natural needs feature_weight 0")
+        if natural > len(data.get("natural", [])):
+            raise ValueError(f"natural={natural}: prepare --natural with at least as many sentences")
+        texts += data["natural"][:natural]
+        labels += [-1] * natural
+        soft += list(data["natural_logits"][:natural])
     teacher_feats = (
         np.stack([FEATURES[1][i] if is_copy else FEATURES[0][i] for is_copy, i in rows_used]).astype(np.float32)
         if feature_weight and FEATURES is not None
@@ -364,6 +394,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--chunk", type=int, default=4)
     p.add_argument("--features", type=Path, default=None, help="teacher run's model/: also save its features")
+    p.add_argument("--natural", type=int, default=0, help="WordNet usage examples to label with the teacher")
     r = sub.add_parser("run", help="train the grid (GPU)")
     r.add_argument("--data", type=Path, required=True)
     r.add_argument("--grid", type=Path, default=ROOT / "conf/bench/distill_search.yaml")
@@ -390,7 +421,7 @@ def main() -> None:
             print(yaml.safe_dump(follow_up["configs"], sort_keys=False))
         return
     if args.step == "prepare":
-        prepare(args.out, args.teacher, args.copies, args.holdout, args.seed, args.chunk, args.features)
+        prepare(args.out, args.teacher, args.copies, args.holdout, args.seed, args.chunk, args.features, args.natural)
     else:
         run(args.data, args.grid, args.out)
 

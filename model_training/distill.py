@@ -30,6 +30,7 @@ from model_training.distillation.student_init import start_from_run
 from model_training.distillation.teacher_engine import EngineSettings
 from model_training.distillation.teacher_logits import TeacherLogits, load_or_compute
 from model_training.distillation.transfer_set import Substitution, transfer_copies
+from model_training.distillation.wordnet_examples import sample_examples, usage_examples, wordnet_dir
 from model_training.models.pretrained import pretrained_spec, resolve_pretrained
 from model_training.train import train
 
@@ -106,6 +107,15 @@ def substitution(cfg: DictConfig, sentences: Sequence[str]) -> Substitution | No
     )
 
 
+def wordnet_sentences(cfg: DictConfig, splits: datasets.DatasetDict) -> list[str]:
+    """The WordNet usage examples conf/distill asks for, none equal to a sentence of any split (dev included)."""
+    count = cfg.distill.transfer.wordnet_examples
+    if count == 0:
+        return []
+    seen = (s for split in splits.values() for s in split["sentence"])
+    return sample_examples(usage_examples(wordnet_dir()), count, cfg.distill.transfer.seed, exclude=seen)
+
+
 def distill(cfg: DictConfig) -> dict[str, Any]:
     """Build the transfer set, get the teacher's logits, train the student; returns metrics.json's content."""
     state: dict[str, Any] = {}
@@ -123,13 +133,15 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
             dc.transfer.seed,
             substitution(cfg, sentences),
         )
-        copies = [c.text for c in made]
+        natural = wordnet_sentences(cfg, splits)
+        copies = [c.text for c in made] + natural  # no gold label on any of them: the teacher's logits alone
         substituted = sum(c.copy >= dc.transfer.copies_per_sentence for c in made)
         log.info(
-            "transfer set: %d training sentences + %d damaged and %d substitution copies",
+            "transfer set: %d training sentences + %d damaged and %d substitution copies + %d WordNet examples",
             len(sentences),
-            len(copies) - substituted,
+            len(made) - substituted,
             substituted,
+            len(natural),
         )
         teacher = load_or_compute(
             Path(dc.teacher.bundle),
@@ -139,13 +151,18 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
             dc.teacher.batch_size,
             engine_settings(cfg),
         )
-        # The share of copies the teacher scores as class 1 (data.labels[1]): perturbations mostly break sentences.
-        share = float((teacher.logits[len(sentences) :].argmax(1) == 1).mean()) if copies else float("nan")
+        # The share the teacher scores as class 1 (data.labels[1]): perturbations mostly break sentences; WordNet's
+        # examples are mostly acceptable.
+        verdicts = teacher.logits[len(sentences) :].argmax(1) == 1
+        share = float(verdicts[: len(made)].mean()) if made else float("nan")
+        natural_share = float(verdicts[len(made) :].mean()) if natural else float("nan")
         state["teacher"] = teacher.provenance
         state["transfer"] = {
             "sentences": len(sentences),
-            "copies": len(copies),
+            "copies": len(made),
             "copies_acceptable_share": round(share, 4),
+            "wordnet_examples": len(natural),
+            "wordnet_acceptable_share": round(natural_share, 4),
             "operations": list(dc.transfer.operations),
             "copies_per_sentence": dc.transfer.copies_per_sentence,
             "substitution_copies": substituted,

@@ -35,6 +35,7 @@ def distill_smoke(smoke_bundle: Path, base: Path, *overrides: str) -> tuple[Path
                 f"distill.cache_dir={base / 'cache'}",
                 "distill.transfer.copies_per_sentence=2",
                 "distill.transfer.substitution.copies_per_sentence=1",
+                "distill.transfer.wordnet_examples=32",
                 *overrides,
             ],
         )
@@ -70,7 +71,9 @@ def test_metrics_record_the_teacher_and_the_transfer_set(
     assert transfer["sentences"] == 64
     assert 0 < transfer["substitution_copies"] <= 64 < transfer["copies"] <= 3 * 64
     assert transfer["substitution"] == {"copies_per_sentence": 1, "top_k": 10, "probability": 0.3}
-    assert section["teacher_logits"]["n"] == transfer["sentences"] + transfer["copies"]
+    assert transfer["wordnet_examples"] == 32
+    assert 0.0 <= transfer["wordnet_acceptable_share"] <= 1.0
+    assert section["teacher_logits"]["n"] == transfer["sentences"] + transfer["copies"] + transfer["wordnet_examples"]
     assert result["run_name"] == "smoke-distilled-minilm"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.distill_search import combinations, load_features, mcc, summarise
+from bench.distill_search import combinations, load, load_features, mcc, summarise
 
 
 def result(name: str, seed: int, holdout: float, dev: float = 0.4) -> dict[str, Any]:
@@ -66,3 +66,14 @@ def test_teacher_features_are_read_back_per_copy_chunk_and_missing_chunks_are_na
     assert train.shape == (2, 4)
     assert (copies[[0, 2]] == 2.0).all()
     assert np.isnan(copies[1]).all()
+
+
+def test_the_teachers_logits_on_wordnet_sentences_are_loaded_when_prepared(tmp_path: Path) -> None:
+    (tmp_path / "data.json").write_text('{"copies": [], "natural": ["The geese were honking."]}')
+    np.save(tmp_path / "logits_train.npy", np.zeros((2, 2), np.float32))
+    assert "natural_logits" not in load(tmp_path)[0]
+    np.save(tmp_path / "logits_natural.npy", np.array([[-1.0, 2.0]], np.float32))
+    data, train, copies = load(tmp_path)
+    assert data["natural_logits"].tolist() == [[-1.0, 2.0]]
+    assert train.shape == (2, 2)
+    assert copies.shape == (0, 2)
