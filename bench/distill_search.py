@@ -239,6 +239,16 @@ def train_one(cfg: dict[str, Any]) -> dict[str, Any]:
         optimizer, int(cfg["warmup_ratio"] * total), total
     )
     rng = np.random.default_rng(cfg["seed"])
+    mean_pooling = cfg.get("pooling", "cls") == "mean"
+
+    def logits(x: Any, mask: Any) -> Any:
+        """The classifier on the [CLS] pooler (the HF head) or on the mean of the token states, as the sentence
+        encoder was trained to be read."""
+        if not mean_pooling:
+            return model(input_ids=x, attention_mask=mask).logits
+        hidden = model.base_model(input_ids=x, attention_mask=mask).last_hidden_state
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        return output_layer(model)(model.dropout((hidden * weights).sum(1) / weights.sum(1)))
 
     def tensors(rows: np.ndarray, seqs: list[list[int]]) -> tuple[Any, Any]:
         width = max(len(seqs[i]) for i in rows)
@@ -259,7 +269,7 @@ def train_one(cfg: dict[str, Any]) -> dict[str, Any]:
                 for s in range(0, len(seqs), 256):
                     rows = order[s : s + 256]
                     x, mask = tensors(rows, seqs)
-                    pred[rows] = model(input_ids=x, attention_mask=mask).logits.argmax(-1).cpu().numpy()
+                    pred[rows] = logits(x, mask).argmax(-1).cpu().numpy()
                     captured.clear()
                 scores[name] = round(mcc(pred, truth), 4)
         model.train()
@@ -271,7 +281,7 @@ def train_one(cfg: dict[str, Any]) -> dict[str, Any]:
         for s in range(0, len(order), batch_size):
             rows = order[s : s + batch_size]
             x, mask = tensors(rows, ids)
-            out = model(input_ids=x, attention_mask=mask).logits
+            out = logits(x, mask)
             y = torch.from_numpy(gold[rows]).to(device)
             if cfg["alpha"] == 0:  # the plain student: gold labels only
                 loss = (
