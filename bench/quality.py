@@ -31,8 +31,9 @@ def machine_name(machine: dict[str, Any]) -> str:
     return f"{cpu['model']} {cpu.get('family_model_stepping', '')}, torch {torch.get('cpu_capability', '?')}".strip()
 
 
-def record_from_run(run_dir: Path) -> dict[str, Any]:
-    """A ledger entry from a finished run directory (and its bundle's evaluation, when exported and evaluated)."""
+def record_from_run(run_dir: Path, name: str | None = None) -> dict[str, Any]:
+    """A ledger entry from a finished run directory (and its bundle's evaluation, when exported and evaluated),
+    under `name` when given: a variant trained under the recipe's run name keeps a row of its own."""
     metrics = json.loads((run_dir / "metrics.json").read_text())
     machine = metrics.get("machine")
     if not machine:
@@ -42,7 +43,7 @@ def record_from_run(run_dir: Path) -> dict[str, Any]:
     served = load_evaluation(bundle) if evaluation_path(bundle).is_file() else None
     dev = served["splits"].get("dev") if served else None
     return {
-        "model": run_dir.name,
+        "model": name or run_dir.name,
         "recipe": "smoke" if str(config.get("run_name", "")).startswith("smoke-") else "default",
         "seed": config["seed"],
         "dev_mcc": round(float(metrics["best"]["val_mcc"]), 4),
@@ -109,18 +110,27 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     adding = sub.add_parser("add", help="record finished runs in the ledger")
     adding.add_argument("runs", nargs="+", type=Path)
+    adding.add_argument(
+        "--as",
+        dest="name",
+        help="record one run under this model name (a variant of a recipe's run, e.g. distilled-minilm-feat): "
+        "without it a run replaces the row of the same model, recipe, seed and machine",
+    )
     sub.add_parser("report", help="write bench/results/quality.md from the ledger")
     parser.add_argument("--ledger", type=Path, default=LEDGER)
     parser.add_argument("--out", type=Path, default=REPORT)
     args = parser.parse_args(argv)
     ledger: list[dict[str, Any]] = json.loads(args.ledger.read_text()) if args.ledger.is_file() else []
     if args.command == "add":
+        if args.name and len(args.runs) > 1:
+            print("quality: --as names one run; give one run directory", file=sys.stderr)
+            return 2
         for run in args.runs:
             if not (run / "metrics.json").is_file():
                 print(f"quality: {run} is not a finished run (no metrics.json)", file=sys.stderr)
                 return 2
             try:
-                ledger = add(ledger, record_from_run(run))
+                ledger = add(ledger, record_from_run(run, args.name))
             except (ValueError, EvaluationError) as err:
                 print(f"quality: {err}", file=sys.stderr)
                 return 2

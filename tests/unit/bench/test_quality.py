@@ -94,3 +94,20 @@ def test_an_evaluation_of_the_older_format_is_refused_with_the_command_that_rene
     code = main(["--ledger", str(tmp_path / "l.json"), "--out", str(tmp_path / "q.md"), "add", str(run)])
     assert code == 2
     assert "make evaluate-bundle RUN=minilm" in capsys.readouterr().err
+
+
+def test_a_variant_recorded_under_its_own_name_keeps_the_recipes_row(tmp_path: Path) -> None:
+    ledger, out = tmp_path / "l.json", tmp_path / "q.md"
+    recipe = write_run(tmp_path / "a", "distilled-minilm", 0.46)
+    variant = write_run(tmp_path / "b", "distilled-minilm", 0.43)  # same run name, seed and machine
+    assert main(["--ledger", str(ledger), "--out", str(out), "add", str(recipe)]) == 0
+    assert main(["--ledger", str(ledger), "--out", str(out), "add", str(variant), "--as", "distilled-minilm-x"]) == 0
+    rows = {(e["model"], e["dev_mcc"]) for e in json.loads(ledger.read_text())}
+    assert rows == {("distilled-minilm", 0.46), ("distilled-minilm-x", 0.43)}
+
+
+def test_one_name_for_several_runs_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = [str(write_run(tmp_path / d, "minilm", 0.4)) for d in ("a", "b")]
+    code = main(["--ledger", str(tmp_path / "l.json"), "--out", str(tmp_path / "q.md"), "add", *runs, "--as", "x"])
+    assert code == 2
+    assert "--as names one run" in capsys.readouterr().err
