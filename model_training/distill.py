@@ -1,12 +1,12 @@
 """Distil a fine-tuned teacher into a small student: `python -m model_training.distill [overrides]` (conf/distill.yaml,
 which selects experiment=distill).
 
-The transfer set is the training sentences plus perturbed copies (distillation/transfer_set.py); the teacher's
-logits on all of them, and its classifier-head features for feature matching, are computed once and cached
-(distillation/teacher_logits.py). The student trains with the ordinary loop (model_training.train) and the module
-the experiment names (conf/module/distilled.yaml: the mixed soft/gold loss and the feature loss of
-distillation/loss.py); metrics.json gets a `distillation` section with the teacher's version and metrics, which the
-export copies into the bundle manifest.
+The transfer set is the training sentences plus perturbed copies (distillation/transfer_set.py), and WordNet usage
+examples when asked (distillation/wordnet_examples.py); the teacher's logits on all of them, and its classifier-head
+features for feature matching, are computed once and cached (distillation/teacher_logits.py). The student trains
+with the ordinary loop (model_training.train) and the module the experiment names (conf/module/distilled.yaml: the
+mixed soft/gold loss and the feature loss of distillation/loss.py); metrics.json gets a `distillation` section with
+the teacher's version and metrics, which the export copies into the bundle manifest.
 """
 
 from __future__ import annotations
