@@ -185,7 +185,7 @@ teacher: $(STAMP) ## [train] Train and export the teacher if no bundle (a GPU if
 	@if [ -f artifacts/bundles/$(TEACHER)/manifest.json ]; then \
 	  echo "teacher bundle artifacts/bundles/$(TEACHER) exists: kept (delete it to retrain)"; \
 	else set -e; $(MAKE) --no-print-directory teacher-train; \
-	  $(MAKE) --no-print-directory export MODEL=$(TEACHER) RUN=$(TEACHER); fi
+	  $(MAKE) --no-print-directory export MODEL=$(TEACHER) RUN=$(TEACHER) ARGS=; fi
 
 teacher-train: $(STAMP) ## [train] Train the teacher run (GPU, bf16 on AMX, else fp32)
 	set -e; trainer="$$($(PY) -m model_training.trainer_choice $(if $(TRAINER),trainer=$(TRAINER)) $(ARGS))"; \
@@ -208,7 +208,7 @@ served: $(STAMP) ## [train] Serve the student if it beats the plain one trained 
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
 	@$(MAKE) --no-print-directory served-choice
 	@run=$$(cat $(SERVED_FILE)); if [ ! artifacts/bundles/$$run/manifest.json -nt artifacts/runs/$$run/metrics.json ]; then \
-	  $(MAKE) --no-print-directory export evaluate-bundle MODEL=$(STUDENT) RUN=$$run; \
+	  $(MAKE) --no-print-directory export evaluate-bundle MODEL=$(STUDENT) RUN=$$run ARGS=; \
 	elif [ ! artifacts/bundles/$$run-evaluation.json -nt artifacts/bundles/$$run/manifest.json ]; then \
 	  $(MAKE) --no-print-directory evaluate-bundle RUN=$$run; fi
 	@echo "serving $$(cat $(SERVED_FILE))"

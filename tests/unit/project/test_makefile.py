@@ -70,3 +70,18 @@ def test_make_student_gives_its_overrides_to_the_distillation_not_to_the_export(
     assert "run_name=distilled-t3" in distill
     assert distill.endswith("distill.temperature=3.0")
     assert export.endswith("-m export.build model=minilm run_name=distilled-t3 ")
+
+
+def test_make_teacher_gives_its_overrides_to_the_training_not_to_the_export() -> None:
+    shown = subprocess.run(  # a teacher name with no bundle, so the recipe trains and exports
+        ["make", "-n", "teacher", "STAMP=", "TEACHER=teacher-under-test", "ARGS=training.max_epochs=1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    train = next(line for line in shown.splitlines() if "-m model_training.train " in line)
+    export = next(line for line in shown.splitlines() if "-m export.build " in line)
+    assert train.endswith("training.max_epochs=1")
+    assert export.endswith("-m export.build model=teacher-under-test run_name=teacher-under-test ")
