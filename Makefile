@@ -158,8 +158,12 @@ all: venv teacher student served ## [train] Main job: teacher, distilled student
 	@$(PY) -m export.gate artifacts/bundles/$$(cat $(SERVED_FILE)) --warn-only
 	@echo "done: served bundle artifacts/bundles/$$(cat $(SERVED_FILE)) (teacher: artifacts/bundles/$(TEACHER)); make serve"
 
-all-fast: venv train export evaluate-bundle api-smoke ## [train] Quicker main job: the plain MiniLM only, no teacher
-	@echo $(RUN) > $(SERVED_FILE)
+# RUN on the sub-make's command line: its bundle is evaluated and smoke-tested, whatever artifacts/served-run
+# names from an earlier make all; ARGS are the training's overrides, not the export's.
+all-fast: venv ## [train] Quicker main job: the plain MiniLM only, no teacher
+	@$(MAKE) --no-print-directory train
+	@$(MAKE) --no-print-directory export evaluate-bundle api-smoke RUN=$(RUN) ARGS=
+	@mkdir -p $(dir $(SERVED_FILE)); echo $(RUN) > $(SERVED_FILE)
 	@$(PY) -m export.gate artifacts/bundles/$(RUN) --warn-only
 	@echo "done: run in artifacts/runs/$(RUN) (metrics.json, model/, plots, wandb/), bundle in artifacts/bundles/$(RUN)"
 

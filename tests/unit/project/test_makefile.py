@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 
 from tests.conftest import ROOT
 
@@ -85,3 +86,22 @@ def test_make_teacher_gives_its_overrides_to_the_training_not_to_the_export() ->
     export = next(line for line in shown.splitlines() if "-m export.build " in line)
     assert train.endswith("training.max_epochs=1")
     assert export.endswith("-m export.build model=teacher-under-test run_name=teacher-under-test ")
+
+
+def test_make_all_fast_evaluates_and_serves_the_run_it_trained_whatever_was_served_before(tmp_path: Path) -> None:
+    served = tmp_path / "served-run"
+    served.write_text("distilled-minilm\n")  # what an earlier make all leaves
+    shown = subprocess.run(
+        ["make", "-n", "all-fast", "STAMP=", f"SERVED_FILE={served}", "ARGS=training.max_epochs=1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    lines = shown.splitlines()
+    assert next(line for line in lines if "-m model_training.train " in line).endswith("training.max_epochs=1")
+    assert next(line for line in lines if "-m export.build " in line).endswith("run_name=minilm ")
+    assert "export.evaluate artifacts/bundles/minilm " in shown
+    assert "api_smoke.py artifacts/bundles/minilm" in shown
+    assert "distilled-minilm" not in shown
