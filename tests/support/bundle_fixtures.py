@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from chalice_app.chalicelib.api.predictor import Predictor
+from tests.support.smoke_config import compose_smoke
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,21 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def smoke_config(run_dir: Path, bundle_dir: Path, *overrides: str) -> DictConfig:
     """The real conf/ (the export entry config: training plus export settings) with debug=smoke, no logger, the run
     in `run_dir` and its export in `bundle_dir`."""
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose(
-            "export",
-            overrides=[
-                "debug=smoke",
-                "logger=none",
-                "trainer.enable_progress_bar=false",
-                f"paths.root={ROOT}",
-                f"paths.output_dir={run_dir}",
-                f"paths.pretrained_cache={ROOT / 'artifacts' / 'pretrained'}",
-                f"export.run_dir={run_dir}",
-                f"export.bundle_dir={bundle_dir}",
-                *overrides,
-            ],
-        )
+    return compose_smoke("export", run_dir, f"export.run_dir={run_dir}", f"export.bundle_dir={bundle_dir}", *overrides)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from model_training.data.cola import read_cola_tsv
 from tests.conftest import ROOT
+from tests.support.smoke_config import compose_smoke
 
 
 def reversed_order(sentence: str) -> str:
@@ -50,26 +51,16 @@ def rule_run_config(
 ) -> DictConfig:
     """The real conf/ for the fixed tiny run on the rule (smoke preset, no logger, 2 epochs at lr 2e-4, seed 42):
     its rows written under `base`, the run in base/run; `overrides` come last."""
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose(
-            "config",
-            overrides=[
-                "debug=smoke",
-                "logger=none",
-                "trainer.enable_progress_bar=false",
-                f"paths.root={ROOT}",
-                f"paths.output_dir={base / 'run'}",
-                f"paths.pretrained_cache={ROOT / 'artifacts' / 'pretrained'}",
-                f"data.train_file={write_tsv(base / 'train.tsv', train_rows)}",
-                f"data.validation_file={write_tsv(base / 'validation.tsv', held_out)}",
-                "data.limit_train=null",
-                "data.limit_validation=null",
-                "training.max_epochs=2",
-                "training.lr=2e-4",
-                "training.early_stopping_patience=10",
-                "seed=42",
-                *overrides,
-            ],
-        )
+    return compose_smoke(
+        "config",
+        base / "run",
+        f"data.train_file={write_tsv(base / 'train.tsv', train_rows)}",
+        f"data.validation_file={write_tsv(base / 'validation.tsv', held_out)}",
+        "data.limit_train=null",
+        "data.limit_validation=null",
+        "training.max_epochs=2",
+        "training.lr=2e-4",
+        "training.early_stopping_patience=10",
+        "seed=42",
+        *overrides,
+    )

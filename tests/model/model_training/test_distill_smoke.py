@@ -16,29 +16,24 @@ from model_training.distill import distill, engine_settings
 from model_training.machine import has_bf16_matrix_units
 from tests.conftest import ROOT
 from tests.support.bundle_fixtures import SmokeExport
+from tests.support.smoke_config import compose_smoke
 from tests.support.wandb_offline import config_values
 
 
 def distill_smoke(smoke_bundle: Path, base: Path, *overrides: str) -> tuple[Path, dict[str, Any]]:
     """A debug=smoke distillation run into base/run, taught by the session's smoke bundle."""
     out = base / "run"
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(
-            "distill",
-            overrides=[
-                "debug=smoke",
-                f"paths.root={ROOT}",
-                f"paths.output_dir={out}",
-                f"paths.pretrained_cache={ROOT / 'artifacts' / 'pretrained'}",
-                "trainer.enable_progress_bar=false",
-                f"distill.teacher.bundle={smoke_bundle}",
-                f"distill.cache_dir={base / 'cache'}",
-                "distill.transfer.copies_per_sentence=2",
-                "distill.transfer.substitution.copies_per_sentence=1",
-                "distill.transfer.wordnet_examples=32",
-                *overrides,
-            ],
-        )
+    cfg = compose_smoke(
+        "distill",
+        out,
+        f"distill.teacher.bundle={smoke_bundle}",
+        f"distill.cache_dir={base / 'cache'}",
+        "distill.transfer.copies_per_sentence=2",
+        "distill.transfer.substitution.copies_per_sentence=1",
+        "distill.transfer.wordnet_examples=32",
+        *overrides,
+        logger=True,
+    )
     return out, distill(cfg)
 
 

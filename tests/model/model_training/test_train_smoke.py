@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from model_training import train as train_module
 from tests.conftest import ROOT
+from tests.support.smoke_config import compose_smoke
 from tests.support.wandb_offline import logged_keys
 
 
@@ -27,24 +28,16 @@ class DropoutProbe(L.Callback):
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, DropoutProbe]:
-    from hydra import compose, initialize_config_dir
-
     out = tmp_path_factory.mktemp("smoke") / "run"
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[
-                "debug=smoke",
-                f"paths.root={ROOT}",
-                f"paths.output_dir={out}",
-                f"paths.pretrained_cache={ROOT / 'artifacts' / 'pretrained'}",
-                "data.limit_train=32",
-                "training.max_epochs=4",
-                "training.early_stopping_patience=10",
-                "trainer.enable_progress_bar=false",
-                f"+data.extra_eval_files.ood={ROOT / 'data' / 'cola' / 'raw' / 'in_domain_dev.tsv'}",
-            ],
-        )
+    cfg = compose_smoke(  # with the default logger: the test reads what W&B logged
+        "config",
+        out,
+        "data.limit_train=32",
+        "training.max_epochs=4",
+        "training.early_stopping_patience=10",
+        f"+data.extra_eval_files.ood={ROOT / 'data' / 'cola' / 'raw' / 'in_domain_dev.tsv'}",
+        logger=True,
+    )
     probe = DropoutProbe()
     result = train_module.train(cfg, extra_callbacks=[probe])
     return out, result, probe

@@ -9,6 +9,15 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 MAKEFILE = (ROOT / "Makefile").read_text()
+
+
+def dry_run(*arguments: str) -> str:
+    """What `make -n` would run (sub-makes included), with no virtualenv stamp to build."""
+    return subprocess.run(
+        ["make", "-n", *arguments, "STAMP="], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+
+
 TARGETS = sorted(set(re.findall(r"^([a-z][a-z0-9_-]*):", MAKEFILE, flags=re.MULTILINE)))
 
 
@@ -58,14 +67,7 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 def test_make_student_gives_its_overrides_to_the_distillation_not_to_the_export() -> None:
-    shown = subprocess.run(
-        ["make", "-n", "student", "STAMP=", "DISTILLED=distilled-t3", "ARGS=distill.temperature=3.0"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
+    shown = dry_run("student", "DISTILLED=distilled-t3", "ARGS=distill.temperature=3.0")
     distill = next(line for line in shown.splitlines() if "-m model_training.distill " in line)
     export = next(line for line in shown.splitlines() if "-m export.build " in line)
     assert "run_name=distilled-t3" in distill
@@ -74,14 +76,8 @@ def test_make_student_gives_its_overrides_to_the_distillation_not_to_the_export(
 
 
 def test_make_teacher_gives_its_overrides_to_the_training_not_to_the_export() -> None:
-    shown = subprocess.run(  # a teacher name with no bundle, so the recipe trains and exports
-        ["make", "-n", "teacher", "STAMP=", "TEACHER=teacher-under-test", "ARGS=training.max_epochs=1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
+    # a teacher name with no bundle, so the recipe trains and exports
+    shown = dry_run("teacher", "TEACHER=teacher-under-test", "ARGS=training.max_epochs=1")
     train = next(line for line in shown.splitlines() if "-m model_training.train " in line)
     export = next(line for line in shown.splitlines() if "-m export.build " in line)
     assert train.endswith("training.max_epochs=1")
@@ -91,14 +87,7 @@ def test_make_teacher_gives_its_overrides_to_the_training_not_to_the_export() ->
 def test_make_all_fast_evaluates_and_serves_the_run_it_trained_whatever_was_served_before(tmp_path: Path) -> None:
     served = tmp_path / "served-run"
     served.write_text("distilled-minilm\n")  # what an earlier make all leaves
-    shown = subprocess.run(
-        ["make", "-n", "all-fast", "STAMP=", f"SERVED_FILE={served}", "ARGS=training.max_epochs=1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
+    shown = dry_run("all-fast", f"SERVED_FILE={served}", "ARGS=training.max_epochs=1")
     lines = shown.splitlines()
     assert next(line for line in lines if "-m model_training.train " in line).endswith("training.max_epochs=1")
     assert next(line for line in lines if "-m export.build " in line).endswith("run_name=minilm ")
