@@ -52,9 +52,7 @@ def teacher_features(run_model: Path, predictor: Any, sentences: list[str], batc
     from model_training.distillation.teacher_logits import compute_logits
 
     teacher = TorchTeacher(run_model, predictor.pad_id)
-    both = compute_logits(predictor, sentences, batch_size, teacher.logits_and_features)
-    features: np.ndarray = both[:, both.shape[1] - teacher.feature_size :].astype(np.float16)
-    return features
+    return teacher.split(compute_logits(predictor, sentences, batch_size, teacher.logits_and_features))[1]
 
 
 def prepare_natural(out: Path, predictor: Any, count: int, seed: int, data: dict[str, Any]) -> None:

@@ -51,13 +51,13 @@ class TeacherHyperparams(L.Callback):
             logger.log_hyperparams({"teacher": teacher_link(self.state["teacher"])})
 
 
-def transfer_split(train_split: datasets.Dataset, copies: list[str], teacher: TeacherLogits) -> datasets.Dataset:
-    """Training sentences (gold label + teacher logits) followed by the copies (teacher logits only); the teacher's
-    features beside them when feature distillation computed them."""
+def transfer_split(train_split: datasets.Dataset, unlabelled: list[str], teacher: TeacherLogits) -> datasets.Dataset:
+    """Training sentences (gold label + teacher logits) followed by the unlabelled ones, copies and WordNet examples
+    (teacher logits only); the teacher's features beside them when feature distillation computed them."""
     sentences = list(train_split["sentence"])
     columns: dict[str, Any] = {
-        "sentence": sentences + copies,
-        "label": list(train_split["label"]) + [NO_LABEL] * len(copies),
+        "sentence": sentences + unlabelled,
+        "label": list(train_split["label"]) + [NO_LABEL] * len(unlabelled),
         "teacher_logits": teacher.logits.tolist(),
     }
     if teacher.features is not None:
@@ -134,7 +134,7 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
             substitution(cfg, sentences),
         )
         natural = wordnet_sentences(cfg, splits)
-        copies = [c.text for c in made] + natural  # no gold label on any of them: the teacher's logits alone
+        unlabelled = [c.text for c in made] + natural  # no gold label on any: the teacher's logits alone
         substituted = sum(c.copy >= dc.transfer.copies_per_sentence for c in made)
         log.info(
             "transfer set: %d training sentences + %d damaged and %d substitution copies + %d WordNet examples",
@@ -146,7 +146,7 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
         teacher = load_or_compute(
             Path(dc.teacher.bundle),
             dc.teacher.model_file,
-            sentences + copies,
+            sentences + unlabelled,
             Path(dc.cache_dir),
             dc.teacher.batch_size,
             engine_settings(cfg),
@@ -172,7 +172,7 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
             cfg.module.teacher_features = feature_summary(teacher.features)
             state["features"] = dict(cfg.module.teacher_features)
             log.info("teacher features: %d wide, total variance %.3f", *state["features"].values())
-        splits["train"] = transfer_split(splits["train"], copies, teacher)
+        splits["train"] = transfer_split(splits["train"], unlabelled, teacher)
         return splits
 
     def extra_result() -> dict[str, Any]:

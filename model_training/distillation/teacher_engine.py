@@ -166,3 +166,8 @@ class TorchTeacher:
     def logits_and_features(self, token_ids: list[list[int]]) -> np.ndarray:
         """Logits and the classifier head's features side by side: (n, labels + feature_size), fp32."""
         return np.concatenate(self._forward(token_ids), axis=1)
+
+    def split(self, both: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`logits_and_features` output (for any number of rows) back into logits and fp16 features."""
+        labels = both.shape[1] - self.feature_size
+        return both[:, :labels], both[:, labels:].astype(np.float16)

